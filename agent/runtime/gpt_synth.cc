@@ -1,0 +1,173 @@
+#include "agent/runtime/gpt_synth.h"
+
+#include <torch/script.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "agent/runtime/tensor_convert.h"
+#include "common/base/sha256.h"
+#include "common/model/manifest.h"
+
+namespace edgesplit {
+namespace {
+
+// Scaled normal init (GPT-2 style) from one seeded generator, so weights depend only on options.
+torch::Tensor Init(torch::Generator& gen, std::vector<int64_t> shape, double std) {
+  auto t = torch::empty(shape, torch::kFloat32);
+  t.normal_(0.0, std, gen);
+  return t;
+}
+
+uint64_t ParamBytes(const torch::jit::Module& m) {
+  uint64_t n = 0;
+  for (const auto& p : m.parameters()) n += static_cast<uint64_t>(p.numel()) * p.element_size();
+  return n;
+}
+
+std::string EmbedSource() {
+  return R"JIT(
+def forward(self, ids):
+    pos = self.wpe[:ids.size(1)]
+    return torch.embedding(self.wte, ids) + pos.unsqueeze(0)
+)JIT";
+}
+
+std::string BlockSource(int d_model, int heads) {
+  std::ostringstream s;
+  const int hd = d_model / heads;
+  s << R"JIT(
+def forward(self, x):
+    B = x.size(0)
+    T = x.size(1)
+    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
+    qkv = torch.linear(h, self.attn_w, self.attn_b)
+    q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    att = torch.matmul(q, k.transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
+    mask = torch.ones([T, T]).triu(1) > 0.5
+    att = att.masked_fill(mask, -10000.0)
+    att = torch.softmax(att, -1)
+    y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, )JIT" << d_model << R"JIT()
+    x = x + torch.linear(y, self.proj_w, self.proj_b)
+    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
+    m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
+    return x + torch.linear(m, self.fc2_w, self.fc2_b)
+)JIT";
+  return s.str();
+}
+
+std::string HeadSource(int d_model) {
+  std::ostringstream s;
+  s << R"JIT(
+def forward(self, x):
+    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.lnf_w, self.lnf_b, 1e-5)
+    return torch.linear(h, self.head_w)
+)JIT";
+  return s.str();
+}
+
+}  // namespace
+
+Status GptSynthOptions::Validate() const {
+  std::string errs;
+  if (name.empty()) errs += "name must not be empty; ";
+  if (layers < 0 || layers > 512) errs += "--layers must be in [0, 512]; ";
+  if (d_model <= 0 || d_model > 16384) errs += "--d-model must be in [1, 16384]; ";
+  if (heads <= 0 || (d_model > 0 && d_model % heads != 0)) errs += "--heads must divide --d-model; ";
+  if (vocab <= 0 || vocab > 1000000) errs += "--vocab must be in [1, 1000000]; ";
+  if (seq <= 0 || seq > 65536) errs += "--seq must be in [1, 65536]; ";
+  if (batch <= 0 || batch > 4096) errs += "batch must be in [1, 4096]; ";
+  if (!errs.empty()) return InvalidArgument(errs.substr(0, errs.size() - 2));
+  return Status::Ok();
+}
+
+Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
+  ES_RETURN_IF_ERROR(o.Validate());
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) return Unavailable("cannot create " + out_dir + ": " + ec.message());
+  try {
+    torch::NoGradGuard no_grad;
+    auto gen = at::detail::createCPUGenerator(o.seed);
+    const int64_t D = o.d_model, V = o.vocab, S = o.seq, Bt = o.batch;
+    const double std_w = 0.02, std_proj = 0.02 / std::sqrt(2.0 * std::max(1, o.layers));
+
+    Manifest m;
+    m.name = o.name;
+    m.family = "gpt";
+    m.input = {DType::kInt64, {Bt, S}};
+    const TensorSpec hidden{DType::kFloat32, {Bt, S, D}};
+
+    auto save = [&](torch::jit::Module& mod, const std::string& lname, const TensorSpec& out, double flops) -> Status {
+      char file_buf[32];
+      std::snprintf(file_buf, sizeof(file_buf), "layer_%03zu.pt", m.layers.size());
+      const std::string file = file_buf;
+      std::ostringstream bytes;
+      mod.save(bytes);
+      const std::string data = bytes.str();
+      std::ofstream f(out_dir + "/" + file, std::ios::binary | std::ios::trunc);
+      if (!f) return Unavailable("cannot write " + out_dir + "/" + file);
+      f.write(data.data(), static_cast<std::streamsize>(data.size()));
+      if (!f) return Unavailable("write failed on " + out_dir + "/" + file);
+      LayerSpec l;
+      l.name = lname;
+      l.file = file;
+      l.sha256 = Sha256Hex(data.data(), data.size());
+      l.param_bytes = ParamBytes(mod);
+      l.output = out;
+      l.flops = flops;
+      m.layers.push_back(std::move(l));
+      return Status::Ok();
+    };
+
+    {
+      torch::jit::Module emb("edgesplit.GptEmbedding");
+      emb.register_parameter("wte", Init(gen, {V, D}, std_w), false);
+      emb.register_parameter("wpe", Init(gen, {S, D}, 0.01), false);
+      emb.define(EmbedSource());
+      emb.eval();
+      ES_RETURN_IF_ERROR(save(emb, "embed", hidden, static_cast<double>(Bt * S * D)));
+    }
+    for (int b = 0; b < o.layers; ++b) {
+      torch::jit::Module blk("edgesplit.GptBlock");
+      blk.register_parameter("ln1_w", torch::ones({D}), false);
+      blk.register_parameter("ln1_b", torch::zeros({D}), false);
+      blk.register_parameter("attn_w", Init(gen, {3 * D, D}, std_w), false);
+      blk.register_parameter("attn_b", torch::zeros({3 * D}), false);
+      blk.register_parameter("proj_w", Init(gen, {D, D}, std_proj), false);
+      blk.register_parameter("proj_b", torch::zeros({D}), false);
+      blk.register_parameter("ln2_w", torch::ones({D}), false);
+      blk.register_parameter("ln2_b", torch::zeros({D}), false);
+      blk.register_parameter("fc_w", Init(gen, {4 * D, D}, std_w), false);
+      blk.register_parameter("fc_b", torch::zeros({4 * D}), false);
+      blk.register_parameter("fc2_w", Init(gen, {D, 4 * D}, std_proj), false);
+      blk.register_parameter("fc2_b", torch::zeros({D}), false);
+      blk.define(BlockSource(o.d_model, o.heads));
+      blk.eval();
+      // 2·S·(3D² + D² + 8D²) for the projections plus 2·2·S²·D for attention, per batch item.
+      const double flops = static_cast<double>(Bt) * (2.0 * S * 12.0 * D * D + 4.0 * S * S * D);
+      ES_RETURN_IF_ERROR(save(blk, "block_" + std::to_string(b), hidden, flops));
+    }
+    {
+      torch::jit::Module head("edgesplit.GptHead");
+      head.register_parameter("lnf_w", torch::ones({D}), false);
+      head.register_parameter("lnf_b", torch::zeros({D}), false);
+      head.register_parameter("head_w", Init(gen, {V, D}, std_w), false);
+      head.define(HeadSource(o.d_model));
+      head.eval();
+      ES_RETURN_IF_ERROR(save(head, "lm_head", TensorSpec{DType::kFloat32, {Bt, S, V}},
+                              static_cast<double>(Bt) * 2.0 * S * D * V));
+    }
+    return WriteManifest(m, out_dir);
+  } catch (const std::exception& e) {
+    return Internal(std::string("synthesis failed: ") + TorchErrorMessage(e) + (getenv("ES_DEBUG") ? e.what() : ""));
+  }
+}
+
+}  // namespace edgesplit

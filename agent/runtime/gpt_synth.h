@@ -1,0 +1,27 @@
+// Synthesises a GPT-style decoder package from C++ (no Python): layer 0 is token + position
+// embedding, then N pre-norm blocks (causal self-attention + GELU MLP), then final LayerNorm +
+// LM head. Weights are seeded; the same options give a byte-identical package.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/base/status.h"
+
+namespace edgesplit {
+
+struct GptSynthOptions {
+  std::string name = "gpt-synth";
+  int layers = 4;      // transformer blocks (the package has layers + 2 layer files)
+  int d_model = 128;
+  int heads = 4;
+  int vocab = 1000;
+  int seq = 32;
+  int batch = 1;
+  uint64_t seed = 1;
+  Status Validate() const;
+};
+
+Status SynthesizeGpt(const GptSynthOptions& options, const std::string& out_dir);
+
+}  // namespace edgesplit

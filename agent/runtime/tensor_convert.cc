@@ -1,0 +1,58 @@
+#include "agent/runtime/tensor_convert.h"
+
+namespace edgesplit {
+
+Result<torch::ScalarType> ToTorchDType(DType d) {
+  switch (d) {
+    case DType::kFloat32: return torch::kFloat32;
+    case DType::kFloat16: return torch::kFloat16;
+    case DType::kInt64: return torch::kInt64;
+    case DType::kInt32: return torch::kInt32;
+  }
+  return InvalidArgument("unknown dtype");
+}
+
+Result<DType> FromTorchDType(torch::ScalarType t) {
+  switch (t) {
+    case torch::kFloat32: return DType::kFloat32;
+    case torch::kFloat16: return DType::kFloat16;
+    case torch::kInt64: return DType::kInt64;
+    case torch::kInt32: return DType::kInt32;
+    default: return InvalidArgument(std::string("unsupported torch dtype ") + c10::toString(t));
+  }
+}
+
+torch::Tensor AsTorch(const HostTensor& t) {
+  auto keep = t.storage;  // the deleter holds the bytes alive for the tensor's lifetime
+  return torch::from_blob(
+      t.data, t.shape, [keep](void*) mutable { keep.reset(); },
+      torch::TensorOptions().dtype(ToTorchDType(t.dtype).value()));
+}
+
+Result<HostTensor> FromTorch(const torch::Tensor& in) {
+  ES_ASSIGN_OR_RETURN(DType d, FromTorchDType(in.scalar_type()));
+  torch::Tensor t = in.contiguous();
+  HostTensor h;
+  h.dtype = d;
+  h.shape.assign(t.sizes().begin(), t.sizes().end());
+  h.nbytes = static_cast<size_t>(t.numel()) * t.element_size();
+  h.data = static_cast<std::byte*>(t.data_ptr());
+  // Aliasing constructor: storage shares ownership with a heap copy of the tensor handle.
+  auto holder = std::make_shared<torch::Tensor>(t);
+  h.storage = std::shared_ptr<std::byte>(holder, h.data);
+  return h;
+}
+
+std::string TorchErrorMessage(const std::exception& e) {
+  std::string_view w = e.what();
+  while (!w.empty()) {
+    size_t nl = w.find('\n');
+    std::string_view line = w.substr(0, nl);
+    if (line.find_first_not_of(" \t") != std::string_view::npos) return std::string(line);
+    if (nl == std::string_view::npos) break;
+    w.remove_prefix(nl + 1);
+  }
+  return "unknown libtorch error";
+}
+
+}  // namespace edgesplit

@@ -1,0 +1,199 @@
+// `edgesplitctl model synth|inspect|verify|run|profile`: model package tools.
+#include <cstdio>
+#include <sstream>
+
+#include "agent/runtime/gpt_synth.h"
+#include "agent/runtime/profiler.h"
+#include "agent/runtime/segment.h"
+#include "agent/runtime/torch_threads.h"
+#include "common/base/flags.h"
+#include "common/base/subcommand.h"
+#include "common/model/manifest.h"
+#include "common/model/npy.h"
+
+namespace edgesplit {
+namespace {
+
+int Fail(const Status& s, int code = 1) {
+  std::fprintf(stderr, "edgesplitctl: error: %s\n", s.ToString().c_str());
+  return code;
+}
+
+constexpr const char* kUsage =
+    "usage: edgesplitctl model <subcommand>\n"
+    "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S --seed K --out DIR [--name NAME]\n"
+    "  inspect DIR [--json]\n"
+    "  verify DIR\n"
+    "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N]\n"
+    "  profile --model DIR [--runs N] [--json] [--threads N]\n";
+
+Result<std::vector<int>> ParseCuts(const std::string& s) {
+  std::vector<int> cuts;
+  if (s.empty()) return cuts;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    char* end = nullptr;
+    long v = std::strtol(item.c_str(), &end, 10);
+    if (item.empty() || *end != '\0') return InvalidArgument("--cuts: '" + item + "' is not a layer index");
+    cuts.push_back(static_cast<int>(v));
+  }
+  return cuts;
+}
+
+void ApplyThreads(const Flags& f) {
+  TorchThreadOptions t;
+  t.intra_op_threads = static_cast<int>(f.GetInt("threads", 0).ok() ? *f.GetInt("threads", 0) : 0);
+  ConfigureTorch(t);
+}
+
+int Synth(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch"});
+  if (!f.ok()) return Fail(f.status(), 2);
+  if (f->Get("family", "gpt") != "gpt") return Fail(InvalidArgument("--family: only 'gpt' is supported"), 2);
+  auto out = f->Required("out");
+  if (!out.ok()) return Fail(out.status(), 2);
+  GptSynthOptions o;
+  auto geti = [&](const char* name, int def, int* dst) -> Status {
+    auto v = f->GetInt(name, def);
+    if (!v.ok()) return v.status();
+    *dst = static_cast<int>(*v);
+    return Status::Ok();
+  };
+  for (auto [name, dst, def] : {std::tuple{"layers", &o.layers, 4}, {"d-model", &o.d_model, 128}, {"heads", &o.heads, 4},
+                                {"vocab", &o.vocab, 1000}, {"seq", &o.seq, 32}, {"batch", &o.batch, 1}}) {
+    if (auto s = geti(name, def, dst); !s.ok()) return Fail(s, 2);
+  }
+  auto seed = f->GetInt("seed", 1);
+  if (!seed.ok()) return Fail(seed.status(), 2);
+  o.seed = static_cast<uint64_t>(*seed);
+  o.name = f->Get("name", "gpt-l" + std::to_string(o.layers) + "-d" + std::to_string(o.d_model));
+  ConfigureTorch({});
+  if (auto s = SynthesizeGpt(o, *out); !s.ok()) return Fail(s);
+  std::printf("wrote %s (%d layers: embed, %d blocks, lm_head)\n", out->c_str(), o.layers + 2, o.layers);
+  return 0;
+}
+
+int Inspect(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {}, {"json"});
+  if (!f.ok()) return Fail(f.status(), 2);
+  if (f->positional().size() != 1) return Fail(InvalidArgument("inspect takes one package directory"), 2);
+  const std::string dir = f->positional()[0];
+  auto m = LoadManifest(dir);
+  if (!m.ok()) return Fail(m.status());
+  if (f->GetBool("json")) {
+    std::printf("{\"name\": \"%s\", \"format_version\": %d, \"family\": \"%s\", \"input\": {\"dtype\": \"%s\", \"shape\": %s}, "
+                "\"param_bytes\": %llu, \"layers\": [",
+                m->name.c_str(), m->format_version, m->family.c_str(), DTypeName(m->input.dtype),
+                ShapeToString(m->input.shape).c_str(), static_cast<unsigned long long>(m->TotalParamBytes()));
+    for (int i = 0; i < m->num_layers(); ++i) {
+      const auto& l = m->layers[i];
+      std::printf("%s{\"index\": %d, \"name\": \"%s\", \"file\": \"%s\", \"param_bytes\": %llu, \"output\": {\"dtype\": "
+                  "\"%s\", \"shape\": %s}, \"output_bytes\": %zu%s}",
+                  i ? ", " : "", i, l.name.c_str(), l.file.c_str(), static_cast<unsigned long long>(l.param_bytes),
+                  DTypeName(l.output.dtype), ShapeToString(l.output.shape).c_str(), l.output.Bytes(),
+                  l.flops ? (", \"flops\": " + std::to_string(static_cast<uint64_t>(*l.flops))).c_str() : "");
+    }
+    std::printf("]}\n");
+    return 0;
+  }
+  std::printf("model   %s (family %s, format %d)\ninput   %s %s (%zu bytes)\nparams  %.2f MiB in %d layers\n\n",
+              m->name.c_str(), m->family.empty() ? "-" : m->family.c_str(), m->format_version, DTypeName(m->input.dtype),
+              ShapeToString(m->input.shape).c_str(), m->input.Bytes(), m->TotalParamBytes() / 1048576.0, m->num_layers());
+  std::printf("%5s  %-16s %-14s %12s  %-8s %-18s %12s\n", "index", "name", "file", "param_bytes", "dtype", "output shape",
+              "output_bytes");
+  for (int i = 0; i < m->num_layers(); ++i) {
+    const auto& l = m->layers[i];
+    std::printf("%5d  %-16s %-14s %12llu  %-8s %-18s %12zu\n", i, l.name.c_str(), l.file.c_str(),
+                static_cast<unsigned long long>(l.param_bytes), DTypeName(l.output.dtype),
+                ShapeToString(l.output.shape).c_str(), l.output.Bytes());
+  }
+  return 0;
+}
+
+int Verify(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {});
+  if (!f.ok()) return Fail(f.status(), 2);
+  if (f->positional().size() != 1) return Fail(InvalidArgument("verify takes one package directory"), 2);
+  const std::string dir = f->positional()[0];
+  auto m = LoadManifest(dir);
+  if (!m.ok()) return Fail(m.status());
+  if (auto s = VerifyPackage(*m, dir); !s.ok()) return Fail(s);
+  std::printf("ok: %d layer files match their sha256\n", m->num_layers());
+  return 0;
+}
+
+int Run(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {"model", "input", "output", "cuts", "threads"});
+  if (!f.ok()) return Fail(f.status(), 2);
+  auto dir = f->Required("model");
+  auto in = f->Required("input");
+  auto out = f->Required("output");
+  for (auto* r : {&dir, &in, &out})
+    if (!r->ok()) return Fail(r->status(), 2);
+  auto cuts = ParseCuts(f->Get("cuts"));
+  if (!cuts.ok()) return Fail(cuts.status(), 2);
+  auto m = LoadManifest(*dir);
+  if (!m.ok()) return Fail(m.status());
+  auto input = ReadNpyFile(*in);
+  if (!input.ok()) return Fail(input.status());
+  ApplyThreads(*f);
+  auto result = RunChain(*dir, *m, *cuts, *input);
+  if (!result.ok()) return Fail(result.status());
+  if (auto s = WriteNpyFile(*result, *out); !s.ok()) return Fail(s);
+  std::printf("wrote %s: %s %s (%zu segments)\n", out->c_str(), DTypeName(result->dtype),
+              ShapeToString(result->shape).c_str(), cuts->size() + 1);
+  return 0;
+}
+
+int Profile(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {"model", "runs", "threads"}, {"json"});
+  if (!f.ok()) return Fail(f.status(), 2);
+  auto dir = f->Required("model");
+  if (!dir.ok()) return Fail(dir.status(), 2);
+  auto runs = f->GetInt("runs", 10);
+  if (!runs.ok() || *runs <= 0 || *runs > 100000) return Fail(InvalidArgument("--runs must be in [1, 100000]"), 2);
+  ApplyThreads(*f);
+  auto p = ProfileModel(*dir, static_cast<int>(*runs));
+  if (!p.ok()) return Fail(p.status());
+  if (f->GetBool("json")) {
+    std::printf("%s\n", ModelProfileToJson(*p).c_str());
+    return 0;
+  }
+  std::printf("model %s, %d runs, input %llu bytes\n\n%5s  %-16s %10s %14s %14s\n", p->model.c_str(), p->runs,
+              static_cast<unsigned long long>(p->input_bytes), "index", "name", "median_ms", "param_bytes",
+              "output_bytes");
+  for (size_t i = 0; i < p->layers.size(); ++i) {
+    const auto& l = p->layers[i];
+    std::printf("%5zu  %-16s %10.3f %14llu %14llu\n", i, l.name.c_str(), l.median_ms,
+                static_cast<unsigned long long>(l.param_bytes), static_cast<unsigned long long>(l.output_bytes));
+  }
+  std::printf("%5s  %-16s %10.3f\n", "", "total", p->total_median_ms);
+  return 0;
+}
+
+int ModelMain(const std::vector<std::string>& args) {
+  if (args.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const std::string sub = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (sub == "synth") return Synth(rest);
+  if (sub == "inspect") return Inspect(rest);
+  if (sub == "verify") return Verify(rest);
+  if (sub == "run") return Run(rest);
+  if (sub == "profile") return Profile(rest);
+  if (sub == "-h" || sub == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::fprintf(stderr, "edgesplitctl: error: unknown model subcommand '%s'\n%s", sub.c_str(), kUsage);
+  return 2;
+}
+
+}  // namespace
+
+ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile", ModelMain);
+
+}  // namespace edgesplit
