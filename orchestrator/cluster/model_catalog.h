@@ -1,0 +1,56 @@
+// ModelCatalog: the model packages the orchestrator may deploy, with a reference per-layer cost
+// profile. Per-node layer costs come from the agents' measurements when present, else from the
+// reference profile scaled by the node's speed (see LayerCostsOn).
+// LoadCatalogDir is the file-system adapter; everything else is pure. Thread-compatible.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+#include "common/model/manifest.h"
+#include "orchestrator/cluster/node.h"
+
+namespace edgesplit::orch {
+
+struct CatalogModel {
+  std::string name;
+  std::string dir;  // package directory
+  Manifest manifest;
+  std::vector<double> reference_layer_ms;  // one per layer, on the reference box
+  std::string profile_source;              // "profile.json" | "estimate"
+
+  int num_layers() const { return manifest.num_layers(); }
+  uint64_t InputBytes() const { return manifest.input.Bytes(); }
+  uint64_t OutputBytes(int layer) const { return manifest.layers[layer].output.Bytes(); }
+};
+
+class ModelCatalog {
+ public:
+  // Errors: already_exists, invalid_argument (profile length differs from layer count).
+  Status Add(CatalogModel model);
+  const CatalogModel* Find(const std::string& name) const;
+  const std::map<std::string, CatalogModel>& models() const { return models_; }
+
+ private:
+  std::map<std::string, CatalogModel> models_;
+};
+
+// Cost of each layer of `model` on `node`: layers the node measured (any deployment, any epoch,
+// the newest report) use the measurement; the others use the reference scaled by the ratio of
+// measured to reference time on the measured layers, or else by the node's effective speed.
+std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node);
+
+// Reference profile when no profile.json exists: proportional to FLOPs when the manifest has
+// them, else to parameter bytes plus activation bytes (a memory-bound estimate).
+std::vector<double> EstimateReferenceMs(const Manifest& m);
+
+// Parses the JSON of `edgesplitctl model profile --json` into per-layer medians.
+Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers);
+
+// Adapter: every subdirectory of `dir` holding a model.yaml becomes a model (name from the
+// manifest); `<package>/profile.json` supplies the reference profile when present.
+Result<ModelCatalog> LoadCatalogDir(const std::string& dir);
+
+}  // namespace edgesplit::orch

@@ -1,0 +1,85 @@
+// Domain view of an agent: what it registered with and what its heartbeats report.
+// Plain structs (no protobuf); the daemon converts wire messages into these in one place.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+
+namespace edgesplit::orch {
+
+struct LinkReport {
+  std::string peer;
+  std::string peer_address;
+  double rtt_ms = 0;
+  double bandwidth_mbps = 0;
+  std::string error;  // non-empty: the probe failed
+};
+
+struct SegmentReport {
+  std::string deployment;
+  uint64_t epoch = 0;
+  std::string model;
+  int first_layer = 0;
+  int end_layer = 0;
+  std::vector<double> layer_ms;  // measured median per layer of [first_layer, end_layer)
+  uint32_t queue_depth = 0;
+  double request_rate = 0;
+  std::string state;  // loading | ready | draining | unloaded | failed
+  std::string downstream_address;
+  bool active = false;
+  uint64_t requests_total = 0;
+  uint64_t failures_total = 0;
+};
+
+struct CapacityReport {
+  uint64_t version = 0;
+  uint32_t cores = 0;
+  double cpu_utilization = 0;
+  uint64_t memory_total_bytes = 0;
+  uint64_t memory_available_bytes = 0;
+  std::vector<SegmentReport> segments;
+  std::vector<LinkReport> links;
+  double compute_slowdown = 1;
+  double egress_mbps = 0;
+  double speed_factor = 0;  // 0 = not measured
+};
+
+struct RegisterInfo {
+  std::string node;
+  std::string version;
+  CapacityReport capacity;
+  std::string data_address;
+  bool trusted = false;
+  std::vector<std::string> models;
+  uint64_t incarnation = 0;
+};
+
+enum class NodeState { kAlive, kSuspect, kDead };
+const char* NodeStateName(NodeState s);  // "alive" | "suspect" | "dead"
+
+struct NodeRecord {
+  std::string name;
+  std::string data_address;
+  std::string agent_version;
+  bool trusted = false;
+  uint64_t incarnation = 0;
+  std::vector<std::string> models;
+  CapacityReport profile;
+  NodeState state = NodeState::kAlive;
+  bool connected = false;
+  TimePoint registered_at{};
+  TimePoint last_seen{};
+  TimePoint disconnected_at{};
+  uint64_t heartbeats_total = 0;
+  uint64_t last_seq = 0;
+
+  // Relative compute speed used when no per-layer measurement exists (1 = reference box).
+  double EffectiveSpeed() const;
+  // Link measurement towards `peer`, or nullptr.
+  const LinkReport* LinkTo(const std::string& peer) const;
+};
+
+}  // namespace edgesplit::orch
