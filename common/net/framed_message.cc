@@ -1,0 +1,83 @@
+#include "common/net/framed_message.h"
+
+#include <array>
+
+namespace edgesplit::net {
+
+Awaitable<Status> ReadMessage(tcp::socket& socket, google::protobuf::MessageLite* msg, Duration deadline,
+                              size_t max_bytes) {
+  std::array<uint8_t, kLengthPrefixBytes> prefix{};
+  Status s = co_await ReadExactly(socket, asio::buffer(prefix), deadline);
+  if (!s.ok()) co_return s;
+  auto len = DecodeLengthPrefix(prefix.data(), max_bytes);
+  if (!len.ok()) co_return len.status();
+  std::string body(*len, '\0');  // allocated only after the limit check
+  if (*len > 0) {
+    s = co_await ReadExactly(socket, asio::buffer(body), deadline);
+    if (!s.ok()) co_return s;
+  }
+  if (!msg->ParseFromString(body)) co_return InvalidArgument("message does not parse as " + msg->GetTypeName());
+  co_return Status::Ok();
+}
+
+Result<std::string> SerializeFramed(const google::protobuf::MessageLite& msg) {
+  std::string body;
+  if (!msg.SerializeToString(&body)) return Internal("cannot serialize " + msg.GetTypeName());
+  return FrameBody(body);
+}
+
+Awaitable<Status> WriteMessage(tcp::socket& socket, const google::protobuf::MessageLite& msg, Duration deadline) {
+  auto framed = SerializeFramed(msg);
+  if (!framed.ok()) co_return framed.status();
+  std::vector<asio::const_buffer> bufs;
+  bufs.push_back(asio::buffer(*framed));
+  co_return co_await WriteAll(socket, bufs, deadline);
+}
+
+MessageOutbox::MessageOutbox(tcp::socket& socket, Options options)
+    : socket_(socket), options_(options), wake_(socket.get_executor()) {
+  wake_.expires_at(asio::steady_timer::time_point::max());
+}
+
+Status MessageOutbox::Push(const google::protobuf::MessageLite& msg) {
+  ES_ASSIGN_OR_RETURN(std::string framed, SerializeFramed(msg));
+  return PushFramed(std::move(framed));
+}
+
+Status MessageOutbox::PushFramed(std::string framed) {
+  if (closed_) return FailedPrecondition("outbox closed");
+  if (queue_.size() >= options_.max_queued)
+    return ResourceExhausted("outbox full (" + std::to_string(options_.max_queued) + " messages)");
+  queue_.push_back(std::move(framed));
+  wake_.cancel();
+  return Status::Ok();
+}
+
+void MessageOutbox::Close() {
+  closed_ = true;
+  queue_.clear();
+  wake_.cancel();
+}
+
+Awaitable<Status> MessageOutbox::Run() {
+  while (!closed_) {
+    if (queue_.empty()) {
+      wake_.expires_at(asio::steady_timer::time_point::max());
+      co_await wake_.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    std::string msg = std::move(queue_.front());
+    queue_.pop_front();
+    std::vector<asio::const_buffer> bufs;
+    bufs.push_back(asio::buffer(msg));
+    Status s = co_await WriteAll(socket_, bufs, options_.write_deadline);
+    if (!s.ok()) {
+      closed_ = true;
+      queue_.clear();
+      co_return s;
+    }
+  }
+  co_return Status::Ok();
+}
+
+}  // namespace edgesplit::net
