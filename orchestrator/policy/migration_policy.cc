@@ -1,0 +1,143 @@
+#include "orchestrator/policy/migration_policy.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace edgesplit::orch {
+
+const char* TriggerName(Trigger t) {
+  switch (t) {
+    case Trigger::kInitial: return "initial";
+    case Trigger::kNodeLost: return "node_lost";
+    case Trigger::kNodeJoined: return "node_joined";
+    case Trigger::kSloBreach: return "slo_breach";
+    case Trigger::kProfileDrift: return "profile_drift";
+    case Trigger::kTrustChange: return "trust_change";
+    case Trigger::kManual: return "manual";
+    case Trigger::kPeriodic: return "periodic";
+  }
+  return "unknown";
+}
+
+const char* DecisionKindName(DecisionKind k) {
+  switch (k) {
+    case DecisionKind::kKeep: return "keep";
+    case DecisionKind::kPlace: return "place";
+    case DecisionKind::kMigrate: return "migrate";
+    case DecisionKind::kResplit: return "resplit";
+    case DecisionKind::kNone: return "none";
+  }
+  return "unknown";
+}
+
+Status PolicySettings::Validate() const {
+  std::string e;
+  if (!(horizon_s > 0)) e += "horizon_s must be > 0; ";
+  if (!(min_request_rate >= 0)) e += "min_request_rate must be >= 0; ";
+  if (!(hysteresis_fraction >= 0 && hysteresis_fraction < 1)) e += "hysteresis_fraction must be in [0, 1); ";
+  if (!(min_gain_ms >= 0)) e += "min_gain_ms must be >= 0; ";
+  if (cooldown < Duration::zero()) e += "cooldown_s must be >= 0; ";
+  if (!(weight_fetch_mbps > 0)) e += "weight_fetch_mbps must be > 0; ";
+  if (!(drift_fraction > 0)) e += "drift_fraction must be > 0; ";
+  if (evaluate_interval <= Duration::zero()) e += "evaluate_interval_ms must be > 0; ";
+  if (slo_window <= Duration::zero()) e += "slo_window_s must be > 0; ";
+  if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
+  return Status::Ok();
+}
+
+bool SameCuts(const std::vector<planner::Stage>& a, const std::vector<planner::Stage>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].first_layer != b[i].first_layer || a[i].end_layer != b[i].end_layer) return false;
+  }
+  return true;
+}
+
+double BytesToMove(const std::vector<planner::Stage>& from, const std::vector<planner::Stage>& to,
+                   const std::vector<double>& param_bytes) {
+  double bytes = 0;
+  for (const auto& s : to) {
+    for (int l = s.first_layer; l < s.end_layer && l < static_cast<int>(param_bytes.size()); ++l) {
+      bool held = std::any_of(from.begin(), from.end(), [&](const planner::Stage& f) {
+        return f.node == s.node && f.first_layer <= l && l < f.end_layer;
+      });
+      if (!held) bytes += param_bytes[l];
+    }
+  }
+  return bytes;
+}
+
+namespace {
+std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
+  char buf[256];
+  std::snprintf(buf, sizeof(buf), fmt, a, b, c);
+  return buf;
+}
+}  // namespace
+
+Decision Decide(const PolicySettings& s, const PolicyInput& in) {
+  Decision d;
+  d.trigger = in.trigger;
+  d.current_ms = in.current_ms;
+  d.candidate_ms = in.candidate_ms;
+  d.cost_ms = in.migration_cost_ms;
+  if (in.rollout_in_flight) {
+    d.reason = "a reconfiguration is already in flight";
+    return d;
+  }
+  if (!in.candidate_feasible) {
+    if (in.has_current && in.current_valid) {
+      d.reason = "no feasible alternative (" + in.candidate_reason + "); current plan still serves";
+    } else {
+      d.kind = DecisionKind::kNone;
+      d.reason = "no feasible plan: " + in.candidate_reason;
+    }
+    return d;
+  }
+  d.stages = in.candidate;
+  const DecisionKind move = SameCuts(in.current, in.candidate) ? DecisionKind::kMigrate : DecisionKind::kResplit;
+  if (!in.has_current) {
+    d.kind = DecisionKind::kPlace;
+    d.reason = "initial placement";
+    return d;
+  }
+  if (!in.current_valid) {
+    d.kind = move;
+    d.predicted_gain_ms = 0;
+    d.reason = "current plan no longer works (" + in.current_invalid_reason + "); replacing it";
+    return d;
+  }
+  d.predicted_gain_ms = in.current_ms - in.candidate_ms;
+  const double requests = std::max(in.request_rate, s.min_request_rate) * s.horizon_s;
+  d.horizon_gain_ms = d.predicted_gain_ms * requests;
+  if (in.candidate == in.current) {
+    d.predicted_gain_ms = 0;
+    d.horizon_gain_ms = 0;
+    d.stages.clear();
+    d.reason = "current plan is the best plan";
+    return d;
+  }
+  if (in.now - in.last_reconfiguration < s.cooldown) {
+    d.stages.clear();
+    d.reason = Fmt("in cool-down (%.1f s left)", ToSeconds(s.cooldown - (in.now - in.last_reconfiguration)));
+    return d;
+  }
+  const double threshold = std::max(s.min_gain_ms, s.hysteresis_fraction * in.current_ms);
+  if (d.predicted_gain_ms < threshold) {
+    d.stages.clear();
+    d.reason = Fmt("gain %.2f ms/request below hysteresis threshold %.2f ms", d.predicted_gain_ms, threshold);
+    return d;
+  }
+  if (d.horizon_gain_ms <= in.migration_cost_ms) {
+    d.stages.clear();
+    d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms,
+                   in.migration_cost_ms);
+    return d;
+  }
+  d.kind = move;
+  d.reason = Fmt("gain %.2f ms/request (%.0f ms over horizon) exceeds migration cost %.0f ms", d.predicted_gain_ms,
+                 d.horizon_gain_ms, in.migration_cost_ms);
+  return d;
+}
+
+}  // namespace edgesplit::orch

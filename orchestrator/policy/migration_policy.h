@@ -1,0 +1,78 @@
+// The migration policy (DESIGN.md "Runtime decisions"): given the fresh cost of the current plan
+// and the planner's best plan, decide keep, migrate (same cuts, other nodes) or re-split (new
+// cuts). A new plan is adopted only when its per-request gain, accumulated over the horizon,
+// exceeds the migration cost (weight bytes to move / fetch bandwidth), the gain clears the
+// hysteresis, and the deployment is out of its cool-down. A current plan that no longer works
+// (lost node, trust change) is replaced regardless. Pure function over plain structs.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/base/status.h"
+#include "orchestrator/planner/instance.h"
+
+namespace edgesplit::orch {
+
+enum class Trigger { kInitial, kNodeLost, kNodeJoined, kSloBreach, kProfileDrift, kTrustChange, kManual, kPeriodic };
+const char* TriggerName(Trigger t);
+
+enum class DecisionKind { kKeep, kPlace, kMigrate, kResplit, kNone };
+const char* DecisionKindName(DecisionKind k);  // keep | place | migrate | resplit | none
+
+struct PolicySettings {
+  double horizon_s = 30;               // the gain accumulates over this much traffic time
+  double min_request_rate = 1.0;       // requests/s assumed when traffic is lower (idle floor)
+  double hysteresis_fraction = 0.15;   // a candidate must beat the current plan by this fraction
+  double min_gain_ms = 0.5;            // ... and by at least this many ms per request
+  Duration cooldown = std::chrono::seconds(5);  // after a reconfiguration, no voluntary one
+  double weight_fetch_mbps = 1000;     // bandwidth agents load new weights at (migration cost)
+  double drift_fraction = 0.10;        // fresh vs predicted cost change that counts as drift
+  Duration evaluate_interval = std::chrono::milliseconds(250);
+  Duration slo_window = std::chrono::seconds(5);
+  Status Validate() const;
+};
+
+struct PolicyInput {
+  Trigger trigger = Trigger::kPeriodic;
+  bool has_current = false;          // a plan is deployed
+  bool current_valid = false;        // every stage node alive and the plan feasible now
+  std::string current_invalid_reason;
+  double current_ms = 0;             // fresh objective value of the current plan
+  std::vector<planner::Stage> current;
+  bool candidate_feasible = false;
+  std::string candidate_reason;      // planner's reason when infeasible
+  double candidate_ms = 0;
+  std::vector<planner::Stage> candidate;
+  double migration_cost_ms = 0;      // weight fetch time of moving to the candidate
+  double request_rate = 0;           // requests/s observed
+  TimePoint now{};
+  TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)
+  bool rollout_in_flight = false;
+};
+
+struct Decision {
+  DecisionKind kind = DecisionKind::kKeep;
+  Trigger trigger = Trigger::kPeriodic;
+  std::string reason;
+  double predicted_gain_ms = 0;   // per request
+  double horizon_gain_ms = 0;     // per-request gain x requests over the horizon
+  double cost_ms = 0;
+  double current_ms = 0;
+  double candidate_ms = 0;
+  std::vector<planner::Stage> stages;  // the plan to adopt (place/migrate/resplit)
+  bool adopt() const { return kind == DecisionKind::kPlace || kind == DecisionKind::kMigrate || kind == DecisionKind::kResplit; }
+};
+
+Decision Decide(const PolicySettings& settings, const PolicyInput& in);
+
+// Same cut points (layer ranges) in both plans.
+bool SameCuts(const std::vector<planner::Stage>& a, const std::vector<planner::Stage>& b);
+
+// Weight bytes `to` needs on nodes that do not already hold them under `from`.
+double BytesToMove(const std::vector<planner::Stage>& from, const std::vector<planner::Stage>& to,
+                   const std::vector<double>& param_bytes_per_layer);
+inline double FetchMs(double bytes, double mbps) { return mbps > 0 ? bytes * 8.0 / (mbps * 1e6) * 1e3 : 0.0; }
+
+}  // namespace edgesplit::orch

@@ -1,0 +1,137 @@
+#include "orchestrator/policy/migration_policy.h"
+
+#include <catch.hpp>
+
+using namespace edgesplit;
+using namespace edgesplit::orch;
+using namespace std::chrono_literals;
+using planner::Stage;
+
+namespace {
+PolicyInput Base() {
+  PolicyInput in;
+  in.trigger = Trigger::kProfileDrift;
+  in.has_current = true;
+  in.current_valid = true;
+  in.current = {{"a", 0, 4}, {"b", 4, 8}};
+  in.current_ms = 100;
+  in.candidate_feasible = true;
+  in.candidate = {{"c", 0, 4}, {"b", 4, 8}};
+  in.candidate_ms = 50;
+  in.migration_cost_ms = 100;
+  in.request_rate = 10;
+  in.now = TimePoint(1000s);
+  in.last_reconfiguration = TimePoint(900s);
+  return in;
+}
+}  // namespace
+
+TEST_CASE("same cuts on other nodes is a migration, new cuts a re-split") {
+  PolicySettings s;
+  auto d = Decide(s, Base());
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.predicted_gain_ms == Approx(50));
+  CHECK(d.cost_ms == Approx(100));
+  auto in = Base();
+  in.candidate = {{"a", 0, 5}, {"b", 5, 8}};
+  CHECK(Decide(s, in).kind == DecisionKind::kResplit);
+}
+
+TEST_CASE("a gain below the hysteresis keeps the plan") {
+  PolicySettings s;
+  auto in = Base();
+  in.candidate_ms = 90;  // 10 % better, threshold 15 %
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("hysteresis") != std::string::npos);
+  CHECK(d.predicted_gain_ms == Approx(10));
+}
+
+TEST_CASE("a gain over the horizon smaller than the migration cost keeps the plan") {
+  PolicySettings s;
+  s.horizon_s = 1;
+  auto in = Base();
+  in.request_rate = 0.5;  // floor 1 rps -> 1 request over the horizon, gain 50 ms
+  in.migration_cost_ms = 5000;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("migration cost") != std::string::npos);
+}
+
+TEST_CASE("no voluntary reconfiguration during the cool-down") {
+  PolicySettings s;
+  s.cooldown = 10s;
+  auto in = Base();
+  in.last_reconfiguration = in.now - 3s;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("cool-down") != std::string::npos);
+}
+
+TEST_CASE("a broken current plan is replaced even in cool-down") {
+  PolicySettings s;
+  auto in = Base();
+  in.trigger = Trigger::kNodeLost;
+  in.current_valid = false;
+  in.current_invalid_reason = "node a is dead";
+  in.last_reconfiguration = in.now;
+  in.candidate_ms = 150;  // worse, but the current one does not work
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.adopt());
+}
+
+TEST_CASE("one reconfiguration in flight at a time") {
+  PolicySettings s;
+  auto in = Base();
+  in.rollout_in_flight = true;
+  CHECK(Decide(s, in).kind == DecisionKind::kKeep);
+}
+
+TEST_CASE("no feasible candidate keeps a working plan and reports none otherwise") {
+  PolicySettings s;
+  auto in = Base();
+  in.candidate_feasible = false;
+  in.candidate_reason = "no trusted node can hold layers 0-1";
+  CHECK(Decide(s, in).kind == DecisionKind::kKeep);
+  in.current_valid = false;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kNone);
+  CHECK(d.reason.find("trusted") != std::string::npos);
+}
+
+TEST_CASE("the best plan being the current one is recorded as kept") {
+  PolicySettings s;
+  auto in = Base();
+  in.candidate = in.current;
+  in.candidate_ms = in.current_ms;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason == "current plan is the best plan");
+}
+
+TEST_CASE("without a current plan the decision is a placement") {
+  PolicySettings s;
+  PolicyInput in = Base();
+  in.has_current = false;
+  in.current.clear();
+  CHECK(Decide(s, in).kind == DecisionKind::kPlace);
+}
+
+TEST_CASE("bytes to move count only layers the node does not hold yet") {
+  std::vector<double> params = {10, 20, 30, 40};
+  std::vector<Stage> from = {{"a", 0, 2}, {"b", 2, 4}};
+  CHECK(BytesToMove(from, from, params) == 0);
+  CHECK(BytesToMove(from, {{"a", 0, 3}, {"b", 3, 4}}, params) == 30);
+  CHECK(BytesToMove(from, {{"c", 0, 4}}, params) == 100);
+  CHECK(FetchMs(1e6, 8) == Approx(1000));
+}
+
+TEST_CASE("policy settings validation reports every problem") {
+  PolicySettings s;
+  s.horizon_s = 0;
+  s.weight_fetch_mbps = -1;
+  auto st = s.Validate();
+  CHECK(st.message().find("horizon_s") != std::string::npos);
+  CHECK(st.message().find("weight_fetch_mbps") != std::string::npos);
+}
