@@ -6,6 +6,7 @@
 
 #include <limits>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "common/base/status.h"
@@ -67,8 +68,9 @@ class CompiledInstance {
     return u == v ? 0.0 : lat_[u * n_ + v] + bytes * inv_bw_[u * n_ + v];
   }
   double BwTime(int u, int v, double bytes) const { return u == v ? 0.0 : bytes * inv_bw_[u * n_ + v]; }
-  const float* lat_row(int u) const { return &lat_f_[u * n_]; }
-  const float* inv_bw_row(int u) const { return &inv_bw_f_[u * n_]; }
+  // Rows of the link matrices (kInf without a link; 0 on the diagonal), for tight loops.
+  const double* lat_row(int u) const { return &lat_[u * n_]; }
+  const double* inv_bw_row(int u) const { return &inv_bw_[u * n_]; }
   double Memory(int i, int j) const;  // bytes a stage [i,j) needs
   // Largest end e such that [i, e) on v satisfies memory and no layer in it is pinned to
   // another node; i itself when v cannot hold layer i. Trust is separate (StartAllowed).
@@ -102,7 +104,7 @@ class CompiledInstance {
   double A_ = 1, B_ = 0, horizon_ = 1;
   bool has_mig_ = false, any_pin_ = false;
   std::vector<double> act_, cp_, param_prefix_, lat_, inv_bw_, mig_;
-  std::vector<float> lat_f_, inv_bw_f_;
+  std::unordered_map<std::string, int> index_;
   std::vector<int> max_end_, pin_lo_, pin_hi_;
   std::vector<bool> trusted_;
 };

@@ -1,0 +1,208 @@
+#include "orchestrator/planner/exact_solver.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstdint>
+
+namespace edgesplit::planner {
+namespace {
+
+struct Label {
+  double s, m;
+  int32_t pslot;   // predecessor state (slot index); -1 for none
+  int32_t plabel;  // label index inside the predecessor's finalized list
+};
+
+enum class Mode { kSOnly, kMOnly, kPareto };
+
+// Inserts `x` into a label list kept minimal under the mode's dominance. Returns false when x
+// is dominated.
+bool InsertLabel(std::vector<Label>& list, const Label& x, Mode mode) {
+  switch (mode) {
+    case Mode::kSOnly:
+      if (!list.empty()) {
+        if (list[0].s <= x.s) return false;
+        list[0] = x;
+        return true;
+      }
+      break;
+    case Mode::kMOnly:
+      if (!list.empty()) {
+        if (list[0].m <= x.m) return false;
+        list[0] = x;
+        return true;
+      }
+      break;
+    case Mode::kPareto:
+      for (const auto& y : list)
+        if (y.s <= x.s && y.m <= x.m) return false;
+      list.erase(std::remove_if(list.begin(), list.end(), [&](const Label& y) { return x.s <= y.s && x.m <= y.m; }),
+                 list.end());
+      break;
+  }
+  list.push_back(x);
+  return true;
+}
+
+struct Slot {
+  int16_t j;
+  int16_t v;  // candidate index; -1: the source before the first stage
+  uint32_t mask;
+};
+
+}  // namespace
+
+DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std::vector<int>& cand,
+                 double incumbent, const DpOptions& opt) {
+  DpResult res;
+  const int m = static_cast<int>(cand.size());
+  const int L = ci.num_layers(), src = ci.source();
+  const double A = ci.A(), B = ci.B();
+  if (m == 0 || m > kMaxDpNodes) return res;
+  const Mode mode = B == 0 ? Mode::kSOnly : (ci.s_trivial() ? Mode::kMOnly : Mode::kPareto);
+  const uint32_t M2 = 1u << m;
+  const size_t per_layer = static_cast<size_t>(M2) * m;
+  std::vector<int32_t> slot_of(per_layer * (L + 1), -1);
+  std::vector<Slot> slots;
+  std::vector<std::vector<Label>> labels;
+  std::vector<std::vector<int32_t>> layer_slots(L + 1);
+  slots.push_back({0, -1, 0});
+  labels.push_back({{0.0, 0.0, -1, -1}});
+  layer_slots[0].push_back(0);
+
+  double ub = incumbent;
+  struct Closing {
+    int32_t pslot = -1, plabel = -1;
+    int w = -1, j = 0;
+  } best;
+  bool truncated = false;
+  long long ops = 0;
+  const int max_stages = ci.max_stages();
+  auto hidx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
+
+  std::vector<Label> g;
+  for (int j = 0; j < L; ++j) {
+    if (opt.out_of_time && opt.out_of_time()) return res;
+    auto& here = layer_slots[j];
+    if (here.empty()) continue;
+    if (opt.beam_width > 0 && static_cast<int>(here.size()) > opt.beam_width) {
+      // Beam: keep the states whose best label has the smallest optimistic completion.
+      std::vector<std::pair<double, int32_t>> key;
+      key.reserve(here.size());
+      for (int32_t sl : here) {
+        const int V = cand[slots[sl].v];
+        double k = kInf;
+        for (const auto& l : labels[sl])
+          k = std::min(k, l.s + rb.h_s[hidx(V, j)] + B * std::max(l.m, rb.h_m[hidx(V, j)]));
+        key.push_back({k, sl});
+      }
+      std::nth_element(key.begin(), key.begin() + opt.beam_width, key.end());
+      key.resize(opt.beam_width);
+      here.clear();
+      for (auto& [k, sl] : key) here.push_back(sl);
+      truncated = true;
+    }
+    std::sort(here.begin(), here.end(), [&](int32_t a, int32_t b) { return slots[a].mask < slots[b].mask; });
+    for (size_t gb = 0; gb < here.size();) {
+      const uint32_t mask = slots[here[gb]].mask;
+      size_t ge = gb;
+      while (ge < here.size() && slots[here[ge]].mask == mask) ++ge;
+      const int used = std::popcount(mask);
+      if (used >= max_stages) {
+        gb = ge;
+        continue;
+      }
+      for (int w = 0; w < m; ++w) {
+        if (mask & (1u << w)) continue;
+        const int W = cand[w];
+        if (!ci.StartAllowed(W, j)) continue;
+        const int e = ci.MaxEnd(W, j);
+        if (e <= j) continue;
+        int kmin = j + 1;
+        if (ci.pin_lo(W) < ci.pin_hi(W)) {
+          if (ci.pin_lo(W) < j) continue;
+          kmin = std::max(kmin, ci.pin_hi(W));
+        }
+        if (kmin > e) continue;
+        const double cs = rb.c_s[hidx(W, j)], cm = rb.c_m[hidx(W, j)];
+        g.clear();
+        for (size_t t = gb; t < ge; ++t) {
+          const int32_t sl = here[t];
+          const int U = slots[sl].v < 0 ? src : cand[slots[sl].v];
+          if (!ci.HasLink(U, W)) continue;
+          const double tr = A * ci.Transfer(U, W, ci.act(j)), bw = ci.BwTime(U, W, ci.act(j));
+          const auto& ls = labels[sl];
+          for (size_t li = 0; li < ls.size(); ++li) {
+            Label x{ls[li].s + tr, std::max(ls[li].m, bw), sl, static_cast<int32_t>(li)};
+            if (x.s + cs + B * std::max(x.m, cm) >= ub) continue;
+            InsertLabel(g, x, mode);
+          }
+        }
+        if (g.empty()) continue;
+        const uint32_t nmask = mask | (1u << w);
+        const bool last_allowed = used + 1 <= max_stages;
+        const bool more_allowed = used + 1 < max_stages;
+        for (int k = kmin; k <= e; ++k) {
+          const double comp = ci.Compute(W, j, k), mig = ci.Migration(W, j, k);
+          if (k == L) {
+            if (!last_allowed || !ci.HasLink(W, src)) continue;
+            const double ts = A * ci.Transfer(W, src, ci.act(L)), tb = ci.BwTime(W, src, ci.act(L));
+            for (const auto& x : g) {
+              ++ops;
+              const double val = x.s + A * comp + mig + ts + B * std::max({x.m, comp, tb});
+              if (val < ub) {
+                ub = val;
+                best = {x.pslot, x.plabel, W, j};
+              }
+            }
+            continue;
+          }
+          if (!more_allowed) continue;
+          const double hs = rb.h_s[hidx(W, k)], hm = rb.h_m[hidx(W, k)];
+          int32_t* so = &slot_of[k * per_layer + static_cast<size_t>(nmask) * m + w];
+          for (const auto& x : g) {
+            ++ops;
+            Label y{x.s + A * comp + mig, std::max(x.m, comp), x.pslot, x.plabel};
+            if (y.s + hs + B * std::max(y.m, hm) >= ub) continue;
+            if (*so < 0) {
+              *so = static_cast<int32_t>(slots.size());
+              slots.push_back({static_cast<int16_t>(k), static_cast<int16_t>(w), nmask});
+              labels.emplace_back();
+              layer_slots[k].push_back(*so);
+            }
+            InsertLabel(labels[*so], y, mode);
+          }
+        }
+        if (ops > opt.max_labels || ((ops & 0xfff) == 0 && opt.out_of_time && opt.out_of_time())) {
+          res.labels = ops;
+          if (best.w >= 0) goto reconstruct;
+          return res;
+        }
+      }
+      gb = ge;
+    }
+    std::vector<int32_t>().swap(here);
+  }
+  res.complete = !truncated;
+reconstruct:
+  res.labels = ops;
+  if (best.w < 0) return res;
+  {
+    std::vector<IStage> st;
+    st.push_back({best.w, best.j, L});
+    int32_t sl = best.pslot, li = best.plabel;
+    while (sl > 0) {
+      const Label& x = labels[sl][li];
+      st.push_back({cand[slots[sl].v], slots[x.pslot].j, slots[sl].j});
+      sl = x.pslot;
+      li = x.plabel;
+    }
+    std::reverse(st.begin(), st.end());
+    res.improved = true;
+    res.value = ub;
+    res.stages = std::move(st);
+  }
+  return res;
+}
+
+}  // namespace edgesplit::planner

@@ -1,0 +1,231 @@
+#include "orchestrator/planner/lower_bound.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace edgesplit::planner {
+namespace {
+
+// dst[v] = min over w != v of (lat[v][w] + bytes*inv[v][w]) * a + c[w]  (sum part), or
+// max(bytes*inv[v][w], c[w]) minimised (max part). The n^2*L inner loop of the relaxation.
+void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<double>& c, bool max_part,
+                 std::vector<double>& dst, std::vector<int>* arg) {
+  const int n = ci.num_nodes();
+  const double A = ci.A();
+  // Nodes with a finite cost-to-go; usually all of them, but skipping the rest is free.
+  std::vector<int> live;
+  for (int w = 0; w < n; ++w)
+    if (c[w] < kInf) live.push_back(w);
+  for (int v = 0; v < n; ++v) {
+    const double* lat = ci.lat_row(v);
+    const double* inv = ci.inv_bw_row(v);
+    double best = kInf;
+    int barg = -1;
+    if (!max_part) {
+      for (int w : live) {
+        double x = A * (lat[w] + bytes * inv[w]) + c[w];
+        if (x < best && w != v) best = x, barg = w;
+      }
+    } else {
+      for (int w : live) {
+        double x = std::max(bytes * inv[w], c[w]);
+        if (x < best && w != v) best = x, barg = w;
+      }
+    }
+    dst[v] = best;
+    if (arg) (*arg)[v] = barg;
+  }
+}
+
+// Fluid bound on M: the stages together process all reference work; node v in time P does at
+// most min(P * speed_v, cap_v) where cap_v is the largest reference work of a contiguous range
+// it can hold, and at most max_stages nodes take part.
+double FluidPeriodBound(const CompiledInstance& ci) {
+  const int n = ci.num_nodes(), L = ci.num_layers();
+  // Work unit: the fastest time of each layer over all nodes, so per-node speeds are >= 1.
+  std::vector<double> unit(L, kInf);
+  for (int l = 0; l < L; ++l)
+    for (int v = 0; v < n; ++v) unit[l] = std::min(unit[l], ci.LayerTime(v, l));
+  double W = 0;
+  for (double u : unit) W += u;
+  if (W <= 0) return 0;
+  std::vector<double> speed(n, 0), cap(n, 0);
+  for (int v = 0; v < n; ++v) {
+    double s = 0;
+    for (int l = 0; l < L; ++l) {
+      double t = ci.LayerTime(v, l);
+      if (unit[l] > 0) s = std::max(s, t > 0 ? unit[l] / t : kInf);
+    }
+    speed[v] = s;
+    for (int i = 0; i < L; ++i) {
+      int e = ci.MaxEnd(v, i);
+      double w = 0;
+      for (int l = i; l < e; ++l) w += unit[l];
+      cap[v] = std::max(cap[v], w);
+    }
+  }
+  const int k = ci.max_stages();
+  auto capacity = [&](double P) {
+    std::vector<double> x(n);
+    for (int v = 0; v < n; ++v) x[v] = std::min(speed[v] == kInf ? kInf : P * speed[v], cap[v]);
+    if (k < n) std::nth_element(x.begin(), x.begin() + k, x.end(), std::greater<double>());
+    double sum = 0;
+    for (int i = 0; i < std::min(k, n); ++i) sum += x[i];
+    return sum;
+  };
+  if (capacity(kInf) < W * (1 - 1e-12)) return 0;  // memory infeasible; reported elsewhere
+  double lo = 0, hi = 1;
+  while (capacity(hi) < W) hi *= 2;
+  for (int it = 0; it < 60; ++it) {
+    double mid = (lo + hi) / 2;
+    (capacity(mid) >= W ? hi : lo) = mid;
+  }
+  return lo * (1 - 1e-9);  // stay on the proven side of rounding
+}
+
+}  // namespace
+
+RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, bool with_ranking) {
+  RelaxedBounds r;
+  const int n = ci.num_nodes(), L = ci.num_layers(), src = ci.source();
+  const double A = ci.A(), B = ci.B();
+  r.n = n, r.L = L;
+  const size_t sz = static_cast<size_t>(n) * (L + 1);
+  const bool need_s = !ci.s_trivial(), need_m = B > 0 || ci.s_trivial();
+  r.h_s.assign(sz, need_s ? kInf : 0.0);
+  r.h_m.assign(sz, need_m ? kInf : 0.0);
+  r.c_s.assign(sz, need_s ? kInf : 0.0);
+  r.c_m.assign(sz, need_m ? kInf : 0.0);
+  auto idx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
+  std::vector<int> arg_k(sz, -1), arg_w(sz, -1);  // primary-part argmins for the relaxed plan
+  const bool primary_s = need_s;
+  for (int v = 0; v < n; ++v) {
+    if (need_s) r.h_s[idx(v, L)] = ci.HasLink(v, src) ? A * ci.Transfer(v, src, ci.act(L)) : kInf;
+    if (need_m) r.h_m[idx(v, L)] = ci.HasLink(v, src) ? ci.BwTime(v, src, ci.act(L)) : kInf;
+  }
+  std::vector<double> col(n), dst(n);
+  std::vector<int> arg(n);
+  for (int j = L - 1; j >= 0; --j) {
+    for (int w = 0; w < n; ++w) {
+      if (!ci.StartAllowed(w, j)) continue;
+      const int e = ci.MaxEnd(w, j);
+      double bs = kInf, bm = kInf;
+      int ks = -1, km = -1;
+      for (int k = j + 1; k <= e; ++k) {
+        if (!ci.StageValid(w, j, k)) continue;
+        const double comp = ci.Compute(w, j, k);
+        if (need_s) {
+          double x = A * comp + ci.Migration(w, j, k) + r.h_s[idx(w, k)];
+          if (x < bs) bs = x, ks = k;
+        }
+        if (need_m) {
+          double x = std::max(comp, r.h_m[idx(w, k)]);
+          if (x < bm) bm = x, km = k;
+        }
+      }
+      if (need_s) r.c_s[idx(w, j)] = bs;
+      if (need_m) r.c_m[idx(w, j)] = bm;
+      arg_k[idx(w, j)] = primary_s ? ks : km;
+    }
+    if (j == 0) break;  // h at layer 0 is never used: the first stage follows the source
+    if (need_s) {
+      for (int w = 0; w < n; ++w) col[w] = r.c_s[idx(w, j)];
+      MinOverNext(ci, ci.act(j), col, false, dst, primary_s ? &arg : nullptr);
+      for (int v = 0; v < n; ++v) r.h_s[idx(v, j)] = dst[v];
+      if (primary_s)
+        for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
+    }
+    if (need_m) {
+      for (int w = 0; w < n; ++w) col[w] = r.c_m[idx(w, j)];
+      MinOverNext(ci, ci.act(j), col, true, dst, primary_s ? nullptr : &arg);
+      for (int v = 0; v < n; ++v) r.h_m[idx(v, j)] = dst[v];
+      if (!primary_s)
+        for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
+    }
+  }
+  // From the source: the first stage may run on the source itself (no transfer).
+  r.s_lb = need_s ? kInf : 0;
+  r.m_lb = need_m ? kInf : 0;
+  int first = -1;
+  double best_primary = kInf;
+  for (int w = 0; w < n; ++w) {
+    if (!ci.HasLink(src, w)) continue;
+    if (need_s) r.s_lb = std::min(r.s_lb, A * ci.Transfer(src, w, ci.act(0)) + r.c_s[idx(w, 0)]);
+    if (need_m) r.m_lb = std::min(r.m_lb, std::max(ci.BwTime(src, w, ci.act(0)), r.c_m[idx(w, 0)]));
+    double p = primary_s ? A * ci.Transfer(src, w, ci.act(0)) + r.c_s[idx(w, 0)]
+                         : std::max(ci.BwTime(src, w, ci.act(0)), r.c_m[idx(w, 0)]);
+    if (p < best_primary) best_primary = p, first = w;
+  }
+  if (r.s_lb == kInf || r.m_lb == kInf) return r;  // lower_bound stays kInf: relaxation infeasible
+  r.fluid_m_lb = need_m ? FluidPeriodBound(ci) : 0;
+  r.lower_bound = r.s_lb + B * std::max(r.m_lb, r.fluid_m_lb);
+  // Reconstruct the relaxed plan of the primary part.
+  for (int v = first, j = 0; v >= 0 && j < L;) {
+    int k = arg_k[idx(v, j)];
+    if (k <= j) break;
+    r.relaxed_plan.push_back({v, j, k});
+    j = k;
+    if (j < L) v = arg_w[idx(v, j)];
+  }
+  if (!r.relaxed_plan.empty() && r.relaxed_plan.back().end != L) r.relaxed_plan.clear();
+
+  if (with_ranking) {
+    // Forward pass: f_s/f_m = best prefix arriving at w to start a stage at layer j.
+    std::vector<double> f_s(sz, kInf), f_m(sz, kInf), e_s(n), e_m(n);
+    for (int w = 0; w < n; ++w)
+      if (ci.HasLink(src, w)) {
+        f_s[idx(w, 0)] = need_s ? A * ci.Transfer(src, w, ci.act(0)) : 0;
+        f_m[idx(w, 0)] = need_m ? ci.BwTime(src, w, ci.act(0)) : 0;
+      }
+    for (int k = 1; k < L; ++k) {
+      for (int v = 0; v < n; ++v) {
+        double bs = kInf, bm = kInf;
+        for (int j = k - 1; j >= 0; --j) {
+          if (!ci.StageValid(v, j, k)) continue;
+          const double comp = ci.Compute(v, j, k);
+          bs = std::min(bs, f_s[idx(v, j)] + A * comp + ci.Migration(v, j, k));
+          bm = std::min(bm, std::max(f_m[idx(v, j)], comp));
+        }
+        e_s[v] = need_s ? bs : (bm < kInf ? 0 : kInf);
+        e_m[v] = need_m ? bm : (bs < kInf ? 0 : kInf);
+      }
+      // f[w][k] = min over v != w of e[v] + transfer(v -> w); transfer is not symmetric, so
+      // loop over sources v for each destination w.
+      for (int w = 0; w < n; ++w) {
+        double bs = kInf, bm = kInf;
+        for (int v = 0; v < n; ++v) {
+          if (v == w || e_s[v] == kInf) continue;
+          const double* lat = ci.lat_row(v);
+          const double* inv = ci.inv_bw_row(v);
+          if (need_s) bs = std::min(bs, e_s[v] + A * (lat[w] + ci.act(k) * inv[w]));
+          if (need_m) bm = std::min(bm, std::max(e_m[v], ci.act(k) * inv[w]));
+        }
+        f_s[idx(w, k)] = need_s ? bs : 0;
+        f_m[idx(w, k)] = need_m ? bm : 0;
+      }
+    }
+    r.through.assign(n, kInf);
+    for (int w = 0; w < n; ++w)
+      for (int j = 0; j < L; ++j) {
+        double x = f_s[idx(w, j)] + r.c_s[idx(w, j)] + B * std::max(f_m[idx(w, j)], r.c_m[idx(w, j)]);
+        r.through[w] = std::min(r.through[w], x);
+      }
+  }
+  return r;
+}
+
+int MinStagesNeeded(const CompiledInstance& ci) {
+  const int n = ci.num_nodes(), L = ci.num_layers();
+  std::vector<int> best(L + 1, L + 1);
+  best[0] = 0;
+  for (int j = 0; j < L; ++j) {
+    if (best[j] > L) continue;
+    int far = j;
+    for (int v = 0; v < n; ++v)
+      if (ci.StartAllowed(v, j)) far = std::max(far, ci.MaxEnd(v, j));
+    for (int k = j + 1; k <= far; ++k) best[k] = std::min(best[k], best[j] + 1);
+  }
+  return best[L];
+}
+
+}  // namespace edgesplit::planner

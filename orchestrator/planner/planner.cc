@@ -1,0 +1,204 @@
+#include "orchestrator/planner/planner.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include "orchestrator/planner/exact_solver.h"
+#include "orchestrator/planner/heuristic_solver.h"
+#include "orchestrator/planner/local_search.h"
+#include "orchestrator/planner/lower_bound.h"
+
+namespace edgesplit::planner {
+
+const char* PlanStatusName(PlanStatus s) {
+  switch (s) {
+    case PlanStatus::kOptimal: return "optimal";
+    case PlanStatus::kFeasible: return "feasible";
+    case PlanStatus::kInfeasible: return "infeasible";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string Layers(int i, int j) {
+  return j - i == 1 ? "layer " + std::to_string(i) : "layers " + std::to_string(i) + "-" + std::to_string(j - 1);
+}
+
+// Cheap checks that name the binding constraint; empty when none of them fires.
+std::string DiagnoseInfeasible(const CompiledInstance& ci) {
+  const PlanningInstance& in = ci.instance();
+  const int n = ci.num_nodes(), L = ci.num_layers();
+  double biggest = 0;
+  for (const auto& nd : in.nodes) biggest = std::max(biggest, nd.memory_bytes);
+  for (int l = 0; l < L; ++l)
+    if (ci.Memory(l, l + 1) > biggest)
+      return "memory: no node can hold " + Layers(l, l + 1) + " (needs " + std::to_string(static_cast<long long>(ci.Memory(l, l + 1))) +
+             " bytes, the largest node has " + std::to_string(static_cast<long long>(biggest)) + ")";
+  const int p = ci.trusted_prefix();
+  for (int l = 0; l < p; ++l) {
+    bool ok = false;
+    for (int v = 0; v < n && !ok; ++v) ok = ci.trusted(v) && ci.Memory(l, l + 1) <= in.nodes[v].memory_bytes;
+    if (!ok) return "trusted_prefix_layers: no trusted node can hold " + Layers(l, std::min(p, L));
+  }
+  for (int v = 0; v < n; ++v) {
+    if (ci.pin_lo(v) >= ci.pin_hi(v)) continue;
+    const std::string nm = "constraints.pinned: node '" + ci.node_name(v) + "'";
+    if (!ci.StartAllowed(v, ci.pin_lo(v))) return nm + " is not trusted but is pinned inside the trusted prefix";
+    if (ci.MaxEnd(v, ci.pin_lo(v)) < ci.pin_hi(v)) {
+      if (ci.Memory(ci.pin_lo(v), ci.pin_hi(v)) > in.nodes[v].memory_bytes)
+        return nm + " cannot hold its pinned " + Layers(ci.pin_lo(v), ci.pin_hi(v)) + " (memory)";
+      return nm + " has pinned layers around a layer pinned to another node (a node holds one stage)";
+    }
+  }
+  const int need = MinStagesNeeded(ci);
+  if (need > ci.max_stages())
+    return need > L ? "memory/trust: the layers cannot be covered by stages that fit"
+                    : (ci.max_stages() < n ? "max_stages: at least " + std::to_string(need) + " stages are needed to fit the model in memory, max_stages is " + std::to_string(ci.max_stages())
+                                           : "nodes: at least " + std::to_string(need) + " stages are needed to fit the model in memory but only " + std::to_string(n) + " nodes exist");
+  return "";
+}
+
+}  // namespace
+
+PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
+  auto elapsed = [&] { return opt.elapsed_ms ? opt.elapsed_ms() : 0.0; };
+  PlanResult r;
+  r.objective = in.objective.kind;
+  auto finish = [&]() -> PlanResult {
+    r.solve_ms = elapsed();
+    return r;
+  };
+  if (Status s = ValidateInstance(in); !s.ok()) {
+    r.reason = s.message();
+    return finish();
+  }
+  const CompiledInstance ci(in);
+  if (std::string why = DiagnoseInfeasible(ci); !why.empty()) {
+    r.reason = why;
+    return finish();
+  }
+  const int n = ci.num_nodes(), L = ci.num_layers();
+  std::vector<int> usable;
+  for (int v = 0; v < n; ++v) {
+    bool any = false;
+    for (int i = 0; i < L && !any; ++i) any = ci.StartAllowed(v, i) && ci.MaxEnd(v, i) > i;
+    if (any) usable.push_back(v);
+  }
+  const bool exact = static_cast<int>(usable.size()) <= std::min(opt.exact_max_nodes, kMaxDpNodes);
+  const RelaxedBounds rb = ComputeRelaxedBounds(ci, !exact);
+  if (rb.lower_bound == kInf) {
+    r.reason = "links: no chain of linked nodes that satisfies memory and trust carries the model from the source "
+               "and back to it";
+    return finish();
+  }
+  auto dp_late = [&] { return opt.elapsed_ms && elapsed() > 0.7 * opt.time_limit_ms; };
+  auto ls_late = [&] { return opt.elapsed_ms && elapsed() > 0.9 * opt.time_limit_ms; };
+
+  // Incumbents.
+  std::vector<IStage> best;
+  double best_val = kInf;
+  std::string how;
+  auto offer = [&](const std::vector<IStage>& st, const char* what) {
+    double v = PlanValue(ci, st);
+    if (v < best_val) best_val = v, best = st, how = what;
+  };
+  offer(rb.relaxed_plan, "relaxation");
+  offer(BestSingleNode(ci), "single node");
+  offer(GreedyBaseline(ci), "greedy");
+  offer(EvenSplitBaseline(ci), "even split");
+  std::vector<IStage> current;
+  double current_val = kInf;
+  if (in.current_plan) {
+    for (const auto& s : in.current_plan->stages) current.push_back({ci.NodeIndex(s.node), s.first_layer, s.end_layer});
+    current_val = PlanValue(ci, current);
+    offer(current, "current plan");
+  }
+  const double lb = rb.lower_bound;
+  auto proved = [&] { return best_val <= lb + 1e-9 * std::abs(lb); };
+
+  bool optimal = proved();
+  if (!optimal && exact) {
+    DpOptions o;
+    o.max_labels = opt.max_dp_labels;
+    o.out_of_time = dp_late;
+    DpResult d = SolveDp(ci, rb, usable, best_val, o);
+    if (d.improved) offer(d.stages, "exact DP");
+    optimal = d.complete;
+    if (d.complete && best.empty()) {
+      r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+      r.lower_bound = kInf;
+      return finish();
+    }
+  } else if (!optimal) {
+    // Candidate pruning: rank nodes by their best relaxed plan, then beam DP over the top ones
+    // plus the incumbent's nodes and the pinned nodes, then local search over all nodes.
+    std::vector<int> order = usable;
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return rb.through[a] < rb.through[b]; });
+    std::vector<int> pool(order.begin(), order.begin() + std::min<size_t>(order.size(), 48));
+    const int m = std::clamp(opt.candidate_nodes, 1, kMaxDpNodes);
+    std::vector<char> tried(n, 0);
+    for (int round = 0; round < 3 && !optimal; ++round) {
+      std::vector<int> cand;
+      auto add = [&](int v) {
+        if (static_cast<int>(cand.size()) < m && std::find(cand.begin(), cand.end(), v) == cand.end()) cand.push_back(v);
+      };
+      for (int v = 0; v < n; ++v)
+        if (ci.pin_lo(v) < ci.pin_hi(v)) add(v);
+      for (const auto& x : best) add(x.node);
+      if (ci.trusted_prefix() > 0) {
+        int t = 0;
+        for (int v : order)
+          if (ci.trusted(v) && t < 2) add(v), ++t;
+      }
+      // Later rounds skip the nodes earlier rounds already offered, to widen the search.
+      for (int v : order)
+        if (round == 0 || !tried[v]) add(v);
+      for (int v : cand) tried[v] = 1;
+      std::sort(cand.begin(), cand.end());
+      DpOptions o;
+      o.beam_width = opt.beam_width;
+      o.max_labels = opt.max_dp_labels;
+      o.out_of_time = dp_late;
+      DpResult d = SolveDp(ci, rb, cand, best_val, o);
+      if (d.improved) offer(d.stages, "beam DP");
+      if (!best.empty()) {
+        LocalSearchOptions lo;
+        lo.max_rounds = opt.local_search_rounds;
+        lo.split_pool = pool;
+        lo.out_of_time = ls_late;
+        offer(ImprovePlan(ci, best, lo), "local search");
+      }
+      optimal = proved();
+      if (!opt.elapsed_ms || dp_late()) break;
+    }
+  }
+  if (exact && !optimal && !best.empty()) {
+    LocalSearchOptions lo;
+    lo.max_rounds = opt.local_search_rounds;
+    lo.out_of_time = ls_late;
+    offer(ImprovePlan(ci, best, lo), "local search");
+    optimal = proved();
+  }
+  if (best.empty()) {
+    r.reason = "no feasible plan found within the time limit (not proven infeasible)";
+    r.lower_bound = lb;
+    return finish();
+  }
+  // Re-planning: keep the current plan unless the new one is strictly better.
+  if (current_val < kInf && current_val <= best_val * (1 + 1e-9)) {
+    best = current, best_val = current_val, r.kept_current = true, how = "current plan";
+  }
+  const PlanCost c = ci.EvaluateIndex(best);
+  r.status = optimal ? PlanStatus::kOptimal : PlanStatus::kFeasible;
+  r.value = c.value;
+  r.latency_ms = c.latency_ms;
+  r.period_ms = c.period_ms;
+  r.migration_ms = c.migration_ms;
+  r.lower_bound = optimal ? c.value : std::min(lb, c.value);
+  r.stages = ci.ToNamed(best);
+  r.reason = (optimal ? "optimal by " : "best of ") + how;
+  return finish();
+}
+
+}  // namespace edgesplit::planner
