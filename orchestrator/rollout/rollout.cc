@@ -8,6 +8,7 @@ const char* CommandKindName(CommandKind k) {
     case CommandKind::kActivate: return "activate";
     case CommandKind::kDrain: return "drain";
     case CommandKind::kUnload: return "unload";
+    case CommandKind::kProbe: return "probe";
   }
   return "unknown";
 }

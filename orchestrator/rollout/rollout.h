@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/base/clock.h"
@@ -26,7 +27,7 @@ struct StageTarget {
   int end_layer = 0;
 };
 
-enum class CommandKind { kLoad, kActivate, kDrain, kUnload };
+enum class CommandKind { kLoad, kActivate, kDrain, kUnload, kProbe };
 const char* CommandKindName(CommandKind k);
 
 // One command for one agent (converted to the wire Command by the daemon).
@@ -44,6 +45,8 @@ struct AgentCommand {
   std::string downstream_address;
   std::string entry_address;
   bool is_entry = false;
+  // kProbe only: (node, data address) of the peers to measure.
+  std::vector<std::pair<std::string, std::string>> peers;
 };
 
 enum class RolloutPhase { kPreparing, kCommitting, kDraining, kReleasing, kDone, kAborted };

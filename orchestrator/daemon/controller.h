@@ -1,0 +1,175 @@
+// Controller: the orchestrator's pure core. It ties the node registry, the model catalog, the
+// planner, the migration policy and the rollouts of every deployment together:
+//  - inputs: agent register/heartbeat/disconnect/ack events, API calls, observed request
+//    latencies, and Tick(now) for everything time-driven;
+//  - outputs: AgentCommands to send (TakeOutbox), events, and the state the API reads.
+// No sockets, threads, clock reads or protobuf: the daemon's adapters feed it from its single
+// control io thread. Thread-compatible.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/base/status.h"
+#include "orchestrator/cluster/model_catalog.h"
+#include "orchestrator/cluster/node_registry.h"
+#include "orchestrator/planner/planner.h"
+#include "orchestrator/policy/events.h"
+#include "orchestrator/policy/migration_policy.h"
+#include "orchestrator/rollout/rollout.h"
+
+namespace edgesplit::orch {
+
+struct DeploymentSpec {
+  std::string name;
+  std::string model;
+  std::string entry_node;  // the planner's source; empty: chosen at creation (fastest trusted)
+  planner::Objective objective;
+  double slo_latency_ms = 0;  // 0: no SLO
+  int trusted_prefix_layers = 0;
+  int max_stages = 0;  // 0: no limit
+  Status Validate() const;
+};
+
+enum class DeploymentStatus { kDeploying, kServing, kReconfiguring, kDegraded, kAdopting };
+const char* DeploymentStatusName(DeploymentStatus s);
+
+struct Deployment {
+  DeploymentSpec spec;
+  DeploymentStatus status = DeploymentStatus::kDeploying;
+  std::string status_reason;
+  uint64_t epoch = 0;  // committed epoch; 0 before the first commit
+  std::vector<StageTarget> stages;
+  uint64_t max_epoch = 0;  // highest epoch ever handed out (never reused)
+  double predicted_latency_ms = 0;
+  double predicted_period_ms = 0;
+  double baseline_ms = 0;  // cost the drift trigger compares against
+  TimePoint created_at{};
+  TimePoint last_reconfiguration{};
+  TimePoint last_eval{};
+  TimePoint adopt_deadline{};
+  std::unique_ptr<Rollout> rollout;
+  Decision rollout_decision;       // why the in-flight rollout started
+  TimePoint fault_at{};            // when the trigger of the in-flight rollout was observed
+  std::deque<std::pair<TimePoint, double>> observed_ms;
+  uint64_t requests_total = 0;
+  uint64_t failures_total = 0;
+  std::set<std::string> nodes_seen;  // alive nodes at the last evaluation (join detection)
+  TimePoint last_slo_event{};
+
+  double ObservedP50(TimePoint now, Duration window) const;
+};
+
+// The route a client request takes: the entry's data port and the epoch it serves.
+struct Route {
+  std::string entry_node;
+  std::string entry_address;
+  uint64_t epoch = 0;
+};
+
+struct AckInfo {
+  uint64_t command_id = 0;
+  bool ok = false;
+  std::string error_code;
+  std::string error;
+  std::vector<LinkReport> links;
+};
+
+struct ControllerOptions {
+  NodeRegistryOptions registry;
+  RolloutOptions rollout;
+  PolicySettings policy;
+  planner::LinkSpec default_link{1000.0, 0.2};  // assumed for pairs never measured
+  double planner_time_limit_ms = 200;
+  Duration adopt_grace = std::chrono::seconds(5);  // after a restart: wait for agents to report
+  Duration probe_interval = std::chrono::seconds(0);  // 0: no link probes
+  uint32_t probe_bytes = 256 << 10;
+  Duration fence_retry = std::chrono::seconds(5);
+  size_t max_deployments = 64;
+  Status Validate() const;
+};
+
+struct ReconfigurationCount {
+  std::string kind;    // place | migrate | resplit
+  std::string reason;  // trigger name
+  uint64_t count = 0;
+};
+
+class Controller {
+ public:
+  Controller(ControllerOptions options, ModelCatalog catalog);
+
+  // --- agent channel ---
+  Result<RegisterKind> OnRegister(const RegisterInfo& info, TimePoint now);
+  Status OnHeartbeat(const std::string& node, uint64_t seq, const CapacityReport& profile, TimePoint now);
+  void OnDisconnect(const std::string& node, TimePoint now);
+  void OnAck(const std::string& node, const AckInfo& ack, TimePoint now);
+  void Tick(TimePoint now);
+  std::vector<AgentCommand> TakeOutbox();
+
+  // --- API ---
+  Result<const Deployment*> CreateDeployment(DeploymentSpec spec, TimePoint now);
+  Status DeleteDeployment(const std::string& name, TimePoint now);
+  // Runs the planner on current profiles without applying anything.
+  Result<planner::PlanResult> PreviewPlan(const DeploymentSpec& spec) const;
+  // Re-evaluates a deployment now (trigger "manual"), ignoring the evaluation interval.
+  Status Reevaluate(const std::string& name, TimePoint now);
+  Status SetPolicy(const PolicySettings& settings);
+  Status SetTrusted(const std::string& node, bool trusted, TimePoint now);
+  Result<Route> RouteFor(const std::string& deployment) const;
+  void ObserveRequest(const std::string& deployment, double latency_ms, bool ok, TimePoint now);
+
+  // --- restart ---
+  // Installs deployments read from disk; they are re-adopted from agent reports.
+  void Restore(std::vector<Deployment> deployments, TimePoint now);
+  // True once something persistent (deployments, epochs, policy) changed; clears the flag.
+  bool TakeDirty();
+
+  const NodeRegistry& registry() const { return registry_; }
+  const ModelCatalog& catalog() const { return catalog_; }
+  const std::map<std::string, Deployment>& deployments() const { return deployments_; }
+  const EventLog& events() const { return events_; }
+  const PolicySettings& policy() const { return options_.policy; }
+  const std::vector<ReconfigurationCount>& reconfigurations() const { return reconfig_counts_; }
+  // Adaptation time (trigger observed to new epoch committed) of the last committed rollouts.
+  const std::deque<double>& adaptation_ms() const { return adaptation_ms_; }
+  // Builds the planner's instance for `spec` over the alive nodes (exposed for tests).
+  Result<planner::PlanningInstance> BuildInstance(const DeploymentSpec& spec) const;
+
+ private:
+  void Evaluate(Deployment& d, Trigger hint, TimePoint now);
+  void StartRollout(Deployment& d, const Decision& decision, TimePoint now);
+  void AfterRollout(Deployment& d, TimePoint now);
+  void HandleTransitions(const std::vector<NodeTransition>& ts, TimePoint now);
+  void Fence(const NodeRecord& node, TimePoint now);
+  void MaybeProbe(TimePoint now);
+  void Emit(Event e, TimePoint now);
+  void EmitDecision(const Deployment& d, const Decision& dec, TimePoint now);
+  void CountReconfiguration(const std::string& kind, const std::string& reason);
+  std::vector<StageTarget> Targets(const std::vector<planner::Stage>& stages) const;
+  static std::vector<planner::Stage> Plain(const std::vector<StageTarget>& t);
+  void Push(std::vector<AgentCommand> cmds);
+
+  ControllerOptions options_;
+  ModelCatalog catalog_;
+  NodeRegistry registry_;
+  std::map<std::string, Deployment> deployments_;
+  EventLog events_;
+  CommandIds ids_;
+  std::vector<AgentCommand> outbox_;
+  std::map<std::string, std::map<std::string, LinkReport>> links_;  // from -> to -> measurement
+  std::map<std::string, TimePoint> fenced_;  // node/deployment/epoch -> last unload sent
+  std::vector<ReconfigurationCount> reconfig_counts_;
+  std::deque<double> adaptation_ms_;
+  TimePoint started_at_{};
+  TimePoint last_probe_{};
+  bool started_ = false;
+  bool dirty_ = false;
+};
+
+}  // namespace edgesplit::orch

@@ -1,0 +1,324 @@
+// The controller against fake agents: commands are acked by a fake agent layer that keeps the
+// segments each node holds, time is a FakeClock. Nothing sleeps.
+#include "orchestrator/daemon/controller.h"
+
+#include <algorithm>
+
+#include <catch.hpp>
+
+using namespace edgesplit;
+using namespace edgesplit::orch;
+using namespace std::chrono_literals;
+
+namespace {
+
+CatalogModel Model(int layers) {
+  CatalogModel m;
+  m.name = "gpt";
+  m.manifest.name = "gpt";
+  m.manifest.input = {DType::kInt64, {1, 16}};
+  for (int i = 0; i < layers; ++i) {
+    LayerSpec l;
+    l.name = "l" + std::to_string(i);
+    l.param_bytes = 1 << 20;
+    l.output = {DType::kFloat32, {1, 16, 64}};
+    m.manifest.layers.push_back(l);
+    m.reference_layer_ms.push_back(10.0);
+  }
+  return m;
+}
+
+constexpr uint64_t kMemory = (5u << 20) / 2;
+
+struct FakeAgents {
+  // node -> (deployment/epoch -> segment)
+  std::map<std::string, std::map<std::pair<std::string, uint64_t>, SegmentReport>> segs;
+  std::map<std::string, double> slowdown;
+  std::set<std::string> down;
+  std::vector<AgentCommand> log;
+  bool fail_loads = false;
+
+  void Pump(Controller& c, TimePoint now) {
+    for (int round = 0; round < 20; ++round) {
+      auto cmds = c.TakeOutbox();
+      if (cmds.empty()) return;
+      for (const auto& cmd : cmds) {
+        log.push_back(cmd);
+        if (down.count(cmd.node)) continue;
+        AckInfo ack;
+        ack.command_id = cmd.id;
+        ack.ok = true;
+        auto key = std::make_pair(cmd.deployment, cmd.epoch);
+        if (cmd.kind == CommandKind::kLoad) {
+          if (fail_loads) {
+            ack.ok = false;
+            ack.error = "no memory";
+          } else {
+            SegmentReport s;
+            s.deployment = cmd.deployment;
+            s.epoch = cmd.epoch;
+            s.model = cmd.model;
+            s.first_layer = cmd.first_layer;
+            s.end_layer = cmd.end_layer;
+            s.state = "ready";
+            segs[cmd.node][key] = s;
+          }
+        } else if (cmd.kind == CommandKind::kUnload) {
+          segs[cmd.node].erase(key);
+        } else if (cmd.kind == CommandKind::kActivate) {
+          segs[cmd.node][key].active = true;
+        }
+        c.OnAck(cmd.node, ack, now);
+      }
+    }
+  }
+  CapacityReport Profile(const std::string& node) {
+    CapacityReport p;
+    p.version = ++version;
+    p.cores = 4;
+    // Each node holds at most two layers: plans need three of the four nodes.
+    uint64_t held = 0;
+    for (const auto& [k, seg] : segs[node]) held += uint64_t(seg.end_layer - seg.first_layer) << 20;
+    p.memory_available_bytes = kMemory > held ? kMemory - held : 0;
+    p.compute_slowdown = slowdown.count(node) ? slowdown[node] : 1.0;
+    for (const auto& [k, s] : segs[node]) {
+      SegmentReport r = s;
+      r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
+      p.segments.push_back(r);
+    }
+    return p;
+  }
+  void Heartbeats(Controller& c, TimePoint now) {
+    for (const auto& [n, rec] : c.registry().nodes()) {
+      if (!down.count(n)) (void)c.OnHeartbeat(n, 1, Profile(n), now);
+    }
+  }
+  uint64_t version = 0;
+};
+
+RegisterInfo Info(const std::string& name, bool trusted = true) {
+  RegisterInfo r;
+  r.node = name;
+  r.data_address = "127.0.0.1:" + std::to_string(1000 + name.back());
+  r.trusted = trusted;
+  r.incarnation = 1;
+  r.capacity.memory_available_bytes = kMemory;
+  return r;
+}
+
+ControllerOptions Options() {
+  ControllerOptions o;
+  o.policy.cooldown = 2s;
+  o.policy.evaluate_interval = 250ms;
+  o.rollout.drain_grace = 0ms;
+  o.adopt_grace = 1s;
+  return o;
+}
+
+struct World {
+  FakeClock clock;
+  FakeAgents agents;
+  std::unique_ptr<Controller> c;
+  explicit World(ControllerOptions o = Options(), int layers = 6) {
+    ModelCatalog cat;
+    REQUIRE(cat.Add(Model(layers)).ok());
+    c = std::make_unique<Controller>(o, std::move(cat));
+    for (std::string n : {"n1", "n2", "n3", "n4"}) REQUIRE(c->OnRegister(Info(n), clock.Now()).ok());
+    c->Tick(clock.Now());
+  }
+  // Advances time in heartbeat steps, pumping commands and heartbeats.
+  void Run(Duration d) {
+    for (Duration t = 0ms; t < d; t += 250ms) {
+      clock.Advance(250ms);
+      agents.Heartbeats(*c, clock.Now());
+      c->Tick(clock.Now());
+      agents.Pump(*c, clock.Now());
+    }
+  }
+  const Deployment& Dep() { return c->deployments().at("d"); }
+  size_t CountEvents(const std::string& type, const std::string& kind) {
+    auto ev = c->events().Since(0, 100000);
+    return std::count_if(ev.begin(), ev.end(), [&](const Event& e) { return e.type == type && e.kind == kind; });
+  }
+};
+
+DeploymentSpec Spec() {
+  DeploymentSpec s;
+  s.name = "d";
+  s.model = "gpt";
+  s.entry_node = "n1";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("a deployment is placed by the planner and committed at epoch 1") {
+  World w;
+  auto d = w.c->CreateDeployment(Spec(), w.clock.Now());
+  REQUIRE(d.ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  CHECK(w.Dep().epoch == 1);
+  CHECK(w.Dep().status == DeploymentStatus::kServing);
+  auto route = w.c->RouteFor("d");
+  REQUIRE(route.ok());
+  CHECK(route->epoch == 1);
+  CHECK(w.CountEvents("decision", "place") == 1);
+}
+
+TEST_CASE("bad deployments are refused and change nothing") {
+  World w;
+  DeploymentSpec s = Spec();
+  s.model = "nope";
+  CHECK(w.c->CreateDeployment(s, w.clock.Now()).status().code() == StatusCode::kNotFound);
+  s = Spec();
+  s.name = "bad name!";
+  CHECK(w.c->CreateDeployment(s, w.clock.Now()).status().code() == StatusCode::kInvalidArgument);
+  s = Spec();
+  s.entry_node = "ghost";
+  CHECK(!w.c->CreateDeployment(s, w.clock.Now()).ok());
+  CHECK(w.c->deployments().empty());
+  CHECK(w.c->TakeOutbox().empty());
+}
+
+TEST_CASE("a slowed stage node leads to a new plan that avoids it, without touching serving epochs") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(3s);  // past the cool-down
+  REQUIRE(w.Dep().epoch == 1);
+  std::string victim;
+  for (const auto& s : w.Dep().stages) {
+    if (s.node != "n1") victim = s.node;
+  }
+  REQUIRE(!victim.empty());
+  w.agents.slowdown[victim] = 8.0;
+  w.Run(2s);
+  CHECK(w.Dep().epoch == 2);
+  for (const auto& s : w.Dep().stages) CHECK(s.node != victim);
+  // The old epoch was unloaded everywhere, the new one is loaded.
+  for (const auto& [node, segs] : w.agents.segs) {
+    for (const auto& [k, s] : segs) CHECK(k.second == 2);
+  }
+  auto ev = w.c->events().Since(0, 1000, "d");
+  bool adopted = std::any_of(ev.begin(), ev.end(), [](const Event& e) {
+    return e.type == "decision" && (e.kind == "migrate" || e.kind == "resplit") && e.trigger == "profile_drift" &&
+           e.predicted_gain_ms > 0;
+  });
+  CHECK(adopted);
+  CHECK(!w.c->reconfigurations().empty());
+}
+
+TEST_CASE("a lost stage node is replaced even during the cool-down") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  std::string victim;
+  for (const auto& s : w.Dep().stages) {
+    if (s.node != "n1") victim = s.node;
+  }
+  REQUIRE(!victim.empty());
+  w.agents.down.insert(victim);
+  w.agents.segs.erase(victim);
+  w.c->OnDisconnect(victim, w.clock.Now());
+  w.Run(1s);
+  CHECK(w.Dep().epoch == 2);
+  for (const auto& s : w.Dep().stages) CHECK(s.node != victim);
+  CHECK(w.CountEvents("rollout", "done") >= 2);
+  REQUIRE(!w.c->adaptation_ms().empty());
+  CHECK(w.c->adaptation_ms().back() <= 1000);
+}
+
+TEST_CASE("a failed load aborts and the old epoch keeps serving") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(3s);
+  std::string victim;
+  for (const auto& s : w.Dep().stages) {
+    if (s.node != "n1") victim = s.node;
+  }
+  REQUIRE(!victim.empty());
+  w.agents.fail_loads = true;
+  w.agents.slowdown[victim] = 8.0;
+  w.Run(1s);
+  CHECK(w.Dep().epoch == 1);
+  CHECK(w.CountEvents("rollout", "aborted") >= 1);
+  CHECK(w.c->RouteFor("d")->epoch == 1);
+  // Nothing of the aborted epoch stays loaded.
+  for (const auto& [node, segs] : w.agents.segs) {
+    for (const auto& [k, s] : segs) CHECK(k.second == 1);
+  }
+}
+
+TEST_CASE("nothing changes when nothing changed: the plan is kept, no flapping") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(20s);
+  CHECK(w.Dep().epoch == 1);
+}
+
+TEST_CASE("stale epochs reported by an agent are fenced (unloaded)") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(2s);
+  SegmentReport stale;
+  stale.deployment = "d";
+  stale.epoch = 0;
+  stale.model = "gpt";
+  stale.state = "ready";
+  w.agents.segs["n4"][{"d", 0}] = stale;
+  SegmentReport ghost = stale;
+  ghost.deployment = "gone";
+  ghost.epoch = 3;
+  w.agents.segs["n4"][{"gone", 3}] = ghost;
+  w.Run(500ms);
+  CHECK(w.agents.segs["n4"].count({"d", 0}) == 0);
+  CHECK(w.agents.segs["n4"].count({"gone", 3}) == 0);
+  CHECK(w.CountEvents("node", "fenced") == 2);
+}
+
+TEST_CASE("restored deployments are re-adopted from agent reports without a reconfiguration") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(1s);
+  Deployment saved;
+  saved.spec = w.Dep().spec;
+  saved.epoch = w.Dep().epoch;
+  saved.stages = w.Dep().stages;
+  saved.max_epoch = w.Dep().max_epoch;
+  // A new controller (the restarted orchestrator) with the same agents.
+  ModelCatalog cat;
+  REQUIRE(cat.Add(Model(6)).ok());
+  auto c2 = std::make_unique<Controller>(Options(), std::move(cat));
+  c2->Tick(w.clock.Now());
+  std::vector<Deployment> ds;
+  ds.push_back(std::move(saved));
+  c2->Restore(std::move(ds), w.clock.Now());
+  CHECK(c2->deployments().at("d").status == DeploymentStatus::kAdopting);
+  CHECK(c2->RouteFor("d").ok());  // the gateway can route before the agents are back
+  w.c = std::move(c2);
+  for (std::string n : {"n1", "n2", "n3", "n4"}) {
+    RegisterInfo r = Info(n);
+    r.capacity = w.agents.Profile(n);
+    REQUIRE(w.c->OnRegister(r, w.clock.Now()).ok());
+  }
+  w.Run(3s);
+  CHECK(w.Dep().status == DeploymentStatus::kServing);
+  CHECK(w.Dep().epoch == 1);
+  CHECK(w.CountEvents("deployment", "adopted") == 1);
+  CHECK(w.CountEvents("node", "fenced") == 0);
+  for (const auto& cmd : w.agents.log) CHECK(cmd.kind != CommandKind::kUnload);
+}
+
+TEST_CASE("deleting a deployment unloads its segments") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  REQUIRE(w.c->DeleteDeployment("d", w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  for (const auto& [node, segs] : w.agents.segs) CHECK(segs.empty());
+  CHECK(w.c->DeleteDeployment("d", w.clock.Now()).code() == StatusCode::kNotFound);
+}
