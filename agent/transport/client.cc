@@ -1,0 +1,124 @@
+#include "agent/transport/client.h"
+
+#include <optional>
+
+#include "agent/transport/frame_io.h"
+
+namespace edgesplit::transport {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+struct DataClient::Impl {
+  asio::io_context io;
+  std::optional<tcp::socket> socket;
+
+  // Runs `coro` to completion on the private io_context.
+  template <typename T>
+  T RunSync(Awaitable<T> coro) {
+    std::optional<T> out;
+    io.restart();
+    asio::co_spawn(
+        io, [&out, c = std::move(coro)]() mutable -> Awaitable<void> { out.emplace(co_await std::move(c)); },
+        [](std::exception_ptr e) {
+          if (e) std::rethrow_exception(e);
+        });
+    io.run();
+    return std::move(*out);
+  }
+};
+
+DataClient::DataClient(std::string address, ClientOptions options)
+    : address_(std::move(address)), options_(options), impl_(std::make_unique<Impl>()) {}
+
+DataClient::~DataClient() = default;
+
+Result<std::unique_ptr<DataClient>> DataClient::Connect(const std::string& address, ClientOptions options) {
+  std::unique_ptr<DataClient> c(new DataClient(address, options));
+  std::lock_guard<std::mutex> lock(c->mu_);
+  ES_RETURN_IF_ERROR(c->EnsureConnected());
+  return c;
+}
+
+Status DataClient::EnsureConnected() {
+  if (impl_->socket && impl_->socket->is_open()) return Status::Ok();
+  auto r = impl_->RunSync(net::Connect(address_, options_.connect_timeout));
+  if (!r.ok()) return r.status();
+  impl_->socket.emplace(std::move(*r));
+  return Status::Ok();
+}
+
+namespace {
+
+int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Sends `req` and reads frames until the reply for req.request_id arrives.
+Awaitable<Result<Frame>> RoundTrip(tcp::socket& socket, const Frame& req, const FrameLimits& limits, Duration timeout) {
+  const auto start = std::chrono::steady_clock::now();
+  Status s = co_await WriteFrame(socket, req, timeout);
+  if (!s.ok()) co_return s;
+  for (;;) {
+    Duration left = timeout - (std::chrono::steady_clock::now() - start);
+    if (left <= Duration::zero()) co_return DeadlineExceeded("no reply within the request timeout");
+    Frame reply;
+    ReadFrameOutcome outcome;
+    s = co_await ReadFrame(socket, limits, left, left, nullptr, &reply, &outcome);
+    if (!s.ok()) co_return s;
+    if (reply.request_id == req.request_id) co_return reply;
+  }
+}
+
+}  // namespace
+
+Result<HostTensor> DataClient::Infer(const std::string& deployment, const HostTensor& input, uint64_t epoch) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ES_RETURN_IF_ERROR(EnsureConnected());
+  Frame req;
+  req.kind = FrameKind::kRequest;
+  req.request_id = next_id_++;
+  req.deployment = deployment;
+  req.epoch = epoch;
+  req.deadline_unix_ms = UnixMillisNow() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.request_timeout).count();
+  req.has_tensor = true;
+  req.tensor = input;
+  auto reply = impl_->RunSync(RoundTrip(*impl_->socket, req, options_.limits, options_.request_timeout));
+  if (!reply.ok()) {
+    boost::system::error_code ec;
+    impl_->socket->close(ec);  // stream position unknown: reconnect next time
+    return reply.status();
+  }
+  if (reply->kind == FrameKind::kError) return reply->ErrorStatus();
+  if (reply->kind != FrameKind::kResult || !reply->has_tensor)
+    return Internal(std::string("unexpected reply frame ") + FrameKindName(reply->kind));
+  return std::move(reply->tensor);
+}
+
+Result<LinkProbeResult> DataClient::Probe(size_t probe_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ES_RETURN_IF_ERROR(EnsureConnected());
+  LinkProbeResult out;
+  Frame empty;
+  empty.kind = FrameKind::kProbe;
+  empty.request_id = next_id_++;
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = impl_->RunSync(RoundTrip(*impl_->socket, empty, options_.limits, options_.request_timeout));
+  if (!r.ok()) return r.status();
+  const double rtt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  Frame big = empty;
+  big.request_id = next_id_++;
+  big.has_tensor = true;
+  big.tensor = HostTensor::Allocate(DType::kFloat32, {static_cast<int64_t>(std::max<size_t>(probe_bytes / 4, 1))});
+  std::fill(big.tensor.data, big.tensor.data + big.tensor.nbytes, std::byte{0});
+  t0 = std::chrono::steady_clock::now();
+  r = impl_->RunSync(RoundTrip(*impl_->socket, big, options_.limits, options_.request_timeout));
+  if (!r.ok()) return r.status();
+  const double total = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  out.rtt_ms = rtt;
+  out.bandwidth_mbps = big.tensor.nbytes * 8.0 / (std::max(total - rtt, 1e-3) * 1e3);
+  return out;
+}
+
+}  // namespace edgesplit::transport

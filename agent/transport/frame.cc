@@ -1,0 +1,89 @@
+#include "agent/transport/frame.h"
+
+#include "common/proto/data.pb.h"
+
+namespace edgesplit::transport {
+
+const char* FrameKindName(FrameKind k) {
+  switch (k) {
+    case FrameKind::kUnspecified: return "unspecified";
+    case FrameKind::kRequest: return "request";
+    case FrameKind::kActivation: return "activation";
+    case FrameKind::kResult: return "result";
+    case FrameKind::kError: return "error";
+    case FrameKind::kProbe: return "probe";
+    case FrameKind::kProbeReply: return "probe_reply";
+  }
+  return "unknown";
+}
+
+Frame Frame::ErrorFor(const Frame& req, const Status& status, const std::string& stage) {
+  Frame e;
+  e.kind = FrameKind::kError;
+  e.request_id = req.request_id;
+  e.deployment = req.deployment;
+  e.epoch = req.epoch;
+  e.layer = req.layer;
+  e.origin = req.origin;
+  e.error_code = StatusCodeName(status.code());
+  e.error = status.message();
+  e.stage = stage;
+  return e;
+}
+
+StatusCode StatusCodeFromName(const std::string& name) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kAborted); ++c)
+    if (name == StatusCodeName(static_cast<StatusCode>(c))) return static_cast<StatusCode>(c);
+  return StatusCode::kInternal;
+}
+
+Status Frame::ErrorStatus() const {
+  StatusCode c = StatusCodeFromName(error_code);
+  if (c == StatusCode::kOk) c = StatusCode::kInternal;
+  return Status(c, error + (stage.empty() ? "" : " (at " + stage + ")"));
+}
+
+std::string EncodeFrameMeta(const Frame& f) {
+  v1::FrameMeta m;
+  m.set_kind(static_cast<v1::FrameKind>(f.kind));
+  m.set_request_id(f.request_id);
+  m.set_deployment(f.deployment);
+  m.set_epoch(f.epoch);
+  m.set_layer(f.layer);
+  m.set_deadline_unix_ms(f.deadline_unix_ms);
+  m.set_origin(f.origin);
+  m.set_error_code(f.error_code);
+  m.set_error(f.error);
+  m.set_stage(f.stage);
+  if (f.has_tensor) {
+    m.set_dtype(static_cast<uint32_t>(f.tensor.dtype));
+    for (int64_t d : f.tensor.shape) m.add_shape(d);
+  }
+  return m.SerializeAsString();
+}
+
+Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_code, std::vector<int64_t>* shape) {
+  v1::FrameMeta m;
+  if (!m.ParseFromArray(bytes, static_cast<int>(len))) return InvalidArgument("frame metadata does not parse");
+  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_PROBE_REPLY)
+    return InvalidArgument("unknown frame kind " + std::to_string(m.kind()));
+  f->kind = static_cast<FrameKind>(m.kind());
+  f->request_id = m.request_id();
+  f->deployment = m.deployment();
+  f->epoch = m.epoch();
+  f->layer = m.layer();
+  f->deadline_unix_ms = m.deadline_unix_ms();
+  f->origin = m.origin();
+  f->error_code = m.error_code();
+  f->error = m.error();
+  f->stage = m.stage();
+  *dtype_code = m.dtype();
+  if (m.shape_size() > kMaxRank + 1) {  // cap before copying; ValidateTensorMeta reports the rank
+    shape->assign(m.shape().begin(), m.shape().begin() + kMaxRank + 1);
+  } else {
+    shape->assign(m.shape().begin(), m.shape().end());
+  }
+  return Status::Ok();
+}
+
+}  // namespace edgesplit::transport

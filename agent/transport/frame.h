@@ -1,0 +1,50 @@
+// A decoded data frame (plain struct, no protobuf) and its conversion to/from the wire metadata.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/base/status.h"
+#include "common/base/tensor.h"
+
+namespace edgesplit::transport {
+
+enum class FrameKind : int {
+  kUnspecified = 0,
+  kRequest = 1,
+  kActivation = 2,
+  kResult = 3,
+  kError = 4,
+  kProbe = 5,
+  kProbeReply = 6,
+};
+const char* FrameKindName(FrameKind k);
+
+struct Frame {
+  FrameKind kind = FrameKind::kUnspecified;
+  uint64_t request_id = 0;
+  std::string deployment;
+  uint64_t epoch = 0;
+  int32_t layer = 0;
+  int64_t deadline_unix_ms = 0;
+  std::string origin;
+  std::string error_code;
+  std::string error;
+  std::string stage;
+  bool has_tensor = false;  // false: dtype 0, empty shape, no payload
+  HostTensor tensor;        // shares bytes with the sender's/receiver's buffer
+
+  // A FRAME_ERROR carrying `status` for `request_id`.
+  static Frame ErrorFor(const Frame& req, const Status& status, const std::string& stage);
+  // The Status of a FRAME_ERROR (internal if the code name is unknown).
+  Status ErrorStatus() const;
+};
+
+// Serialized FrameMeta for `f` (dtype/shape from f.tensor when has_tensor).
+std::string EncodeFrameMeta(const Frame& f);
+// Parses FrameMeta into `f` (tensor left empty; dtype code and shape returned for validation).
+Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_code, std::vector<int64_t>* shape);
+
+StatusCode StatusCodeFromName(const std::string& name);
+
+}  // namespace edgesplit::transport

@@ -1,0 +1,139 @@
+#include "agent/transport/frame_io.h"
+
+#include <catch.hpp>
+#include <cstring>
+
+using namespace edgesplit;
+using namespace edgesplit::transport;
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+
+namespace {
+
+template <typename Fn>
+void WithSocketPair(Fn fn) {
+  asio::io_context io;
+  auto acc = net::Listen(io.get_executor(), "127.0.0.1:0");
+  REQUIRE(acc.ok());
+  const std::string addr = net::LocalAddress(*acc);
+  bool done = false;
+  asio::co_spawn(io, [&]() -> Awaitable<void> {
+    auto client = co_await net::Connect(addr, 5s);
+    REQUIRE(client.ok());
+    auto [ec, server] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
+    REQUIRE(!ec);
+    co_await fn(server, *client);
+    done = true;
+  }, asio::detached);
+  io.run_for(30s);
+  REQUIRE(done);
+}
+
+HostTensor Iota(std::vector<int64_t> shape) {
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, std::move(shape));
+  float* p = reinterpret_cast<float*>(t.data);
+  for (size_t i = 0; i < t.numel(); ++i) p[i] = static_cast<float>(i) * 0.5f;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("a data frame round-trips with metadata and tensor bytes") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    Frame f;
+    f.kind = FrameKind::kActivation;
+    f.request_id = 42;
+    f.deployment = "d";
+    f.epoch = 3;
+    f.layer = 2;
+    f.origin = "127.0.0.1:9";
+    f.has_tensor = true;
+    f.tensor = Iota({2, 3, 4});
+    Status ws = co_await WriteFrame(client, f, 5s);
+    REQUIRE(ws.ok());
+    Frame got;
+    ReadFrameOutcome out;
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, nullptr, &got, &out);
+    REQUIRE(rs.ok());
+    CHECK(got.kind == FrameKind::kActivation);
+    CHECK(got.request_id == 42);
+    CHECK(got.epoch == 3);
+    CHECK(got.layer == 2);
+    CHECK(got.origin == "127.0.0.1:9");
+    CHECK(got.tensor.SameBytes(f.tensor));
+  });
+}
+
+TEST_CASE("the caller's check rejects a frame before its payload is read") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    Frame f;
+    f.kind = FrameKind::kActivation;
+    f.epoch = 7;
+    f.has_tensor = true;
+    f.tensor = Iota({4});
+    Status ws = co_await WriteFrame(client, f, 5s);
+    REQUIRE(ws.ok());
+    Frame got;
+    ReadFrameOutcome out;
+    FrameCheck check = [](const Frame& m) -> std::optional<FrameError> {
+      if (m.epoch != 1) return FrameError{RejectReason::kUnknownEpoch, NotFound("unknown epoch")};
+      return std::nullopt;
+    };
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, check, &got, &out);
+    CHECK(rs.code() == StatusCode::kNotFound);
+    REQUIRE(out.reject.has_value());
+    CHECK(*out.reject == RejectReason::kUnknownEpoch);
+    CHECK(got.tensor.data == nullptr);
+  });
+}
+
+TEST_CASE("a frame without metadata is rejected as bad_meta") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    std::array<uint8_t, kFrameHeaderBytes> hdr{};
+    EncodeFrameHeader({0, 1000}, hdr.data());
+    std::vector<asio::const_buffer> bufs{asio::buffer(hdr)};
+    Status ws = co_await net::WriteAll(client, bufs, 5s);
+    REQUIRE(ws.ok());
+    client.close();
+    Frame got;
+    ReadFrameOutcome out;
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, nullptr, &got, &out);
+    CHECK_FALSE(rs.ok());
+    REQUIRE(out.reject.has_value());
+    CHECK(*out.reject == RejectReason::kBadMeta);
+  });
+}
+
+TEST_CASE("a frame cut off inside its payload is truncated") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    Frame f;
+    f.kind = FrameKind::kActivation;
+    f.has_tensor = true;
+    f.tensor = Iota({1000});
+    const std::string meta = EncodeFrameMeta(f);
+    std::array<uint8_t, kFrameHeaderBytes> hdr{};
+    EncodeFrameHeader({static_cast<uint32_t>(meta.size()), f.tensor.nbytes}, hdr.data());
+    std::vector<asio::const_buffer> bufs{asio::buffer(hdr), asio::buffer(meta), asio::buffer(f.tensor.data, 100)};
+    Status ws = co_await net::WriteAll(client, bufs, 5s);
+    REQUIRE(ws.ok());
+    client.close();
+    Frame got;
+    ReadFrameOutcome out;
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, nullptr, &got, &out);
+    CHECK(rs.code() == StatusCode::kUnavailable);
+    REQUIRE(out.reject.has_value());
+    CHECK(*out.reject == RejectReason::kTruncated);
+  });
+}
+
+TEST_CASE("a close between frames is clean") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    client.close();
+    Frame got;
+    ReadFrameOutcome out;
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, nullptr, &got, &out);
+    CHECK_FALSE(rs.ok());
+    CHECK(out.clean_close);
+    CHECK_FALSE(out.reject.has_value());
+  });
+}
