@@ -71,11 +71,13 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   };
   if (Status s = ValidateInstance(in); !s.ok()) {
     r.reason = s.message();
+    r.lower_bound = kInf;
     return finish();
   }
   const CompiledInstance ci(in);
   if (std::string why = DiagnoseInfeasible(ci); !why.empty()) {
     r.reason = why;
+    r.lower_bound = kInf;
     return finish();
   }
   const int n = ci.num_nodes(), L = ci.num_layers();
@@ -88,6 +90,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   const bool exact = static_cast<int>(usable.size()) <= std::min(opt.exact_max_nodes, kMaxDpNodes);
   const RelaxedBounds rb = ComputeRelaxedBounds(ci, !exact);
   if (rb.lower_bound == kInf) {
+    r.lower_bound = kInf;
     r.reason = "links: no chain of linked nodes that satisfies memory and trust carries the model from the source "
                "and back to it";
     return finish();
