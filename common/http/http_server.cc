@@ -1,0 +1,298 @@
+#include "common/http/http_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cstdio>
+#include <mutex>
+
+#include "common/base/log.h"
+
+namespace edgesplit {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using asio::ip::tcp;
+using asio::use_awaitable;
+constexpr auto kNoThrow = asio::as_tuple(use_awaitable);
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse HttpResponse::Text(int status, std::string body, std::string content_type) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = std::move(content_type);
+  return r;
+}
+
+HttpResponse HttpResponse::Error(int status, const std::string& code, const std::string& message) {
+  return Json(status, "{\"error\": {\"code\": \"" + JsonEscape(code) + "\", \"message\": \"" + JsonEscape(message) + "\"}}");
+}
+
+std::string JsonEscape(const std::string& s) {
+  std::string o;
+  o.reserve(s.size() + 8);
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof(b), "\\u%04x", c);
+          o += b;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o;
+}
+
+bool UrlDecode(const std::string& in, std::string* out, bool plus_is_space) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '%') {
+      auto hex = [](char h) -> int {
+        if (h >= '0' && h <= '9') return h - '0';
+        if (h >= 'a' && h <= 'f') return h - 'a' + 10;
+        if (h >= 'A' && h <= 'F') return h - 'A' + 10;
+        return -1;
+      };
+      if (i + 2 >= in.size()) return false;
+      int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return false;
+      *out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      *out += ' ';
+    } else {
+      *out += c;
+    }
+  }
+  return true;
+}
+
+// ---- Responder ---------------------------------------------------------------------------
+
+struct Responder::State {
+  std::function<void(HttpResponse)> send;
+  std::atomic<bool> done{false};
+  ~State() {
+    if (!done.exchange(true) && send) send(HttpResponse::Error(500, "internal", "request dropped by handler"));
+  }
+};
+
+Responder::Responder(std::function<void(HttpResponse)> send) : state_(std::make_shared<State>()) {
+  state_->send = std::move(send);
+}
+
+void Responder::operator()(HttpResponse response) const {
+  if (!state_ || state_->done.exchange(true)) return;  // answering twice is ignored
+  state_->send(std::move(response));
+}
+
+// ---- Server ------------------------------------------------------------------------------
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  asio::io_context& io;
+  HttpServerOptions options;
+  HttpHandler handler;
+  tcp::acceptor acceptor;
+  std::atomic<size_t> connections{0};
+  uint16_t bound_port = 0;
+
+  Impl(asio::io_context& io_, HttpServerOptions o, HttpHandler h)
+      : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_) {}
+
+  asio::awaitable<void> AcceptLoop() {
+    auto self = shared_from_this();
+    for (;;) {
+      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        continue;  // e.g. EMFILE: keep serving
+      }
+      if (connections.load() >= options.max_connections) {
+        boost::system::error_code ignore;
+        socket.close(ignore);
+        LogWarn("http_connection_refused").Kv("reason", "max_connections");
+        continue;
+      }
+      asio::co_spawn(socket.get_executor(), Session(std::move(socket)), asio::detached);
+    }
+  }
+
+  static HttpRequest Convert(http::request<http::string_body>& req, const std::string& remote) {
+    HttpRequest r;
+    r.method = std::string(req.method_string());
+    r.target = std::string(req.target());
+    r.remote = remote;
+    std::string raw_path = r.target, raw_query;
+    if (auto q = r.target.find('?'); q != std::string::npos) {
+      raw_path = r.target.substr(0, q);
+      raw_query = r.target.substr(q + 1);
+    }
+    if (!UrlDecode(raw_path, &r.path, false)) r.path = raw_path;
+    size_t pos = 0;
+    while (pos <= raw_query.size() && !raw_query.empty()) {
+      size_t amp = raw_query.find('&', pos);
+      std::string kv = raw_query.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+      if (!kv.empty()) {
+        std::string k = kv, v;
+        if (auto eq = kv.find('='); eq != std::string::npos) {
+          k = kv.substr(0, eq);
+          v = kv.substr(eq + 1);
+        }
+        std::string dk, dv;
+        if (UrlDecode(k, &dk, true) && UrlDecode(v, &dv, true)) r.query[dk] = dv;
+      }
+      if (amp == std::string::npos) break;
+      pos = amp + 1;
+    }
+    for (const auto& f : req) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      r.headers[name] = std::string(f.value());
+    }
+    r.body = std::move(req.body());
+    return r;
+  }
+
+  // Waits for the handler's answer without blocking the io thread.
+  asio::awaitable<HttpResponse> Dispatch(HttpRequest req) {
+    auto ex = co_await asio::this_coro::executor;
+    auto result = std::make_shared<std::optional<HttpResponse>>();
+    auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
+    Responder responder([ex, result, timer](HttpResponse r) {
+      asio::post(ex, [result, timer, r = std::move(r)]() mutable {
+        *result = std::move(r);
+        timer->cancel();
+      });
+    });
+    try {
+      // Moved in: if the handler drops every copy unanswered, the Responder's destructor answers 500.
+      handler(std::move(req), std::move(responder));
+    } catch (const std::exception& e) {
+      *result = HttpResponse::Error(500, "internal", std::string("handler failed: ") + e.what());
+    }
+    while (!result->has_value()) co_await timer->async_wait(kNoThrow);
+    co_return std::move(**result);
+  }
+
+  asio::awaitable<void> Session(tcp::socket socket) {
+    auto self = shared_from_this();
+    ++connections;
+    struct Guard {
+      std::atomic<size_t>& c;
+      ~Guard() { --c; }
+    } guard{connections};
+    beast::tcp_stream stream(std::move(socket));
+    std::string remote;
+    {
+      boost::system::error_code ec;
+      auto ep = stream.socket().remote_endpoint(ec);
+      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    beast::flat_buffer buffer;
+    for (;;) {
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(options.max_body_bytes);
+      parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
+      stream.expires_after(options.read_timeout);
+      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        break;
+      }
+      HttpResponse resp;
+      bool keep_alive = false;
+      unsigned version = 11;
+      if (ec == http::error::body_limit) {
+        resp = HttpResponse::Error(413, "payload_too_large",
+                                   "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
+      } else if (ec == http::error::header_limit) {
+        resp = HttpResponse::Error(431, "header_too_large", "request headers too large");
+      } else if (ec) {
+        resp = HttpResponse::Error(400, "bad_request", "malformed HTTP request: " + ec.message());
+      } else {
+        auto& req = parser.get();
+        keep_alive = req.keep_alive();
+        version = req.version();
+        stream.expires_never();
+        resp = co_await Dispatch(Convert(req, remote));
+      }
+      http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
+      out.set(http::field::server, "edgesplit");
+      out.set(http::field::content_type, resp.content_type);
+      for (const auto& [k, v] : resp.headers) out.set(k, v);
+      out.keep_alive(keep_alive);
+      out.body() = std::move(resp.body);
+      out.prepare_payload();
+      stream.expires_after(options.write_timeout);
+      auto [wec, wn] = co_await http::async_write(stream, out, kNoThrow);
+      if (wec || !keep_alive) break;
+    }
+    boost::system::error_code ignore;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+    stream.socket().close(ignore);
+  }
+};
+
+Status HttpServerOptions::Validate() const {
+  std::string errs;
+  boost::system::error_code ec;
+  asio::ip::make_address(bind_address, ec);
+  if (ec) errs += "bind_address '" + bind_address + "' is not an IP address; ";
+  if (max_body_bytes == 0) errs += "max_body_bytes must be positive; ";
+  if (max_connections == 0) errs += "max_connections must be positive; ";
+  if (read_timeout.count() <= 0) errs += "read_timeout must be positive; ";
+  if (!errs.empty()) return InvalidArgument("http server: " + errs.substr(0, errs.size() - 2));
+  return Status::Ok();
+}
+
+HttpServer::HttpServer(std::shared_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HttpServer::~HttpServer() { Stop(); }
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(asio::io_context& io, const HttpServerOptions& options,
+                                                      HttpHandler handler) {
+  ES_RETURN_IF_ERROR(options.Validate());
+  auto impl = std::make_shared<Impl>(io, options, std::move(handler));
+  boost::system::error_code ec;
+  tcp::endpoint ep(asio::ip::make_address(options.bind_address), options.port);
+  impl->acceptor.open(ep.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(ep, ec);
+  if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec)
+    return Unavailable("http: cannot listen on " + options.bind_address + ":" + std::to_string(options.port) + ": " +
+                       ec.message());
+  impl->bound_port = impl->acceptor.local_endpoint().port();
+  asio::co_spawn(io, impl->AcceptLoop(), asio::detached);
+  return std::unique_ptr<HttpServer>(new HttpServer(impl));
+}
+
+uint16_t HttpServer::port() const { return impl_->bound_port; }
+
+void HttpServer::Stop() {
+  // Close on the acceptor's executor: the accept loop may be suspended on it.
+  auto impl = impl_;
+  asio::post(impl->io, [impl] {
+    boost::system::error_code ignore;
+    impl->acceptor.close(ignore);
+  });
+}
+
+}  // namespace edgesplit

@@ -1,0 +1,133 @@
+#include "common/http/http_server.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
+#include <boost/asio.hpp>
+#include <catch.hpp>
+#include <thread>
+
+#include "common/http/metrics_text.h"
+
+using namespace edgesplit;
+namespace asio = boost::asio;
+
+namespace {
+
+// Sends raw bytes and reads until the server closes (requests use Connection: close).
+std::string RawExchange(uint16_t port, const std::string& bytes) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect({asio::ip::make_address("127.0.0.1"), port});
+  asio::write(s, asio::buffer(bytes));
+  std::string out;
+  boost::system::error_code ec;
+  char buf[4096];
+  for (;;) {
+    size_t n = s.read_some(asio::buffer(buf), ec);
+    out.append(buf, n);
+    if (ec) break;
+  }
+  return out;
+}
+
+std::string Get(uint16_t port, const std::string& target) {
+  return RawExchange(port, "GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+}
+
+struct ServerFixture {
+  asio::io_context io;
+  std::unique_ptr<HttpServer> server;
+  std::thread thread;
+  explicit ServerFixture(HttpHandler h, HttpServerOptions o = {}) {
+    auto r = HttpServer::Start(io, o, std::move(h));
+    REQUIRE(r.ok());
+    server = std::move(r).value();
+    thread = std::thread([this] {
+      auto guard = asio::make_work_guard(io);
+      io.run();
+    });
+  }
+  ~ServerFixture() {
+    server->Stop();
+    io.stop();
+    thread.join();
+  }
+};
+
+}  // namespace
+
+TEST_CASE("routes a request to the handler with decoded path and query") {
+  ServerFixture f([](HttpRequest req, Responder respond) {
+    respond(HttpResponse::Json(200, "{\"path\": \"" + req.path + "\", \"q\": \"" + req.query["name"] + "\"}"));
+  });
+  std::string out = Get(f.server->port(), "/v1/a%20b?name=x+y");
+  CHECK(out.find("HTTP/1.1 200") == 0);
+  CHECK(out.find("{\"path\": \"/v1/a b\", \"q\": \"x y\"}") != std::string::npos);
+}
+
+TEST_CASE("a handler may answer later from another thread") {
+  std::vector<std::thread> workers;
+  std::mutex mu;
+  ServerFixture f([&](HttpRequest req, Responder respond) {
+    std::lock_guard<std::mutex> lock(mu);
+    workers.emplace_back([respond] { respond(HttpResponse::Text(202, "later")); });
+  });
+  std::string out = Get(f.server->port(), "/x");
+  CHECK(out.find("HTTP/1.1 202") == 0);
+  CHECK(out.find("later") != std::string::npos);
+  for (auto& w : workers) w.join();
+}
+
+TEST_CASE("a dropped responder answers 500 instead of hanging") {
+  ServerFixture f([](HttpRequest, Responder) {});
+  std::string out = Get(f.server->port(), "/x");
+  CHECK(out.find("HTTP/1.1 500") == 0);
+  CHECK(out.find("request dropped by handler") != std::string::npos);
+}
+
+TEST_CASE("an oversized body is refused with 413 before the handler runs") {
+  HttpServerOptions o;
+  o.max_body_bytes = 100;
+  int calls = 0;
+  ServerFixture f([&](HttpRequest, Responder r) { ++calls; r(HttpResponse::Json(200, "{}")); }, o);
+  std::string body(1000, 'x');
+  std::string out = RawExchange(f.server->port(), "POST /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 1000\r\n\r\n" + body);
+  CHECK(out.find("HTTP/1.1 413") == 0);
+  CHECK(out.find("payload_too_large") != std::string::npos);
+  CHECK(calls == 0);
+}
+
+TEST_CASE("malformed HTTP gets 400 and the server keeps serving") {
+  ServerFixture f([](HttpRequest, Responder r) { r(HttpResponse::Json(200, "{\"ok\": true}")); });
+  std::string bad = RawExchange(f.server->port(), "NOT HTTP AT ALL\r\n\r\n");
+  CHECK(bad.find("HTTP/1.1 400") == 0);
+  CHECK(Get(f.server->port(), "/ok").find("HTTP/1.1 200") == 0);
+}
+
+TEST_CASE("keeps a connection alive across requests") {
+  ServerFixture f([](HttpRequest req, Responder r) { r(HttpResponse::Text(200, req.path)); });
+  std::string out = RawExchange(f.server->port(),
+                                "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  CHECK(out.find("/one") != std::string::npos);
+  CHECK(out.find("/two") != std::string::npos);
+}
+
+TEST_CASE("renders a registry in Prometheus text format") {
+  prometheus::Registry reg;
+  auto& fam = prometheus::BuildCounter().Name("edgesplit_test_things_total").Help("Things.").Register(reg);
+  fam.Add({{"kind", "a"}}).Increment(3);
+  std::string text = RenderMetricsText(reg);
+  CHECK(text.find("# TYPE edgesplit_test_things_total counter") != std::string::npos);
+  CHECK(text.find("edgesplit_test_things_total{kind=\"a\"} 3") != std::string::npos);
+}
+
+TEST_CASE("rejects options that cannot work") {
+  HttpServerOptions o;
+  o.bind_address = "not-an-ip";
+  o.max_body_bytes = 0;
+  auto s = o.Validate();
+  CHECK_FALSE(s.ok());
+  CHECK(s.message().find("bind_address") != std::string::npos);
+  CHECK(s.message().find("max_body_bytes") != std::string::npos);
+}
