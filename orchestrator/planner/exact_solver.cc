@@ -139,11 +139,16 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           }
         }
         if (g.empty()) continue;
+        // Compute and migration only grow with k, so once even the most optimistic label
+        // cannot beat the incumbent with stage [j, k), no longer stage can either.
+        double gs = kInf, gm = kInf;
+        for (const auto& x : g) gs = std::min(gs, x.s), gm = std::min(gm, x.m);
         const uint32_t nmask = mask | (1u << w);
         const bool last_allowed = used + 1 <= max_stages;
         const bool more_allowed = used + 1 < max_stages;
         for (int k = kmin; k <= e; ++k) {
           const double comp = ci.Compute(W, j, k), mig = ci.Migration(W, j, k);
+          if (gs + A * comp + mig + B * std::max(gm, comp) >= ub) break;
           if (k == L) {
             if (!last_allowed || !ci.HasLink(W, src)) continue;
             const double ts = A * ci.Transfer(W, src, ci.act(L)), tb = ci.BwTime(W, src, ci.act(L));

@@ -121,6 +121,21 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   auto proved = [&] { return best_val <= lb + 1e-9 * std::abs(lb); };
 
   bool optimal = proved();
+  if (!optimal && !best.empty()) {
+    // A tight incumbent makes the DP's pruning bite: polish the best construction first.
+    LocalSearchOptions lo;
+    lo.max_rounds = opt.local_search_rounds;
+    lo.out_of_time = ls_late;
+    std::vector<int> pool;
+    if (!exact && !rb.through.empty()) {
+      pool = usable;
+      std::stable_sort(pool.begin(), pool.end(), [&](int a, int b) { return rb.through[a] < rb.through[b]; });
+      pool.resize(std::min<size_t>(pool.size(), 48));
+    }
+    lo.split_pool = pool;
+    offer(ImprovePlan(ci, best, lo), "local search");
+    optimal = proved();
+  }
   if (!optimal && exact) {
     DpOptions o;
     o.max_labels = opt.max_dp_labels;
