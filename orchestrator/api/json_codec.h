@@ -1,0 +1,46 @@
+// JSON forms of the orchestrator's domain structs, shared by the REST API and persistence.
+// Parsing reports the offending key; unknown keys are errors. Pure.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include <boost/json/value.hpp>
+
+#include "common/base/clock.h"
+#include "common/base/status.h"
+#include "common/base/tensor.h"
+#include "orchestrator/daemon/controller.h"
+
+namespace edgesplit::orch {
+
+// {"name","model","entry_node","objective":{"kind","alpha","beta"} | "latency", "slo_latency_ms",
+//  "trusted_prefix_layers","max_stages"}; `require_name` false for plan previews.
+Result<DeploymentSpec> DeploymentSpecFromJson(const boost::json::value& v, bool require_name = true);
+boost::json::object DeploymentSpecToJson(const DeploymentSpec& s);
+
+// Policy settings; every key optional in input (missing keys keep `base`).
+Result<PolicySettings> PolicyFromJson(const boost::json::value& v, const PolicySettings& base);
+boost::json::object PolicyToJson(const PolicySettings& p);
+
+boost::json::object NodeToJson(const NodeRecord& n, TimePoint now);
+boost::json::object ModelToJson(const CatalogModel& m);
+boost::json::object DeploymentToJson(const Deployment& d, TimePoint now, Duration window);
+boost::json::object EventToJson(const Event& e, TimePoint origin);
+boost::json::object PlanResultToJsonObject(const planner::PlanResult& r);
+boost::json::array StagesToJson(const std::vector<StageTarget>& s);
+Result<std::vector<StageTarget>> StagesFromJson(const boost::json::value& v);
+
+// Tensor as {"dtype","shape","data"} (data flat, row-major). Validated before allocation.
+Result<HostTensor> TensorFromJson(const boost::json::value& v, size_t max_bytes);
+boost::json::object TensorToJson(const HostTensor& t);
+
+// Parses text into a value; invalid_argument with the position on malformed JSON.
+Result<boost::json::value> ParseJson(const std::string& text);
+// Checks that an object has only `allowed` keys; names the first unknown one.
+Status CheckKeys(const boost::json::object& o, const std::vector<std::string>& allowed, const std::string& where);
+
+// JSON number that is finite or null.
+boost::json::value Num(double v);
+
+}  // namespace edgesplit::orch

@@ -1,0 +1,68 @@
+// The REST API under /v1 (plus /livez, /readyz, /metrics): request routing and handlers, pure
+// over HttpRequest/HttpResponse and the Controller. The daemon runs it on the control io
+// thread, the only thread that touches the controller. Errors are JSON
+// {"error": {"code", "message"}} with a 4xx/5xx status; a refused request changes nothing.
+// Thread-compatible (call Handle from the controller's thread).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/base/clock.h"
+#include "common/base/tensor.h"
+#include "common/http/http_server.h"
+#include "orchestrator/daemon/controller.h"
+
+namespace edgesplit::orch {
+
+struct RestApiOptions {
+  std::string bearer_token;                // empty: no authentication
+  size_t max_json_bytes = size_t{1} << 20; // bodies of non-inference routes
+  size_t max_tensor_bytes = size_t{64} << 20;
+  Duration default_infer_deadline = std::chrono::seconds(10);
+  Duration max_infer_deadline = std::chrono::seconds(120);
+};
+
+using InferDone = std::function<void(Result<HostTensor>)>;
+// Runs one request through a deployment (the daemon's gateway); calls `done` exactly once.
+using InferFn = std::function<void(const std::string& deployment, HostTensor input, Duration deadline, InferDone done)>;
+
+struct RouteSpec {
+  std::string method;
+  std::string pattern;  // OpenAPI style: /v1/deployments/{name}
+};
+
+// HTTP status for a Status code (invalid_argument 400, not_found 404, ...).
+int HttpStatusFor(StatusCode code);
+HttpResponse ErrorResponse(const Status& s);
+
+class RestApi {
+ public:
+  RestApi(RestApiOptions options, Controller* controller, const Clock* clock, InferFn infer,
+          std::function<std::string()> metrics_text, std::function<bool()> ready);
+
+  void Handle(HttpRequest request, Responder respond);
+
+  // Every route this API serves; docs/openapi.yaml must list exactly these.
+  static const std::vector<RouteSpec>& Routes();
+  // Refused requests by error code (for metrics).
+  const std::map<std::string, uint64_t>& rejected() const { return rejected_; }
+
+ private:
+  HttpResponse Dispatch(const HttpRequest& req, const Responder& respond, bool* async);
+  HttpResponse Infer(const HttpRequest& req, const std::string& name, const Responder& respond, bool* async);
+  HttpResponse Reject(HttpResponse r);
+
+  RestApiOptions options_;
+  Controller* controller_;
+  const Clock* clock_;
+  InferFn infer_;
+  std::function<std::string()> metrics_text_;
+  std::function<bool()> ready_;
+  TimePoint origin_;
+  std::map<std::string, uint64_t> rejected_;
+};
+
+}  // namespace edgesplit::orch

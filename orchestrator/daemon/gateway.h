@@ -1,0 +1,71 @@
+// The inference gateway behind POST /v1/deployments/{name}/infer: runs requests through the
+// deployment's entry agent with the agent's client library (blocking, so on a bounded pool of
+// worker threads). A request that fails in a retryable way (a stage went down, its epoch was
+// released, the entry is overloaded) is retried on the current route until its deadline, so a
+// reconfiguration or a lost node is invisible to clients whose deadline allows a retry.
+// Thread-safe. Stop() joins the workers; pending requests are answered unavailable.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "agent/transport/client.h"
+#include "orchestrator/api/rest_api.h"
+#include "orchestrator/daemon/config.h"
+#include "orchestrator/daemon/route_table.h"
+
+namespace edgesplit::orch {
+
+struct GatewayResult {
+  std::string deployment;
+  bool ok = false;
+  std::string error_code;  // bounded: status code names
+  double latency_ms = 0;
+  int attempts = 0;
+};
+
+class Gateway {
+ public:
+  // `on_result` runs on a worker thread after each request (metrics, observed latency).
+  Gateway(GatewayOptions options, const RouteTable* routes, std::function<void(const GatewayResult&)> on_result);
+  ~Gateway();
+  void Start();
+  void Stop();
+  // Queues a request; resource_exhausted through `done` when the queue is full.
+  void Submit(const std::string& deployment, HostTensor input, Duration deadline, InferDone done);
+  size_t inflight() const;
+
+ private:
+  struct Job {
+    std::string deployment;
+    HostTensor input;
+    TimePoint deadline_at;
+    TimePoint submitted_at;
+    InferDone done;
+  };
+  void Worker();
+  void Run(Job& job);
+  std::unique_ptr<transport::DataClient> Acquire(const std::string& address, Status* err);
+  void Release(const std::string& address, std::unique_ptr<transport::DataClient> c);
+
+  GatewayOptions options_;
+  const RouteTable* routes_;
+  std::function<void(const GatewayResult&)> on_result_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Job> queue_;
+  bool stopping_ = false;
+  size_t running_ = 0;
+  std::vector<std::thread> workers_;
+  std::mutex pool_mu_;
+  std::map<std::string, std::vector<std::unique_ptr<transport::DataClient>>> pool_;
+};
+
+}  // namespace edgesplit::orch

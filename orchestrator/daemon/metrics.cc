@@ -1,0 +1,93 @@
+#include "orchestrator/daemon/metrics.h"
+
+namespace edgesplit::orch {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+OrchestratorMetrics::OrchestratorMetrics() : registry_(std::make_shared<prometheus::Registry>()) {
+  auto& r = *registry_;
+  nodes_ = &BuildGauge().Name("edgesplit_orchestrator_nodes").Help("Nodes by liveness state").Register(r);
+  node_up_ = &BuildGauge().Name("edgesplit_orchestrator_node_up").Help("1 when the node is alive").Register(r);
+  node_cpu_ = &BuildGauge().Name("edgesplit_orchestrator_node_cpu_utilization_ratio").Help("Reported CPU utilisation").Register(r);
+  node_mem_ = &BuildGauge().Name("edgesplit_orchestrator_node_memory_available_bytes").Help("Reported available memory").Register(r);
+  node_speed_ = &BuildGauge().Name("edgesplit_orchestrator_node_speed_ratio").Help("Effective compute speed vs the reference").Register(r);
+  request_seconds_ = &BuildHistogram().Name("edgesplit_orchestrator_request_duration_seconds")
+                          .Help("End-to-end latency of gateway requests (retries included)").Register(r);
+  requests_total_ = &BuildCounter().Name("edgesplit_orchestrator_requests_total").Help("Gateway requests finished").Register(r);
+  failures_total_ = &BuildCounter().Name("edgesplit_orchestrator_request_failures_total").Help("Gateway requests failed, by reason").Register(r);
+  predicted_ = &BuildGauge().Name("edgesplit_orchestrator_predicted_latency_seconds").Help("Planner's latency of the current plan").Register(r);
+  observed_ = &BuildGauge().Name("edgesplit_orchestrator_observed_latency_p50_seconds").Help("Median observed latency over the SLO window").Register(r);
+  epoch_ = &BuildGauge().Name("edgesplit_orchestrator_deployment_epoch").Help("Committed epoch").Register(r);
+  reconfigurations_ = &BuildCounter().Name("edgesplit_orchestrator_reconfigurations_total").Help("Committed reconfigurations by kind and reason").Register(r);
+  inflight_ = &BuildGauge().Name("edgesplit_orchestrator_inflight_requests").Help("Gateway requests queued or running").Register(r);
+  rejected_ = &BuildCounter().Name("edgesplit_orchestrator_rejected_http_requests_total").Help("REST requests refused, by error code").Register(r);
+  control_msgs_ = &BuildCounter().Name("edgesplit_orchestrator_control_messages_total").Help("Control messages received, by kind").Register(r);
+  bad_control_ = &BuildCounter().Name("edgesplit_orchestrator_bad_control_messages_total").Help("Control connections closed for bad input, by reason").Register(r);
+  heartbeat_lag_ = &BuildHistogram().Name("edgesplit_orchestrator_heartbeat_lag_seconds")
+                        .Help("Heartbeat processed time minus sent time").Register(r)
+                        .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
+  adaptation_ = &BuildHistogram().Name("edgesplit_orchestrator_adaptation_seconds")
+                     .Help("Trigger observed to new epoch committed").Register(r)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
+  events_ = &BuildCounter().Name("edgesplit_orchestrator_events_total").Help("Events recorded, by type and kind").Register(r);
+}
+
+void OrchestratorMetrics::ObserveRequest(const GatewayResult& r) {
+  requests_total_->Add({{"deployment", r.deployment}}).Increment();
+  if (r.ok) {
+    request_seconds_
+        ->Add({{"deployment", r.deployment}},
+              prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
+        .Observe(r.latency_ms / 1e3);
+  } else {
+    failures_total_->Add({{"deployment", r.deployment}, {"reason", r.error_code}}).Increment();
+  }
+}
+
+void OrchestratorMetrics::ControlMessage(const std::string& kind) { control_msgs_->Add({{"kind", kind}}).Increment(); }
+void OrchestratorMetrics::BadControlMessage(const std::string& reason) { bad_control_->Add({{"reason", reason}}).Increment(); }
+void OrchestratorMetrics::HeartbeatLag(double seconds) { heartbeat_lag_->Observe(seconds); }
+
+void OrchestratorMetrics::Refresh(const Controller& c, TimePoint now, size_t inflight,
+                                  const std::map<std::string, uint64_t>& rejected) {
+  for (NodeState s : {NodeState::kAlive, NodeState::kSuspect, NodeState::kDead})
+    nodes_->Add({{"state", NodeStateName(s)}}).Set(static_cast<double>(c.registry().CountIn(s)));
+  if (c.registry().nodes().size() <= 1000) {
+    for (const auto& [name, n] : c.registry().nodes()) {
+      node_up_->Add({{"node", name}}).Set(n.state == NodeState::kAlive ? 1 : 0);
+      node_cpu_->Add({{"node", name}}).Set(n.profile.cpu_utilization);
+      node_mem_->Add({{"node", name}}).Set(static_cast<double>(n.profile.memory_available_bytes));
+      node_speed_->Add({{"node", name}}).Set(n.EffectiveSpeed());
+    }
+  }
+  for (const auto& [name, d] : c.deployments()) {
+    predicted_->Add({{"deployment", name}}).Set(d.predicted_latency_ms / 1e3);
+    observed_->Add({{"deployment", name}}).Set(d.ObservedP50(now, c.policy().slo_window) / 1e3);
+    epoch_->Add({{"deployment", name}}).Set(static_cast<double>(d.epoch));
+  }
+  auto mirror = [&](prometheus::Family<prometheus::Counter>* f, const std::map<std::string, std::string>& labels,
+                    const std::string& key, double value) {
+    double& last = counted_[key];
+    if (value > last) f->Add(labels).Increment(value - last);
+    last = value;
+  };
+  for (const auto& rc : c.reconfigurations())
+    mirror(reconfigurations_, {{"kind", rc.kind}, {"reason", rc.reason}}, "reconf/" + rc.kind + "/" + rc.reason,
+           static_cast<double>(rc.count));
+  for (const auto& [code, n] : rejected) mirror(rejected_, {{"code", code}}, "rej/" + code, static_cast<double>(n));
+  inflight_->Add({}).Set(static_cast<double>(inflight));
+  const auto& adapt = c.adaptation_ms();
+  // adaptation_ms is a bounded deque; observe the entries added since the last refresh.
+  size_t total = adaptations_seen_;
+  (void)total;
+  for (const auto& e : c.events().Since(last_event_seq_, 100000)) {
+    events_->Add({{"type", e.type}, {"kind", e.kind}}).Increment();
+    if (e.type == "rollout" && e.kind == "draining" && e.reason.rfind("committed", 0) == 0) adaptation_->Observe(e.duration_ms / 1e3);
+    last_event_seq_ = e.seq;
+  }
+  (void)adapt;
+}
+
+}  // namespace edgesplit::orch

@@ -1,0 +1,60 @@
+// Prometheus metrics of the orchestrator (edgesplit_orchestrator_*). Request metrics are
+// updated as requests finish (any thread); registry and deployment gauges are refreshed from
+// the controller just before each scrape (control io thread). Label sets are bounded: node and
+// deployment names (cluster-sized), kinds, reasons and status codes.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include "orchestrator/daemon/controller.h"
+#include "orchestrator/daemon/gateway.h"
+
+namespace edgesplit::orch {
+
+class OrchestratorMetrics {
+ public:
+  OrchestratorMetrics();
+  prometheus::Registry& registry() { return *registry_; }
+
+  void ObserveRequest(const GatewayResult& r);  // thread-safe
+  void ControlMessage(const std::string& kind);
+  void BadControlMessage(const std::string& reason);
+  void HeartbeatLag(double seconds);
+  // Refreshes gauges and counters from the controller (control io thread).
+  void Refresh(const Controller& c, TimePoint now, size_t inflight, const std::map<std::string, uint64_t>& rejected);
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  prometheus::Family<prometheus::Gauge>* nodes_;
+  prometheus::Family<prometheus::Gauge>* node_up_;
+  prometheus::Family<prometheus::Gauge>* node_cpu_;
+  prometheus::Family<prometheus::Gauge>* node_mem_;
+  prometheus::Family<prometheus::Gauge>* node_speed_;
+  prometheus::Family<prometheus::Histogram>* request_seconds_;
+  prometheus::Family<prometheus::Counter>* requests_total_;
+  prometheus::Family<prometheus::Counter>* failures_total_;
+  prometheus::Family<prometheus::Gauge>* predicted_;
+  prometheus::Family<prometheus::Gauge>* observed_;
+  prometheus::Family<prometheus::Gauge>* epoch_;
+  prometheus::Family<prometheus::Counter>* reconfigurations_;
+  prometheus::Family<prometheus::Gauge>* inflight_;
+  prometheus::Family<prometheus::Counter>* rejected_;
+  prometheus::Family<prometheus::Counter>* control_msgs_;
+  prometheus::Family<prometheus::Counter>* bad_control_;
+  prometheus::Histogram* heartbeat_lag_;
+  prometheus::Histogram* adaptation_;
+  prometheus::Family<prometheus::Counter>* events_;
+  size_t adaptations_seen_ = 0;
+  uint64_t last_event_seq_ = 0;
+  std::map<std::string, double> counted_;  // counters mirrored from the controller: last value
+};
+
+}  // namespace edgesplit::orch

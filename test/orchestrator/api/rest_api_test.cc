@@ -1,0 +1,187 @@
+#include "orchestrator/api/rest_api.h"
+
+#include <boost/json.hpp>
+#include <catch.hpp>
+
+#include "common/model/npy.h"
+#include "orchestrator/api/json_codec.h"
+
+using namespace edgesplit;
+using namespace edgesplit::orch;
+
+namespace {
+
+CatalogModel Model() {
+  CatalogModel m;
+  m.name = "gpt";
+  m.manifest.name = "gpt";
+  m.manifest.input = {DType::kInt64, {1, 4}};
+  for (int i = 0; i < 4; ++i) {
+    LayerSpec l;
+    l.name = "l" + std::to_string(i);
+    l.param_bytes = 1000;
+    l.output = {DType::kFloat32, {1, 4, 8}};
+    m.manifest.layers.push_back(l);
+    m.reference_layer_ms.push_back(1.0);
+  }
+  return m;
+}
+
+struct Fixture {
+  FakeClock clock;
+  std::unique_ptr<Controller> c;
+  std::unique_ptr<RestApi> api;
+  int infer_calls = 0;
+  explicit Fixture(std::string token = "") {
+    ModelCatalog cat;
+    REQUIRE(cat.Add(Model()).ok());
+    c = std::make_unique<Controller>(ControllerOptions{}, std::move(cat));
+    for (std::string n : {"n1", "n2"}) {
+      RegisterInfo r;
+      r.node = n;
+      r.data_address = "127.0.0.1:9";
+      r.trusted = true;
+      REQUIRE(c->OnRegister(r, clock.Now()).ok());
+    }
+    RestApiOptions o;
+    o.bearer_token = token;
+    o.max_json_bytes = 4096;
+    api = std::make_unique<RestApi>(
+        o, c.get(), &clock,
+        [this](const std::string&, HostTensor in, Duration, InferDone done) {
+          ++infer_calls;
+          done(std::move(in));  // echo
+        },
+        [] { return std::string("# metrics\n"); }, [] { return true; });
+  }
+  HttpResponse Call(const std::string& method, const std::string& path, const std::string& body = "",
+                    std::map<std::string, std::string> headers = {}, std::map<std::string, std::string> query = {}) {
+    HttpRequest r;
+    r.method = method;
+    r.target = path;
+    r.path = path;
+    r.body = body;
+    r.headers = std::move(headers);
+    r.query = std::move(query);
+    HttpResponse out;
+    bool called = false;
+    api->Handle(r, Responder([&](HttpResponse resp) {
+                  out = std::move(resp);
+                  called = true;
+                }));
+    REQUIRE(called);
+    return out;
+  }
+  std::string ErrorCode(const HttpResponse& r) {
+    auto v = ParseJson(r.body);
+    REQUIRE(v.ok());
+    return std::string(v->at("error").at("code").as_string());
+  }
+};
+
+}  // namespace
+
+TEST_CASE("lists nodes and models, creates and inspects a deployment") {
+  Fixture f;
+  auto r = f.Call("GET", "/v1/nodes");
+  CHECK(r.status == 200);
+  CHECK(ParseJson(r.body)->at("nodes").as_array().size() == 2);
+  CHECK(f.Call("GET", "/v1/models/gpt").status == 200);
+  r = f.Call("POST", "/v1/deployments", R"({"name":"d","model":"gpt","entry_node":"n1"})");
+  CHECK(r.status == 201);
+  r = f.Call("GET", "/v1/deployments/d");
+  REQUIRE(r.status == 200);
+  auto v = *ParseJson(r.body);
+  CHECK(v.at("status").as_string() == "deploying");
+  CHECK(v.at("rollout").at("to_epoch").as_int64() == 1);
+  CHECK(f.Call("GET", "/v1/deployments").status == 200);
+  r = f.Call("GET", "/v1/events", "", {}, {{"deployment", "d"}});
+  CHECK(r.status == 200);
+  CHECK(!ParseJson(r.body)->at("events").as_array().empty());
+  CHECK(f.Call("DELETE", "/v1/deployments/d").status == 200);
+  CHECK(f.Call("GET", "/v1/deployments/d").status == 404);
+}
+
+TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
+  Fixture f;
+  struct Case {
+    std::string method, path, body;
+    int status;
+    std::string code;
+  };
+  std::vector<Case> cases = {
+      {"POST", "/v1/deployments", "{not json", 400, "invalid_argument"},
+      {"POST", "/v1/deployments", "", 400, "invalid_argument"},
+      {"POST", "/v1/deployments", R"({"name":"d","model":"nope"})", 404, "not_found"},
+      {"POST", "/v1/deployments", R"({"name":"d","model":"gpt","extra":1})", 400, "invalid_argument"},
+      {"POST", "/v1/deployments", R"([1,2])", 400, "invalid_argument"},
+      {"POST", "/v1/deployments", std::string(5000, ' '), 413, "payload_too_large"},
+      {"PUT", "/v1/policy", R"({"cooldown_s":-3})", 400, "invalid_argument"},
+      {"PUT", "/v1/nodes/n1/trust", R"({"trusted":"yes"})", 400, "invalid_argument"},
+      {"PUT", "/v1/nodes/zz/trust", R"({"trusted":true})", 404, "not_found"},
+      {"POST", "/v1/plan", R"({"model":"gpt","entry_node":"ghost"})", 409, "failed_precondition"},
+      {"GET", "/v1/nope", "", 404, "not_found"},
+      {"PATCH", "/v1/deployments", "", 405, "method_not_allowed"},
+  };
+  const auto policy_before = f.Call("GET", "/v1/policy").body;
+  for (const auto& c : cases) {
+    INFO(c.method << " " << c.path << " " << c.body.substr(0, 60));
+    auto r = f.Call(c.method, c.path, c.body);
+    CHECK(r.status == c.status);
+    CHECK(f.ErrorCode(r) == c.code);
+  }
+  CHECK(f.c->deployments().empty());
+  CHECK(f.Call("GET", "/v1/policy").body == policy_before);
+  CHECK(f.api->rejected().at("invalid_argument") >= 5);
+}
+
+TEST_CASE("a configured token is required on /v1 but not on probes") {
+  Fixture f("s3cret");
+  auto r = f.Call("GET", "/v1/nodes");
+  CHECK(r.status == 401);
+  CHECK(f.ErrorCode(r) == "unauthenticated");
+  CHECK(f.Call("GET", "/v1/nodes", "", {{"authorization", "Bearer wrong"}}).status == 401);
+  CHECK(f.Call("GET", "/v1/nodes", "", {{"authorization", "Bearer s3cret"}}).status == 200);
+  CHECK(f.Call("GET", "/livez").status == 200);
+  CHECK(f.Call("GET", "/metrics").status == 200);
+}
+
+TEST_CASE("inference accepts .npy and JSON tensors and answers in the same form") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/v1/deployments", R"({"name":"d","model":"gpt","entry_node":"n1"})").status == 201);
+  auto r = f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[1,2],"data":[5,6]})");
+  REQUIRE(r.status == 200);
+  CHECK(ParseJson(r.body)->at("data").as_array().size() == 2);
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, {2});
+  std::memset(t.data, 0, t.nbytes);
+  r = f.Call("POST", "/v1/deployments/d/infer", EncodeNpy(t), {{"content-type", "application/x-npy"}});
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type == "application/x-npy");
+  CHECK(DecodeNpy(r.body)->SameBytes(t));
+  // Bad .npy, bad deadline and unknown deployment never reach the gateway.
+  const int before = f.infer_calls;
+  CHECK(f.Call("POST", "/v1/deployments/d/infer", "garbage", {{"content-type", "application/x-npy"}}).status == 400);
+  CHECK(f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[1,2],"data":[5,6]})", {},
+               {{"deadline_ms", "-4"}}).status == 400);
+  CHECK(f.Call("POST", "/v1/deployments/x/infer", "{}").status == 404);
+  CHECK(f.infer_calls == before);
+}
+
+TEST_CASE("plan preview runs the planner without applying") {
+  Fixture f;
+  auto r = f.Call("POST", "/v1/plan", R"({"model":"gpt","entry_node":"n1","objective":"latency"})");
+  REQUIRE(r.status == 200);
+  auto v = *ParseJson(r.body);
+  CHECK(v.at("status").as_string() != "infeasible");
+  CHECK(!v.at("stages").as_array().empty());
+  CHECK(f.c->deployments().empty());
+  CHECK(f.c->TakeOutbox().empty());
+}
+
+TEST_CASE("policy changes are validated and applied") {
+  Fixture f;
+  auto r = f.Call("PUT", "/v1/policy", R"({"cooldown_s": 12, "hysteresis_fraction": 0.2})");
+  REQUIRE(r.status == 200);
+  CHECK(f.c->policy().hysteresis_fraction == 0.2);
+  CHECK(f.c->policy().cooldown == std::chrono::seconds(12));
+}

@@ -1,0 +1,36 @@
+#include "orchestrator/daemon/config.h"
+
+#include <catch.hpp>
+
+using namespace edgesplit;
+using namespace edgesplit::orch;
+
+TEST_CASE("config YAML sets nested keys and refuses unknown ones") {
+  auto c = ParseOrchestratorConfig(R"(
+control_listen: 127.0.0.1:0
+token: abc
+liveness: {suspect_after_ms: 600, dead_after_ms: 900}
+policy: {cooldown_s: 3, horizon_s: 10}
+rollout: {drain_grace_ms: 50}
+gateway: {threads: 2}
+)");
+  REQUIRE(c.ok());
+  CHECK(c->api.bearer_token == "abc");
+  CHECK(c->controller.registry.dead_after == std::chrono::milliseconds(900));
+  CHECK(c->controller.policy.cooldown == std::chrono::seconds(3));
+  CHECK(c->gateway.threads == 2);
+  auto bad = ParseOrchestratorConfig("policy: {colour: red}\n");
+  CHECK(bad.status().message().find("policy.colour") != std::string::npos);
+  CHECK(!ParseOrchestratorConfig("liveness: {suspect_after_ms: 900, dead_after_ms: 100}\n").ok());
+}
+
+TEST_CASE("flags override the file and --set reaches any key") {
+  auto c = OrchestratorConfigFromArgs({"--http-listen", "127.0.0.1:0", "--set", "policy.cooldown_s=1.5",
+                                       "--heartbeat-period-ms", "100"});
+  REQUIRE(c.ok());
+  CHECK(c->http_listen == "127.0.0.1:0");
+  CHECK(c->heartbeat_period_ms == 100);
+  CHECK(c->controller.policy.cooldown == std::chrono::milliseconds(1500));
+  CHECK(!OrchestratorConfigFromArgs({"--bogus", "1"}).ok());
+  CHECK(!OrchestratorConfigFromArgs({"--set", "nope=1"}).ok());
+}
