@@ -1,0 +1,146 @@
+#include "agent/daemon/agent.h"
+
+#include <dirent.h>
+
+#include <random>
+
+#include "agent/daemon/control_client.h"
+#include "agent/daemon/proc_stats.h"
+#include "common/base/log.h"
+
+namespace edgesplit::agent {
+
+namespace asio = boost::asio;
+
+struct Agent::Impl {
+  asio::io_context io{1};
+  std::unique_ptr<AgentCore> core;
+  std::unique_ptr<ControlClient> control;
+  std::optional<asio::signal_set> signals;
+  ProcSampler proc;
+  uint64_t profile_version = 0;
+  uint64_t incarnation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  // Destroyed first (declared last): joins compute threads before the core goes away.
+  std::unique_ptr<WorkerPool> loader_pool;
+  std::unique_ptr<WorkerPool> compute;
+};
+
+Agent::Agent(AgentConfig config, SegmentLoader loader)
+    : config_(std::move(config)), loader_(std::move(loader)), metrics_(std::make_unique<AgentMetrics>()),
+      impl_(std::make_unique<Impl>()) {}
+
+Agent::~Agent() {
+  Shutdown();
+  // Pools join before the core is destroyed: callbacks they post check the core's liveness flag.
+  impl_->compute.reset();
+  impl_->loader_pool.reset();
+}
+
+Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, SegmentLoader loader) {
+  ES_RETURN_IF_ERROR(config.Validate());
+  if (!loader) loader = MakePackageLoader(config.models_dir, config.verify_sha256);
+  std::unique_ptr<Agent> a(new Agent(std::move(config), std::move(loader)));
+  a->impl_->compute = std::make_unique<WorkerPool>("compute", a->config_.compute_threads, static_cast<size_t>(a->config_.max_queue));
+  a->impl_->loader_pool = std::make_unique<WorkerPool>("loader", 1, 64);
+  a->impl_->core = std::make_unique<AgentCore>(a->impl_->io, a->config_, a->loader_, a->metrics_.get(),
+                                               a->impl_->compute.get(), a->impl_->loader_pool.get());
+  return a;
+}
+
+v1::Register Agent::MakeRegister() {
+  v1::Register r;
+  r.set_node(config_.node);
+  r.set_version(kAgentVersion);
+  *r.mutable_capacity() = MakeProfile(0);
+  r.set_data_address(data_address_);
+  r.set_trusted(config_.trusted);
+  r.set_incarnation(impl_->incarnation);
+  if (DIR* d = opendir(config_.models_dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      if (access((config_.models_dir + "/" + name + "/model.yaml").c_str(), R_OK) == 0) r.add_models(name);
+    }
+    closedir(d);
+  }
+  return r;
+}
+
+v1::CapacityProfile Agent::MakeProfile(double period_s) {
+  v1::CapacityProfile p;
+  p.set_version(++impl_->profile_version);
+  p.set_cores(ProcSampler::Cores());
+  p.set_cpu_utilization(impl_->proc.SampleCpu());
+  const MemInfo mem = impl_->proc.SampleMemory();
+  p.set_memory_total_bytes(mem.total_bytes);
+  p.set_memory_available_bytes(mem.available_bytes);
+  p.set_speed_factor(1.0 / config_.emulation.compute_slowdown);
+  impl_->core->FillProfile(&p, period_s);
+  return p;
+}
+
+Status Agent::StartOnIo() {
+  ES_RETURN_IF_ERROR(impl_->core->Start());
+  data_address_ = impl_->core->data_address();
+  if (!config_.orchestrator.empty()) {
+    ControlClientOptions o;
+    o.orchestrator = config_.orchestrator;
+    o.heartbeat_period = std::chrono::milliseconds(config_.heartbeat_period_ms);
+    o.backoff.min = std::chrono::milliseconds(config_.reconnect_min_ms);
+    o.backoff.max = std::chrono::milliseconds(config_.reconnect_max_ms);
+    impl_->control = std::make_unique<ControlClient>(
+        impl_->io, o, [this] { return MakeRegister(); }, [this](double s) { return MakeProfile(s); },
+        [this](const v1::Command& c, std::function<void(v1::CommandAck)> done) {
+          impl_->core->HandleCommand(c, std::move(done));
+        },
+        metrics_.get());
+    impl_->control->Start();
+  }
+  LogInfo("agent_started").Kv("node", config_.node).Kv("data", data_address_).Kv("orchestrator", config_.orchestrator)
+      .Kv("compute_threads", config_.compute_threads).Kv("intra_op_threads", config_.intra_op_threads)
+      .Kv("compute_slowdown", config_.emulation.compute_slowdown).Kv("egress_mbps", config_.emulation.egress_mbps);
+  return Status::Ok();
+}
+
+Status Agent::Start() {
+  ES_RETURN_IF_ERROR(StartOnIo());
+  io_thread_ = std::thread([this] { impl_->io.run(); });
+  return Status::Ok();
+}
+
+void Agent::BeginStop() {
+  impl_->core->BeginShutdown([this] {
+    if (impl_->control) impl_->control->Stop();
+    impl_->core->Stop();
+    impl_->io.stop();
+  });
+}
+
+void Agent::Shutdown() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (io_thread_.joinable()) {
+    asio::post(impl_->io, [this] { BeginStop(); });
+    io_thread_.join();
+  }
+}
+
+int Agent::RunUntilSignal() {
+  Status s = StartOnIo();
+  if (!s.ok()) {
+    LogError("agent_start_failed").Kv("error", s.ToString());
+    return 1;
+  }
+  impl_->signals.emplace(impl_->io, SIGTERM, SIGINT);
+  impl_->signals->async_wait([this](boost::system::error_code ec, int sig) {
+    if (ec) return;
+    LogInfo("signal").Kv("signal", sig);
+    BeginStop();
+  });
+  impl_->io.run();
+  stopped_ = true;
+  LogInfo("agent_exit");
+  return 0;
+}
+
+}  // namespace edgesplit::agent

@@ -1,0 +1,52 @@
+// The edgesplit-agent application: wires config, the data plane (AgentCore), the control client,
+// the compute and loader pools, metrics and HTTP. One io thread runs all network I/O.
+// Thread-safety: Create/Start/Shutdown/Run from one thread; accessors are safe after Start.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "agent/daemon/agent_core.h"
+#include "agent/daemon/config.h"
+
+namespace edgesplit::agent {
+
+inline constexpr const char* kAgentVersion = "0.1.0";
+
+class Agent {
+ public:
+  // `loader` empty = load packages from config.models_dir with agent/runtime.
+  static Result<std::unique_ptr<Agent>> Create(AgentConfig config, SegmentLoader loader = {});
+  ~Agent();
+
+  // Binds ports and starts the io thread in the background (in-process tests).
+  Status Start();
+  // Drains in-flight work (like SIGTERM), stops and joins. Idempotent.
+  void Shutdown();
+  // Start + serve on the calling thread until SIGTERM/SIGINT has drained the agent. Exit code.
+  int RunUntilSignal();
+
+  std::string data_address() const { return data_address_; }
+  std::string http_address() const { return http_address_; }
+  AgentMetrics& metrics() { return *metrics_; }
+
+ private:
+  explicit Agent(AgentConfig config, SegmentLoader loader);
+  Status StartOnIo();
+  void BeginStop();
+  v1::Register MakeRegister();
+  v1::CapacityProfile MakeProfile(double period_s);
+
+  struct Impl;
+  AgentConfig config_;
+  SegmentLoader loader_;
+  std::unique_ptr<AgentMetrics> metrics_;
+  std::unique_ptr<Impl> impl_;
+  std::string data_address_;
+  std::string http_address_;
+  std::thread io_thread_;
+  bool stopped_ = false;
+};
+
+}  // namespace edgesplit::agent

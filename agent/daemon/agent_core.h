@@ -1,0 +1,102 @@
+// The agent's data plane and command handling, on one io thread (Asio) with libtorch work on a
+// bounded compute pool. Routing and lifecycle decisions are delegated to the pure SegmentTable.
+//
+// Data port: every connection may carry any frame kind. Clients send REQUEST to the entry and get
+// RESULT/ERROR back on the same connection; stages forward ACTIVATION to their downstream; the
+// last stage sends RESULT (or any stage ERROR) to the entry, which answers its client.
+// A bad frame closes its connection (counted by reason); the agent and other connections go on.
+//
+// Thread-safety: all methods except the constructor must run on the io thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "agent/daemon/agent_metrics.h"
+#include "agent/daemon/config.h"
+#include "agent/daemon/peer_link.h"
+#include "agent/daemon/segment_table.h"
+#include "agent/daemon/worker_pool.h"
+#include "agent/transport/frame_io.h"
+#include "agent/transport/frame_queue.h"
+#include "common/proto/control.pb.h"
+
+namespace edgesplit::agent {
+
+// Loads a segment (runs on the loader thread). Tests inject fakes; the default reads
+// <models_dir>/<model>/ with agent/runtime.
+using SegmentLoader = std::function<Result<std::shared_ptr<SegmentExecutor>>(const LoadSpec&)>;
+SegmentLoader MakePackageLoader(std::string models_dir, bool verify_sha256);
+
+class AgentCore {
+ public:
+  AgentCore(net::asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
+            WorkerPool* compute, WorkerPool* loader_pool);
+  ~AgentCore();
+
+  // Binds the data port and starts accepting. The bound address is data_address().
+  Status Start();
+  const std::string& data_address() const { return data_address_; }
+
+  // Control commands. `done` runs on the io thread with the acknowledgement.
+  void HandleCommand(const v1::Command& cmd, std::function<void(v1::CommandAck)> done);
+  // Segments, queue depths, request rates and the last link measurements.
+  void FillProfile(v1::CapacityProfile* p, double period_s);
+
+  // SIGTERM: refuse new client requests; `drained` runs once in-flight work is finished
+  // (or drain_timeout_ms passed).
+  void BeginShutdown(std::function<void()> drained);
+  bool ready() const { return started_ && !shutting_down_; }
+  // Closes the listener and all connections.
+  void Stop();
+
+ private:
+  struct InConn;
+  struct Pending;
+  net::Awaitable<void> AcceptLoop();
+  net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
+  net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
+  net::Awaitable<void> SweepLoop();
+  std::optional<transport::FrameError> CheckFrame(const transport::Frame& meta);
+  void Dispatch(transport::Frame f, const std::shared_ptr<InConn>& conn);
+  void AcceptRequest(transport::Frame f, const std::shared_ptr<InConn>& conn);
+  void AcceptActivation(transport::Frame f);
+  Status SubmitCompute(SegmentSlot* slot, transport::Frame f);
+  void OnComputed(LoadSpec spec, transport::Frame in, Result<HostTensor> out, std::vector<double> layer_ms, double seconds);
+  void DeliverToEntry(transport::Frame f, const std::string& entry);
+  void SendError(const transport::Frame& req, const std::string& entry, const Status& s);
+  void CompletePending(transport::Frame f);
+  void ReplyToClient(const std::shared_ptr<InConn>& conn, transport::Frame f);
+  std::shared_ptr<PeerLink> Peer(const std::string& address);
+  net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);
+  void WaitDrained(SegmentKey key, TimePoint deadline, std::function<void(Status)> done);
+  void FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double period_s);
+  void UpdateGauges();
+
+  net::asio::io_context& io_;
+  AgentConfig config_;
+  SegmentLoader loader_;
+  AgentMetrics* metrics_;
+  WorkerPool* compute_;
+  WorkerPool* loader_pool_;
+  transport::FrameLimits limits_;
+  transport::TokenBucket egress_;
+  SegmentTable table_;
+  std::optional<net::tcp::acceptor> acceptor_;
+  std::string data_address_;
+  std::map<std::string, std::shared_ptr<PeerLink>> peers_;
+  std::map<uint64_t, std::weak_ptr<InConn>> conns_;
+  std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // entry: internal request id -> client
+  std::vector<v1::LinkMeasurement> links_;
+  uint64_t next_request_id_ = 1;
+  uint64_t next_conn_id_ = 1;
+  size_t in_compute_ = 0;
+  bool started_ = false;
+  bool shutting_down_ = false;
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);  // guards callbacks posted from pools
+};
+
+}  // namespace edgesplit::agent

@@ -1,0 +1,367 @@
+// AgentCore: the data plane (connections, routing, compute dispatch, result delivery).
+#include <thread>
+
+#include "agent/daemon/agent_core.h"
+#include "common/base/log.h"
+
+namespace edgesplit::agent {
+
+namespace asio = boost::asio;
+using transport::Frame;
+using transport::FrameError;
+using transport::FrameKind;
+using transport::RejectReason;
+using namespace std::chrono_literals;
+
+struct AgentCore::InConn {
+  InConn(net::tcp::socket s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
+  net::tcp::socket socket;
+  transport::FrameQueue out;
+  uint64_t id = 0;
+  void Close() {
+    out.Close();
+    boost::system::error_code ec;
+    socket.close(ec);
+  }
+};
+
+struct AgentCore::Pending {
+  std::weak_ptr<InConn> conn;
+  uint64_t client_request_id = 0;
+  SegmentKey key;
+  TimePoint deadline;
+};
+
+namespace {
+int64_t UnixMillisNow() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+Duration Ms(int ms) { return std::chrono::milliseconds(ms); }
+}  // namespace
+
+AgentCore::AgentCore(asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
+                     WorkerPool* compute, WorkerPool* loader_pool)
+    : io_(io), config_(std::move(config)), loader_(std::move(loader)), metrics_(metrics), compute_(compute),
+      loader_pool_(loader_pool),
+      egress_(config_.emulation.egress_mbps * 1e6 / 8.0, std::max(64.0 * 1024, config_.emulation.egress_mbps * 1e6 / 8.0 / 100)) {
+  limits_.max_frame_bytes = static_cast<size_t>(config_.max_frame_bytes);
+}
+
+AgentCore::~AgentCore() { *alive_ = false; }
+
+Status AgentCore::Start() {
+  ES_ASSIGN_OR_RETURN(auto acc, net::Listen(io_.get_executor(), config_.data_listen));
+  acceptor_.emplace(std::move(acc));
+  data_address_ = config_.advertise_address.empty() ? net::LocalAddress(*acceptor_) : config_.advertise_address;
+  started_ = true;
+  asio::co_spawn(io_, AcceptLoop(), asio::detached);
+  asio::co_spawn(io_, SweepLoop(), asio::detached);
+  LogInfo("data_port_listening").Kv("address", data_address_);
+  return Status::Ok();
+}
+
+void AgentCore::Stop() {
+  started_ = false;
+  if (acceptor_) {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  }
+  for (auto& [id, w] : conns_)
+    if (auto c = w.lock()) c->Close();
+  for (auto& [a, p] : peers_) p->Close();
+}
+
+net::Awaitable<void> AgentCore::AcceptLoop() {
+  while (acceptor_ && acceptor_->is_open()) {
+    auto [ec, sock] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
+      LogWarn("data_accept_failed").Kv("error", ec.message());
+      asio::steady_timer t(io_, 10ms);  // e.g. out of file descriptors: do not spin
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    boost::system::error_code ignored;
+    sock.set_option(net::tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<InConn>(std::move(sock), static_cast<size_t>(config_.max_queue) * 2 + 16);
+    conn->id = next_conn_id_++;
+    conns_[conn->id] = conn;
+    asio::co_spawn(io_, WriteLoop(conn), asio::detached);
+    asio::co_spawn(io_, ServeConnection(conn), asio::detached);
+  }
+}
+
+net::Awaitable<void> AgentCore::WriteLoop(std::shared_ptr<InConn> conn) {
+  for (;;) {
+    auto f = co_await conn->out.Pop();
+    if (!f) break;
+    Status s = co_await transport::WriteFrame(conn->socket, *f, Ms(config_.frame_deadline_ms));
+    if (!s.ok()) {
+      LogWarn("client_write_failed").Kv("conn", conn->id).Kv("error", s.ToString());
+      conn->Close();
+      break;
+    }
+    metrics_->FrameOut(f->kind, f->has_tensor ? f->tensor.nbytes : 0);
+  }
+}
+
+net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
+  const transport::FrameCheck check = [this](const Frame& m) { return CheckFrame(m); };
+  while (conn->socket.is_open()) {
+    Frame f;
+    transport::ReadFrameOutcome outcome;
+    Status s = co_await transport::ReadFrame(conn->socket, limits_, Ms(config_.idle_timeout_ms),
+                                             Ms(config_.frame_deadline_ms), check, &f, &outcome);
+    if (!s.ok()) {
+      if (outcome.reject) {
+        metrics_->Rejected(*outcome.reject);
+        LogWarn("frame_rejected").Kv("conn", conn->id).Kv("reason", transport::RejectReasonName(*outcome.reject))
+            .Kv("error", s.ToString());
+        if (f.kind == FrameKind::kRequest && *outcome.reject != RejectReason::kTruncated) {
+          // Tell the client why before closing (best effort: the writer may still flush it).
+          Frame err = Frame::ErrorFor(f, s, config_.node);
+          conn->out.Push(std::move(err));
+          asio::steady_timer t(io_, 50ms);
+          co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+      }
+      break;
+    }
+    metrics_->FrameIn(f.kind, f.has_tensor ? f.tensor.nbytes : 0);
+    Dispatch(std::move(f), conn);
+  }
+  conn->Close();
+  conns_.erase(conn->id);
+}
+
+std::optional<FrameError> AgentCore::CheckFrame(const Frame& m) {
+  std::optional<RejectReason> reason;
+  SegmentSlot* slot = nullptr;
+  if (m.kind == FrameKind::kRequest || m.kind == FrameKind::kActivation) {
+    if (!m.has_tensor) return FrameError{RejectReason::kBadMeta, InvalidArgument("request without a tensor")};
+    auto r = m.kind == FrameKind::kRequest ? table_.RouteRequest(m.deployment, m.epoch, &reason)
+                                           : table_.RouteActivation(m.deployment, m.epoch, m.layer, &reason);
+    if (!r.ok()) {
+      if (reason) return FrameError{*reason, r.status()};
+      return std::nullopt;  // e.g. draining: not a bad frame; Dispatch answers with an error
+    }
+    slot = *r;
+    Status s = SegmentTable::CheckInput(*slot, m.tensor.dtype, m.tensor.shape);
+    if (!s.ok()) return FrameError{RejectReason::kSpecMismatch, s};
+  }
+  return std::nullopt;
+}
+
+void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {
+  switch (f.kind) {
+    case FrameKind::kRequest: AcceptRequest(std::move(f), conn); break;
+    case FrameKind::kActivation: AcceptActivation(std::move(f)); break;
+    case FrameKind::kResult:
+    case FrameKind::kError: CompletePending(std::move(f)); break;
+    case FrameKind::kProbe: {
+      Frame reply;
+      reply.kind = FrameKind::kProbeReply;
+      reply.request_id = f.request_id;
+      ReplyToClient(conn, std::move(reply));
+      break;
+    }
+    default: break;
+  }
+}
+
+void AgentCore::ReplyToClient(const std::shared_ptr<InConn>& conn, Frame f) {
+  if (!conn->out.Push(std::move(f))) {
+    LogWarn("client_queue_full").Kv("conn", conn->id);
+    conn->Close();
+  }
+}
+
+void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
+  auto refuse = [&](const Status& s) {
+    metrics_->RequestDone(false);
+    ReplyToClient(conn, Frame::ErrorFor(f, s, config_.node));
+  };
+  if (shutting_down_) return refuse(Unavailable("agent is shutting down"));
+  std::optional<RejectReason> reason;
+  auto r = table_.RouteRequest(f.deployment, f.epoch, &reason);
+  if (!r.ok()) return refuse(r.status());
+  SegmentSlot* slot = *r;
+  const uint64_t id = next_request_id_++;
+  auto p = std::make_unique<Pending>();
+  p->conn = conn;
+  p->client_request_id = f.request_id;
+  p->key = {slot->spec.deployment, slot->spec.epoch};
+  Duration timeout = Ms(config_.request_timeout_ms);
+  if (f.deadline_unix_ms > 0) timeout = std::min(timeout, Ms(static_cast<int>(std::max<int64_t>(0, f.deadline_unix_ms - UnixMillisNow()))));
+  p->deadline = SteadyClock::Default()->Now() + timeout;
+  const uint64_t client_id = f.request_id;
+  f.request_id = id;
+  f.epoch = slot->spec.epoch;
+  f.layer = 0;
+  f.origin = data_address_;
+  if (f.deadline_unix_ms <= 0) f.deadline_unix_ms = UnixMillisNow() + config_.request_timeout_ms;
+  Status s = SubmitCompute(slot, std::move(f));
+  if (!s.ok()) {
+    Frame err;
+    err.request_id = client_id;
+    metrics_->RequestDone(false);
+    ReplyToClient(conn, Frame::ErrorFor(err, s, config_.node));
+    return;
+  }
+  slot->in_flight_entry++;
+  pending_[id] = std::move(p);
+  UpdateGauges();
+}
+
+void AgentCore::AcceptActivation(Frame f) {
+  std::optional<RejectReason> reason;
+  auto r = table_.RouteActivation(f.deployment, f.epoch, f.layer, &reason);
+  if (!r.ok()) return SendError(f, f.origin, r.status());
+  SegmentSlot* slot = *r;
+  const std::string entry = slot->spec.entry_address.empty() ? f.origin : slot->spec.entry_address;
+  Frame meta = f;
+  meta.tensor = {};
+  meta.has_tensor = false;
+  Status s = SubmitCompute(slot, std::move(f));
+  if (!s.ok()) SendError(meta, entry, s);
+}
+
+Status AgentCore::SubmitCompute(SegmentSlot* slot, Frame f) {
+  if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
+    metrics_->Overloaded();
+    return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " requests queued on " + config_.node);
+  }
+  auto exec = slot->exec;
+  LoadSpec spec = slot->spec;
+  const double slowdown = config_.emulation.compute_slowdown;
+  auto alive = alive_;
+  auto job = [this, alive, exec, spec, slowdown, f = std::move(f)]() mutable {
+    std::vector<double> layer_ms;
+    const auto t0 = std::chrono::steady_clock::now();
+    Result<HostTensor> out = exec->Run(f.tensor, &layer_ms);
+    auto elapsed = std::chrono::steady_clock::now() - t0;
+    if (slowdown > 1.0) {
+      // Emulated slower node: stretch the measured compute time by waiting.
+      std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed * (slowdown - 1.0)));
+      for (double& ms : layer_ms) ms *= slowdown;
+      elapsed = std::chrono::steady_clock::now() - t0;
+    }
+    const double seconds = std::chrono::duration<double>(elapsed).count();
+    f.tensor = {};  // the input is no longer needed
+    asio::post(io_, [this, alive, spec = std::move(spec), f = std::move(f), out = std::move(out),
+                     layer_ms = std::move(layer_ms), seconds]() mutable {
+      if (*alive) OnComputed(std::move(spec), std::move(f), std::move(out), std::move(layer_ms), seconds);
+    });
+  };
+  if (!compute_->TrySubmit(std::move(job))) {
+    metrics_->Overloaded();
+    return ResourceExhausted("overloaded: compute queue full on " + config_.node);
+  }
+  ++in_compute_;
+  slot->in_compute++;
+  UpdateGauges();
+  return Status::Ok();
+}
+
+void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std::vector<double> layer_ms,
+                           double seconds) {
+  --in_compute_;
+  metrics_->ComputeSeconds(seconds);
+  if (SegmentSlot* slot = table_.Find({spec.deployment, spec.epoch})) {
+    slot->in_compute--;
+    slot->requests_total++;
+    if (out.ok()) slot->RecordRun(std::move(layer_ms));
+    else slot->failures_total++;
+  }
+  UpdateGauges();
+  const std::string entry = spec.entry_address.empty() ? in.origin : spec.entry_address;
+  if (!out.ok()) return SendError(in, entry, out.status());
+  Frame next = in;
+  next.has_tensor = true;
+  next.tensor = std::move(*out);
+  if (spec.is_last()) {
+    next.kind = FrameKind::kResult;
+    next.layer = spec.num_layers;
+    return DeliverToEntry(std::move(next), entry);
+  }
+  next.kind = FrameKind::kActivation;
+  next.layer = spec.end_layer;
+  Status s = Peer(spec.downstream_address)->Send(std::move(next));
+  if (!s.ok()) SendError(in, entry, s);
+}
+
+void AgentCore::DeliverToEntry(Frame f, const std::string& entry) {
+  if (entry == data_address_ || entry.empty()) return CompletePending(std::move(f));
+  Status s = Peer(entry)->Send(std::move(f));
+  if (!s.ok()) LogWarn("result_undeliverable").Kv("entry", entry).Kv("error", s.ToString());
+}
+
+void AgentCore::SendError(const Frame& req, const std::string& entry, const Status& s) {
+  LogWarn("request_failed").Kv("request", req.request_id).Kv("deployment", req.deployment).Kv("epoch", req.epoch)
+      .Kv("error", s.ToString());
+  DeliverToEntry(Frame::ErrorFor(req, s, config_.node), entry);
+}
+
+void AgentCore::CompletePending(Frame f) {
+  auto it = pending_.find(f.request_id);
+  if (it == pending_.end()) {
+    LogDebug("late_result_dropped").Kv("request", f.request_id);
+    return;
+  }
+  std::unique_ptr<Pending> p = std::move(it->second);
+  pending_.erase(it);
+  if (SegmentSlot* slot = table_.Find(p->key)) slot->in_flight_entry--;
+  metrics_->RequestDone(f.kind == FrameKind::kResult);
+  UpdateGauges();
+  auto conn = p->conn.lock();
+  if (!conn) return;
+  f.request_id = p->client_request_id;
+  f.origin.clear();
+  ReplyToClient(conn, std::move(f));
+}
+
+net::Awaitable<void> AgentCore::SweepLoop() {
+  asio::steady_timer t(io_);
+  while (started_) {
+    t.expires_after(50ms);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    const TimePoint now = SteadyClock::Default()->Now();
+    std::vector<uint64_t> expired;
+    for (auto& [id, p] : pending_)
+      if (p->deadline <= now) expired.push_back(id);
+    for (uint64_t id : expired) {
+      Frame err;
+      err.kind = FrameKind::kError;
+      err.request_id = id;
+      err.error_code = StatusCodeName(StatusCode::kDeadlineExceeded);
+      err.error = "request deadline exceeded";
+      err.stage = config_.node;
+      CompletePending(std::move(err));
+    }
+  }
+}
+
+std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
+  auto it = peers_.find(address);
+  if (it != peers_.end()) return it->second;
+  PeerLink::Options o;
+  o.max_queue = static_cast<size_t>(config_.max_peer_queue);
+  o.frame_deadline = Ms(config_.frame_deadline_ms);
+  auto link = std::make_shared<PeerLink>(io_.get_executor(), address, o, &egress_, metrics_,
+                                         [this, address](const Frame& f, const Status& s) {
+                                           if (f.kind == FrameKind::kActivation) {
+                                             SendError(f, f.origin, Unavailable("next stage " + address + ": " + s.message()));
+                                           }
+                                         });
+  link->Start();
+  peers_[address] = link;
+  return link;
+}
+
+void AgentCore::UpdateGauges() {
+  metrics_->queue_depth->Set(static_cast<double>(in_compute_));
+  metrics_->segments_loaded->Set(static_cast<double>(table_.ready_count()));
+  metrics_->entry_in_flight->Set(static_cast<double>(pending_.size()));
+}
+
+}  // namespace edgesplit::agent

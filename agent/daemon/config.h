@@ -1,0 +1,52 @@
+// edgesplit-agent configuration: YAML file parsed once into a validated struct; flags override
+// the file; unknown keys are errors. Every key is documented in docs/agent.md with its unit and
+// default.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/base/status.h"
+
+namespace edgesplit::agent {
+
+struct EmulationConfig {
+  double compute_slowdown = 1.0;  // >= 1: compute time is stretched by waiting (test feature)
+  double egress_mbps = 0;         // > 0: token-bucket cap on data sent to peers (test feature)
+};
+
+struct AgentConfig {
+  std::string node = "agent";
+  std::string orchestrator;                      // host:port; empty = run without a control channel
+  std::string data_listen = "127.0.0.1:7200";    // port 0 picks a free port
+  std::string advertise_address;                 // data address told to peers; empty = bound address
+  std::string http_listen = "127.0.0.1:9200";    // /metrics /livez /readyz; empty = disabled
+  std::string models_dir = "/var/lib/edgesplit/models";
+  bool trusted = false;
+  int heartbeat_period_ms = 1000;
+  int compute_threads = 1;        // segment runs in parallel
+  int intra_op_threads = 1;       // libtorch threads per run (1: several agents share small boxes)
+  int max_queue = 64;             // requests waiting for compute before "overloaded"
+  long long max_frame_bytes = 256LL << 20;
+  int frame_deadline_ms = 30000;  // to receive or send one frame
+  int idle_timeout_ms = 600000;   // a data connection with no frame for this long is closed
+  int request_timeout_ms = 30000; // entry: default deadline of a request
+  int drain_timeout_ms = 30000;   // SIGTERM / Drain: wait at most this long for in-flight work
+  int reconnect_min_ms = 200;
+  int reconnect_max_ms = 10000;
+  int max_peer_queue = 256;       // frames waiting to be sent to one peer
+  std::string log_level = "info";
+  bool verify_sha256 = true;
+  EmulationConfig emulation;
+
+  // Every problem at once, "; "-separated.
+  Status Validate() const;
+};
+
+// Parses YAML text; unknown keys and wrong types are invalid_argument.
+Result<AgentConfig> ParseAgentConfig(const std::string& yaml_text);
+// --config FILE first, then every other flag (--data-listen, --compute-slowdown, ...) over it.
+Result<AgentConfig> AgentConfigFromArgs(const std::vector<std::string>& args);
+std::string AgentUsage();
+
+}  // namespace edgesplit::agent

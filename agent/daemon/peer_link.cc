@@ -1,0 +1,57 @@
+#include "agent/daemon/peer_link.h"
+
+#include "common/base/log.h"
+
+namespace edgesplit::agent {
+
+namespace asio = boost::asio;
+
+PeerLink::PeerLink(asio::any_io_executor ex, std::string address, Options options, transport::TokenBucket* egress,
+                   AgentMetrics* metrics, FailFn on_fail)
+    : ex_(ex), address_(std::move(address)), options_(options), egress_(egress), metrics_(metrics),
+      on_fail_(std::move(on_fail)), queue_(ex, options.max_queue) {}
+
+void PeerLink::Start() { asio::co_spawn(ex_, [self = shared_from_this()] { return self->Run(); }, asio::detached); }
+
+Status PeerLink::Send(transport::Frame f) {
+  if (queue_.closed()) return FailedPrecondition("link to " + address_ + " is closed");
+  if (!queue_.Push(std::move(f)))
+    return ResourceExhausted("overloaded: send queue to " + address_ + " is full");
+  return Status::Ok();
+}
+
+void PeerLink::Close() {
+  for (auto& f : queue_.Close()) on_fail_(f, Unavailable("link to " + address_ + " closed"));
+  if (socket_) {
+    boost::system::error_code ec;
+    socket_->close(ec);
+  }
+}
+
+net::Awaitable<void> PeerLink::Run() {
+  for (;;) {
+    auto f = co_await queue_.Pop();
+    if (!f) break;
+    if (!socket_ || !socket_->is_open()) {
+      auto s = co_await net::Connect(address_, options_.connect_timeout);
+      if (!s.ok()) {
+        LogWarn("peer_connect_failed").Kv("peer", address_).Kv("error", s.status().ToString());
+        on_fail_(*f, s.status());
+        continue;
+      }
+      socket_.emplace(std::move(*s));
+    }
+    Status w = co_await transport::WriteFrame(*socket_, *f, options_.frame_deadline, egress_);
+    if (!w.ok()) {
+      LogWarn("peer_write_failed").Kv("peer", address_).Kv("error", w.ToString());
+      boost::system::error_code ec;
+      socket_->close(ec);
+      socket_.reset();
+      on_fail_(*f, w);
+      continue;
+    }
+    if (metrics_) metrics_->FrameOut(f->kind, f->has_tensor ? f->tensor.nbytes : 0);
+  }
+}
+
+}  // namespace edgesplit::agent

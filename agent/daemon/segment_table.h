@@ -1,0 +1,95 @@
+// The segments an agent holds, keyed by (deployment, epoch), and the routing of incoming work
+// to them (pure: no sockets, threads or protobuf). Several epochs of one deployment live side by
+// side during a make-before-break switch; the entry routes new requests to the active epoch.
+// Not thread-safe: owned by the agent's io thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "agent/daemon/segment_lifecycle.h"
+#include "agent/runtime/segment.h"
+#include "agent/transport/frame_header.h"
+
+namespace edgesplit::agent {
+
+struct SegmentKey {
+  std::string deployment;
+  uint64_t epoch = 0;
+  auto operator<=>(const SegmentKey&) const = default;
+};
+
+// What the orchestrator asked for (LoadSegment, as a plain struct).
+struct LoadSpec {
+  std::string deployment;
+  uint64_t epoch = 0;
+  std::string model;
+  int first_layer = 0;
+  int end_layer = 0;
+  int num_layers = 0;
+  std::string downstream_address;  // empty for the last stage
+  std::string entry_address;       // where the last stage returns results (empty: frame origin)
+  bool is_entry = false;
+  bool is_last() const { return end_layer == num_layers; }
+};
+Status ValidateLoadSpec(const LoadSpec& s);
+
+struct SegmentSlot {
+  LoadSpec spec;
+  SegmentState state = SegmentState::kLoading;
+  std::shared_ptr<SegmentExecutor> exec;  // set once ready; jobs hold a reference
+  std::string error;                      // when failed
+  bool active = false;                    // entry: receives new requests
+  uint32_t in_compute = 0;                // queued or running on the compute pool
+  uint32_t in_flight_entry = 0;           // entry: accepted requests awaiting their result
+  uint64_t requests_total = 0;
+  uint64_t failures_total = 0;
+  uint64_t requests_at_last_report = 0;
+  std::deque<std::vector<double>> recent_layer_ms;  // last kLayerWindow runs
+
+  static constexpr size_t kLayerWindow = 32;
+  void RecordRun(std::vector<double> layer_ms);
+  std::vector<double> MedianLayerMs() const;
+};
+
+class SegmentTable {
+ public:
+  // Adds a slot in `loading`. already_exists if the key is held and not failed/unloaded.
+  Status BeginLoad(const LoadSpec& spec);
+  // loading -> ready (with the executor) or failed. not_found if the slot was unloaded meanwhile.
+  Status FinishLoad(const SegmentKey& key, Result<std::shared_ptr<SegmentExecutor>> loaded);
+  // Entry: makes `epoch` the one new requests go to. Other epochs stay loaded.
+  Status Activate(const SegmentKey& key);
+  // ready -> draining; the entry stops routing new requests to it.
+  Status Drain(const SegmentKey& key);
+  // Removes the slot (running jobs keep the executor alive until they finish).
+  Status Unload(const SegmentKey& key);
+
+  SegmentSlot* Find(const SegmentKey& key);
+  // The active epoch of `deployment` at this entry, if any.
+  std::optional<uint64_t> ActiveEpoch(const std::string& deployment) const;
+
+  // Routing of a client request at the entry (epoch 0 = active). Errors carry the reject reason
+  // (unknown_epoch, spec_mismatch) or unavailable (draining / not ready).
+  Result<SegmentSlot*> RouteRequest(const std::string& deployment, uint64_t epoch, std::optional<transport::RejectReason>* reason);
+  // Routing of an activation from the previous stage: the (deployment, epoch) must be held,
+  // ready or draining, and start at `layer`.
+  Result<SegmentSlot*> RouteActivation(const std::string& deployment, uint64_t epoch, int layer,
+                                       std::optional<transport::RejectReason>* reason);
+  // Checks the frame's tensor against what the slot's segment expects.
+  static Status CheckInput(const SegmentSlot& slot, DType dtype, const std::vector<int64_t>& shape);
+
+  const std::map<SegmentKey, SegmentSlot>& slots() const { return slots_; }
+  size_t ready_count() const;
+
+ private:
+  std::map<SegmentKey, SegmentSlot> slots_;
+  std::map<std::string, uint64_t> active_;  // deployment -> active epoch (entry)
+};
+
+}  // namespace edgesplit::agent
