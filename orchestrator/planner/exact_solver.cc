@@ -78,6 +78,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   bool truncated = false;
   long long ops = 0;
   const int max_stages = ci.max_stages();
+  const double mf = opt.m_floor;
   auto hidx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
 
   std::vector<Label> g;
@@ -93,7 +94,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
         const int V = cand[slots[sl].v];
         double k = kInf;
         for (const auto& l : labels[sl])
-          k = std::min(k, l.s + rb.h_s[hidx(V, j)] + B * std::max(l.m, rb.h_m[hidx(V, j)]));
+          k = std::min(k, l.s + rb.h_s[hidx(V, j)] + B * std::max({l.m, rb.h_m[hidx(V, j)], mf}));
         key.push_back({k, sl});
       }
       std::nth_element(key.begin(), key.begin() + opt.beam_width, key.end());
@@ -124,7 +125,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           kmin = std::max(kmin, ci.pin_hi(W));
         }
         if (kmin > e) continue;
-        const double cs = rb.c_s[hidx(W, j)], cm = rb.c_m[hidx(W, j)];
+        const double cs = rb.c_s[hidx(W, j)], cm = std::max(rb.c_m[hidx(W, j)], mf);
         g.clear();
         for (size_t t = gb; t < ge; ++t) {
           const int32_t sl = here[t];
@@ -148,7 +149,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
         const bool more_allowed = used + 1 < max_stages;
         for (int k = kmin; k <= e; ++k) {
           const double comp = ci.Compute(W, j, k), mig = ci.Migration(W, j, k);
-          if (gs + A * comp + mig + B * std::max(gm, comp) >= ub) break;
+          if (gs + A * comp + mig + B * std::max({gm, comp, mf}) >= ub) break;
           if (k == L) {
             if (!last_allowed || !ci.HasLink(W, src)) continue;
             const double ts = A * ci.Transfer(W, src, ci.act(L)), tb = ci.BwTime(W, src, ci.act(L));
@@ -163,7 +164,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
             continue;
           }
           if (!more_allowed) continue;
-          const double hs = rb.h_s[hidx(W, k)], hm = rb.h_m[hidx(W, k)];
+          const double hs = rb.h_s[hidx(W, k)], hm = std::max(rb.h_m[hidx(W, k)], mf);
           int32_t* so = &slot_of[k * per_layer + static_cast<size_t>(nmask) * m + w];
           for (const auto& x : g) {
             ++ops;

@@ -25,6 +25,7 @@ struct DpOptions {
   int beam_width = 0;                    // 0: exact
   long long max_labels = 60'000'000;     // label operations before giving up
   std::function<bool()> out_of_time;     // polled now and then; may be empty
+  double m_floor = 0;                    // proven lower bound on the final M (e.g. the min period)
 };
 
 struct DpResult {

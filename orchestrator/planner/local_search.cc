@@ -68,6 +68,7 @@ std::vector<IStage> ImprovePlan(const CompiledInstance& ci, std::vector<IStage> 
     std::fill(used.begin(), used.end(), 0);
     for (const auto& x : plan) used[x.node] = 1;
     for (int a = 0; a < static_cast<int>(plan.size()); ++a) {
+      if (opt.out_of_time && opt.out_of_time()) return plan;
       for (int w = 0; w < n; ++w) {
         if (used[w] || !ci.StageValid(w, plan[a].first, plan[a].end)) continue;
         auto c = plan;
@@ -104,6 +105,7 @@ std::vector<IStage> ImprovePlan(const CompiledInstance& ci, std::vector<IStage> 
       std::fill(used.begin(), used.end(), 0);
       for (const auto& x : plan) used[x.node] = 1;
       for (int a = 0; a < static_cast<int>(plan.size()); ++a) {
+        if (opt.out_of_time && opt.out_of_time()) return plan;
         const IStage x = plan[a];
         for (int p = x.first + 1; p < x.end; ++p)
           for (int w : pool) {

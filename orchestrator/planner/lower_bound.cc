@@ -12,24 +12,24 @@ void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<dou
                  std::vector<double>& dst, std::vector<int>* arg) {
   const int n = ci.num_nodes();
   const double A = ci.A();
-  // Nodes with a finite cost-to-go; usually all of them, but skipping the rest is free.
-  std::vector<int> live;
-  for (int w = 0; w < n; ++w)
-    if (c[w] < kInf) live.push_back(w);
   for (int v = 0; v < n; ++v) {
     const double* lat = ci.lat_row(v);
     const double* inv = ci.inv_bw_row(v);
     double best = kInf;
     int barg = -1;
-    if (!max_part) {
-      for (int w : live) {
-        double x = A * (lat[w] + bytes * inv[w]) + c[w];
-        if (x < best && w != v) best = x, barg = w;
-      }
-    } else {
-      for (int w : live) {
-        double x = std::max(bytes * inv[w], c[w]);
-        if (x < best && w != v) best = x, barg = w;
+    // Two ranges skip w == v without a branch in the loop body.
+    for (auto [lo, hi] : {std::pair{0, v}, std::pair{v + 1, n}}) {
+      if (!max_part) {
+        for (int w = lo; w < hi; ++w) {
+          // Without a link inv is kInf; A may be 0 (period with migration), so avoid 0*inf.
+          const double x = inv[w] == kInf ? kInf : A * (lat[w] + bytes * inv[w]) + c[w];
+          if (x < best) best = x, barg = w;
+        }
+      } else {
+        for (int w = lo; w < hi; ++w) {
+          const double x = std::max(bytes * inv[w], c[w]);
+          if (x < best) best = x, barg = w;
+        }
       }
     }
     dst[v] = best;
@@ -85,7 +85,7 @@ double FluidPeriodBound(const CompiledInstance& ci) {
 
 }  // namespace
 
-RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, bool with_ranking) {
+RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
   RelaxedBounds r;
   const int n = ci.num_nodes(), L = ci.num_layers(), src = ci.source();
   const double A = ci.A(), B = ci.B();
@@ -169,49 +169,64 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, bool with_ranking
   }
   if (!r.relaxed_plan.empty() && r.relaxed_plan.back().end != L) r.relaxed_plan.clear();
 
-  if (with_ranking) {
-    // Forward pass: f_s/f_m = best prefix arriving at w to start a stage at layer j.
-    std::vector<double> f_s(sz, kInf), f_m(sz, kInf), e_s(n), e_m(n);
-    for (int w = 0; w < n; ++w)
-      if (ci.HasLink(src, w)) {
-        f_s[idx(w, 0)] = need_s ? A * ci.Transfer(src, w, ci.act(0)) : 0;
-        f_m[idx(w, 0)] = need_m ? ci.BwTime(src, w, ci.act(0)) : 0;
+  return r;
+}
+
+std::vector<double> RankNodes(const CompiledInstance& ci, const RelaxedBounds& r) {
+  const int n = ci.num_nodes(), L = ci.num_layers(), src = ci.source();
+  const double A = ci.A(), B = ci.B();
+  const bool need_s = !ci.s_trivial(), need_m = B > 0 || ci.s_trivial();
+  const size_t sz = static_cast<size_t>(n) * (L + 1);
+  auto idx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
+  // Forward pass: f_s/f_m = best prefix arriving at w to start a stage at layer j.
+  std::vector<double> f_s(sz, kInf), f_m(sz, kInf), e_s(n), e_m(n), col_s(n), col_m(n);
+  for (int w = 0; w < n; ++w)
+    if (ci.HasLink(src, w)) {
+      f_s[idx(w, 0)] = need_s ? A * ci.Transfer(src, w, ci.act(0)) : 0;
+      f_m[idx(w, 0)] = need_m ? ci.BwTime(src, w, ci.act(0)) : 0;
+    }
+  for (int k = 1; k < L; ++k) {
+    for (int v = 0; v < n; ++v) {
+      double bs = kInf, bm = kInf;
+      for (int j = k - 1; j >= 0; --j) {
+        if (!ci.StageValid(v, j, k)) continue;
+        const double comp = ci.Compute(v, j, k);
+        bs = std::min(bs, f_s[idx(v, j)] + A * comp + ci.Migration(v, j, k));
+        bm = std::min(bm, std::max(f_m[idx(v, j)], comp));
       }
-    for (int k = 1; k < L; ++k) {
-      for (int v = 0; v < n; ++v) {
-        double bs = kInf, bm = kInf;
-        for (int j = k - 1; j >= 0; --j) {
-          if (!ci.StageValid(v, j, k)) continue;
-          const double comp = ci.Compute(v, j, k);
-          bs = std::min(bs, f_s[idx(v, j)] + A * comp + ci.Migration(v, j, k));
-          bm = std::min(bm, std::max(f_m[idx(v, j)], comp));
-        }
-        e_s[v] = need_s ? bs : (bm < kInf ? 0 : kInf);
-        e_m[v] = need_m ? bm : (bs < kInf ? 0 : kInf);
-      }
-      // f[w][k] = min over v != w of e[v] + transfer(v -> w); transfer is not symmetric, so
-      // loop over sources v for each destination w.
-      for (int w = 0; w < n; ++w) {
-        double bs = kInf, bm = kInf;
-        for (int v = 0; v < n; ++v) {
-          if (v == w || e_s[v] == kInf) continue;
-          const double* lat = ci.lat_row(v);
-          const double* inv = ci.inv_bw_row(v);
-          if (need_s) bs = std::min(bs, e_s[v] + A * (lat[w] + ci.act(k) * inv[w]));
-          if (need_m) bm = std::min(bm, std::max(e_m[v], ci.act(k) * inv[w]));
-        }
-        f_s[idx(w, k)] = need_s ? bs : 0;
-        f_m[idx(w, k)] = need_m ? bm : 0;
+      e_s[v] = need_s ? bs : (bm < kInf ? 0 : kInf);
+      e_m[v] = need_m ? bm : (bs < kInf ? 0 : kInf);
+    }
+    // Row-major over sources v so the link matrices stream; w == v is skipped by two ranges.
+    std::fill(col_s.begin(), col_s.end(), kInf);
+    std::fill(col_m.begin(), col_m.end(), kInf);
+    const double a = ci.act(k);
+    for (int v = 0; v < n; ++v) {
+      if (e_s[v] == kInf || e_m[v] == kInf) continue;
+      const double* lat = ci.lat_row(v);
+      const double* inv = ci.inv_bw_row(v);
+      for (auto [lo, hi] : {std::pair{0, v}, std::pair{v + 1, n}}) {
+        if (need_s)
+          for (int w = lo; w < hi; ++w) {
+            const double x = inv[w] == kInf ? kInf : e_s[v] + A * (lat[w] + a * inv[w]);
+            col_s[w] = std::min(col_s[w], x);
+          }
+        if (need_m)
+          for (int w = lo; w < hi; ++w) col_m[w] = std::min(col_m[w], std::max(e_m[v], a * inv[w]));
       }
     }
-    r.through.assign(n, kInf);
-    for (int w = 0; w < n; ++w)
-      for (int j = 0; j < L; ++j) {
-        double x = f_s[idx(w, j)] + r.c_s[idx(w, j)] + B * std::max(f_m[idx(w, j)], r.c_m[idx(w, j)]);
-        r.through[w] = std::min(r.through[w], x);
-      }
+    for (int w = 0; w < n; ++w) {
+      f_s[idx(w, k)] = need_s ? col_s[w] : (col_m[w] < kInf ? 0 : kInf);
+      f_m[idx(w, k)] = need_m ? col_m[w] : (col_s[w] < kInf ? 0 : kInf);
+    }
   }
-  return r;
+  std::vector<double> through(n, kInf);
+  for (int w = 0; w < n; ++w)
+    for (int j = 0; j < L; ++j) {
+      const double x = f_s[idx(w, j)] + r.c_s[idx(w, j)] + B * std::max(f_m[idx(w, j)], r.c_m[idx(w, j)]);
+      through[w] = std::min(through[w], x);
+    }
+  return through;
 }
 
 int MinStagesNeeded(const CompiledInstance& ci) {

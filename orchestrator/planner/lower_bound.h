@@ -27,12 +27,14 @@ struct RelaxedBounds {
   double fluid_m_lb = 0;       // fluid bound on M (period)
   double lower_bound = kInf;   // s_lb + B * max(m_lb, fluid_m_lb); kInf: even the relaxation is infeasible
   std::vector<IStage> relaxed_plan;  // an optimal relaxed plan of the primary part (may reuse nodes)
-  std::vector<double> through;       // per node: best relaxed value of a plan using it (ranking)
   double at(const std::vector<double>& t, int v, int j) const { return t[static_cast<size_t>(v) * (L + 1) + j]; }
 };
 
-// `with_ranking` adds the forward pass that fills `through` (large instances only).
-RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, bool with_ranking);
+RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci);
+
+// Per node, the best relaxed value of a plan that uses it (forward pass + cost-to-go), for
+// candidate pruning. Same complexity as the bounds.
+std::vector<double> RankNodes(const CompiledInstance& ci, const RelaxedBounds& rb);
 
 // Fewest stages any plan needs, from memory, trust and pins alone (links ignored); kInf-like
 // large value (L + 1) when no stage sequence exists.

@@ -7,6 +7,7 @@
 #include "orchestrator/planner/heuristic_solver.h"
 #include "orchestrator/planner/local_search.h"
 #include "orchestrator/planner/lower_bound.h"
+#include "orchestrator/planner/period_solver.h"
 
 namespace edgesplit::planner {
 
@@ -88,7 +89,8 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     if (any) usable.push_back(v);
   }
   const bool exact = static_cast<int>(usable.size()) <= std::min(opt.exact_max_nodes, kMaxDpNodes);
-  const RelaxedBounds rb = ComputeRelaxedBounds(ci, !exact);
+  const RelaxedBounds rb = ComputeRelaxedBounds(ci);
+  std::vector<double> through;  // filled lazily: only large instances not yet proved need it
   if (rb.lower_bound == kInf) {
     r.lower_bound = kInf;
     r.reason = "links: no chain of linked nodes that satisfies memory and trust carries the model from the source "
@@ -117,29 +119,55 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     current_val = PlanValue(ci, current);
     offer(current, "current plan");
   }
-  const double lb = rb.lower_bound;
+  double lb = rb.lower_bound;
   auto proved = [&] { return best_val <= lb + 1e-9 * std::abs(lb); };
-
   bool optimal = proved();
-  if (!optimal && !best.empty()) {
-    // A tight incumbent makes the DP's pruning bite: polish the best construction first.
+  if (!optimal && !exact) through = RankNodes(ci, rb);
+  std::vector<int> order = usable;  // by the best relaxed plan through each node
+  if (!through.empty())
+    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return through[a] < through[b]; });
+  const std::vector<int> pool(order.begin(), order.begin() + std::min<size_t>(order.size(), 48));
+  auto polish = [&] {
+    if (optimal || best.empty()) return;
     LocalSearchOptions lo;
     lo.max_rounds = opt.local_search_rounds;
     lo.out_of_time = ls_late;
-    std::vector<int> pool;
-    if (!exact && !rb.through.empty()) {
-      pool = usable;
-      std::stable_sort(pool.begin(), pool.end(), [&](int a, int b) { return rb.through[a] < rb.through[b]; });
-      pool.resize(std::min<size_t>(pool.size(), 48));
-    }
-    lo.split_pool = pool;
+    if (!exact) lo.split_pool = pool;
     offer(ImprovePlan(ci, best, lo), "local search");
     optimal = proved();
+  };
+  // A tight incumbent makes the exact searches prune harder: polish the constructions first.
+  polish();
+
+  const bool pure_period = ci.s_trivial();
+  double m_floor = 0;
+  if (!optimal && exact && ci.B() > 0) {
+    // Exact minimum period over all usable nodes: the answer for the period objective, a floor
+    // on the period part of the mixed one. A plan beating the incumbent has M <= upper.
+    const double lower = std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12);
+    const double upper = best.empty() ? kInf : (best_val - rb.s_lb) / ci.B() * (1 + 1e-12);
+    const PeriodResult pr = SolveMinPeriod(ci, usable, lower, upper, dp_late);
+    if (pr.complete) {
+      if (pr.feasible) {
+        offer(pr.stages, "period threshold search");
+        m_floor = pr.period;
+        lb = std::max(lb, rb.s_lb + ci.B() * m_floor);
+        if (pure_period) optimal = true;
+      } else if (!best.empty()) {
+        optimal = true;  // no plan has a period small enough to beat the incumbent
+      } else {
+        r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+        r.lower_bound = kInf;
+        return finish();
+      }
+      optimal = optimal || proved();
+    }
   }
   if (!optimal && exact) {
     DpOptions o;
     o.max_labels = opt.max_dp_labels;
     o.out_of_time = dp_late;
+    o.m_floor = m_floor;
     DpResult d = SolveDp(ci, rb, usable, best_val, o);
     if (d.improved) offer(d.stages, "exact DP");
     optimal = d.complete;
@@ -148,12 +176,11 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       r.lower_bound = kInf;
       return finish();
     }
+    polish();
   } else if (!optimal) {
-    // Candidate pruning: rank nodes by their best relaxed plan, then beam DP over the top ones
-    // plus the incumbent's nodes and the pinned nodes, then local search over all nodes.
-    std::vector<int> order = usable;
-    std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return rb.through[a] < rb.through[b]; });
-    std::vector<int> pool(order.begin(), order.begin() + std::min<size_t>(order.size(), 48));
+    // Candidate pruning: the beam DP (or, for period, the exact threshold search) over the
+    // best-ranked nodes plus the incumbent's and the pinned ones, then local search over all
+    // nodes; later rounds swap in nodes not tried yet.
     const int m = std::clamp(opt.candidate_nodes, 1, kMaxDpNodes);
     std::vector<char> tried(n, 0);
     for (int round = 0; round < 3 && !optimal; ++round) {
@@ -169,34 +196,25 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         for (int v : order)
           if (ci.trusted(v) && t < 2) add(v), ++t;
       }
-      // Later rounds skip the nodes earlier rounds already offered, to widen the search.
       for (int v : order)
         if (round == 0 || !tried[v]) add(v);
       for (int v : cand) tried[v] = 1;
       std::sort(cand.begin(), cand.end());
-      DpOptions o;
-      o.beam_width = opt.beam_width;
-      o.max_labels = opt.max_dp_labels;
-      o.out_of_time = dp_late;
-      DpResult d = SolveDp(ci, rb, cand, best_val, o);
-      if (d.improved) offer(d.stages, "beam DP");
-      if (!best.empty()) {
-        LocalSearchOptions lo;
-        lo.max_rounds = opt.local_search_rounds;
-        lo.split_pool = pool;
-        lo.out_of_time = ls_late;
-        offer(ImprovePlan(ci, best, lo), "local search");
+      if (pure_period) {
+        const PeriodResult pr = SolveMinPeriod(ci, cand, std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12), best_val, dp_late);
+        if (pr.feasible) offer(pr.stages, "period threshold search");
+      } else {
+        DpOptions o;
+        o.beam_width = opt.beam_width;
+        o.max_labels = opt.max_dp_labels;
+        o.out_of_time = dp_late;
+        DpResult d = SolveDp(ci, rb, cand, best_val, o);
+        if (d.improved) offer(d.stages, "beam DP");
       }
-      optimal = proved();
+      polish();
+      optimal = optimal || proved();
       if (!opt.elapsed_ms || dp_late()) break;
     }
-  }
-  if (exact && !optimal && !best.empty()) {
-    LocalSearchOptions lo;
-    lo.max_rounds = opt.local_search_rounds;
-    lo.out_of_time = ls_late;
-    offer(ImprovePlan(ci, best, lo), "local search");
-    optimal = proved();
   }
   if (best.empty()) {
     r.reason = "no feasible plan found within the time limit (not proven infeasible)";

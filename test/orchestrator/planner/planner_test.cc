@@ -6,6 +6,7 @@
 #include "orchestrator/planner/exact_solver.h"
 #include "orchestrator/planner/instance_gen.h"
 #include "orchestrator/planner/lower_bound.h"
+#include "orchestrator/planner/period_solver.h"
 #include "orchestrator/planner/planner.h"
 
 using namespace edgesplit::planner;
@@ -13,6 +14,10 @@ using namespace edgesplit::planner;
 namespace {
 
 bool Close(double a, double b) { return std::abs(a - b) <= 1e-7 * std::max({1.0, std::abs(a), std::abs(b)}); }
+
+PeriodResult SolvePeriodForTest(const CompiledInstance& ci, const std::vector<int>& cand) {
+  return SolveMinPeriod(ci, cand, 0, kInf);
+}
 
 }  // namespace
 
@@ -50,7 +55,7 @@ TEST_CASE("the relaxed lower bound never exceeds the optimum", "[planner]") {
     const PlanningInstance in = RandomTinyInstance(seed, 5, 7);
     const CompiledInstance ci(in);
     const BruteForceResult bf = SolveBruteForce(ci);
-    const RelaxedBounds rb = ComputeRelaxedBounds(ci, true);
+    const RelaxedBounds rb = ComputeRelaxedBounds(ci);
     INFO("seed " << seed);
     if (bf.feasible) CHECK(rb.lower_bound <= bf.value * (1 + 1e-9) + 1e-12);
   }
@@ -138,7 +143,7 @@ TEST_CASE("the bitmask DP alone, without an incumbent, finds the brute-force opt
     const PlanningInstance in = RandomTinyInstance(seed, 5, 6);
     const CompiledInstance ci(in);
     const BruteForceResult bf = SolveBruteForce(ci);
-    const RelaxedBounds rb = ComputeRelaxedBounds(ci, false);
+    const RelaxedBounds rb = ComputeRelaxedBounds(ci);
     std::vector<int> all(ci.num_nodes());
     for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
     const DpResult d = SolveDp(ci, rb, all, kInf, {});
@@ -153,4 +158,28 @@ TEST_CASE("the bitmask DP alone, without an incumbent, finds the brute-force opt
     CHECK(Close(c.value, bf.value));
   }
   CHECK(checked > 800);
+}
+
+TEST_CASE("the period threshold search alone finds the brute-force minimum period", "[planner]") {
+  int checked = 0;
+  for (uint64_t seed = 30000; seed < 31500; ++seed) {
+    PlanningInstance in = RandomTinyInstance(seed, 5, 6);
+    in.objective = {ObjectiveKind::kPeriod, 1, 1};
+    in.migration.reset();
+    const CompiledInstance ci(in);
+    const BruteForceResult bf = SolveBruteForce(ci);
+    std::vector<int> all(ci.num_nodes());
+    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const PeriodResult pr = SolvePeriodForTest(ci, all);
+    INFO("seed " << seed);
+    REQUIRE(pr.complete);
+    CHECK(pr.feasible == bf.feasible);
+    if (!bf.feasible || !pr.feasible) continue;
+    ++checked;
+    CHECK(Close(pr.period, bf.value));
+    const PlanCost c = ci.EvaluateIndex(pr.stages);
+    REQUIRE(c.feasible);
+    CHECK(Close(c.period_ms, bf.value));
+  }
+  CHECK(checked > 600);
 }
