@@ -13,8 +13,8 @@ namespace edgesplit {
 void ConfigureTorch(const TorchThreadOptions& opts) {
   int cores = static_cast<int>(std::thread::hardware_concurrency());
   if (cores <= 0) cores = 1;
-  const int intra = opts.intra_op_threads > 0 ? opts.intra_op_threads : cores;
-  const int blas = opts.blas_threads > 0 ? opts.blas_threads : intra;
+  const int intra = opts.intra_op_threads > 0 ? opts.intra_op_threads : 1;
+  const int blas = opts.blas_threads > 0 ? opts.blas_threads : cores;
   torch::set_num_threads(intra);
   // OpenBLAS (libopenblas0-pthread) runs its own thread pool; set it explicitly when present.
   using SetFn = void (*)(int);

@@ -24,8 +24,8 @@ constexpr const char* kUsage =
     "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S --seed K --out DIR [--name NAME]\n"
     "  inspect DIR [--json]\n"
     "  verify DIR\n"
-    "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N]\n"
-    "  profile --model DIR [--runs N] [--json] [--threads N]\n";
+    "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N] [--blas-threads N]\n"
+    "  profile --model DIR [--runs N] [--json] [--threads N] [--blas-threads N]\n";
 
 Result<std::vector<int>> ParseCuts(const std::string& s) {
   std::vector<int> cuts;
@@ -43,7 +43,9 @@ Result<std::vector<int>> ParseCuts(const std::string& s) {
 
 void ApplyThreads(const Flags& f) {
   TorchThreadOptions t;
-  t.intra_op_threads = static_cast<int>(f.GetInt("threads", 0).ok() ? *f.GetInt("threads", 0) : 0);
+  // Invalid numbers fall back to the defaults of TorchThreadOptions (documented there).
+  if (auto v = f.GetInt("threads", 0); v.ok() && *v > 0) t.intra_op_threads = static_cast<int>(*v);
+  if (auto v = f.GetInt("blas-threads", 0); v.ok() && *v > 0) t.blas_threads = static_cast<int>(*v);
   ConfigureTorch(t);
 }
 
@@ -124,7 +126,7 @@ int Verify(const std::vector<std::string>& args) {
 }
 
 int Run(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"model", "input", "output", "cuts", "threads"});
+  auto f = Flags::Parse(args, {"model", "input", "output", "cuts", "threads", "blas-threads"});
   if (!f.ok()) return Fail(f.status(), 2);
   auto dir = f->Required("model");
   auto in = f->Required("input");
@@ -147,7 +149,7 @@ int Run(const std::vector<std::string>& args) {
 }
 
 int Profile(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"model", "runs", "threads"}, {"json"});
+  auto f = Flags::Parse(args, {"model", "runs", "threads", "blas-threads"}, {"json"});
   if (!f.ok()) return Fail(f.status(), 2);
   auto dir = f->Required("model");
   if (!dir.ok()) return Fail(dir.status(), 2);
