@@ -7,6 +7,11 @@
 #include "agent/daemon/control_client.h"
 #include "agent/daemon/proc_stats.h"
 #include "common/base/log.h"
+#include "common/net/endpoint.h"
+#ifdef ES_HAVE_HTTP
+#include "common/http/http_server.h"
+#include "common/http/metrics_text.h"
+#endif
 
 namespace edgesplit::agent {
 
@@ -17,6 +22,9 @@ struct Agent::Impl {
   std::unique_ptr<AgentCore> core;
   std::unique_ptr<ControlClient> control;
   std::optional<asio::signal_set> signals;
+#ifdef ES_HAVE_HTTP
+  std::unique_ptr<HttpServer> http;
+#endif
   ProcSampler proc;
   uint64_t profile_version = 0;
   uint64_t incarnation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
@@ -96,7 +104,32 @@ Status Agent::StartOnIo() {
         metrics_.get());
     impl_->control->Start();
   }
-  LogInfo("agent_started").Kv("node", config_.node).Kv("data", data_address_).Kv("orchestrator", config_.orchestrator)
+#ifdef ES_HAVE_HTTP
+  if (!config_.http_listen.empty()) {
+    ES_ASSIGN_OR_RETURN(net::HostPort hp, net::ParseHostPort(config_.http_listen));
+    HttpServerOptions ho;
+    ho.bind_address = hp.host == "localhost" ? "127.0.0.1" : hp.host;
+    ho.port = hp.port;
+    ho.max_body_bytes = 1 << 20;
+    auto http = HttpServer::Start(impl_->io, ho, [this](HttpRequest req, Responder respond) {
+      if (req.path == "/metrics") return respond(HttpResponse::Text(200, RenderMetricsText(*metrics_->registry()), kPrometheusContentType));
+      if (req.path == "/livez") return respond(HttpResponse::Text(200, "ok\n"));
+      if (req.path == "/readyz") {
+        // posted: the handler may run off the io thread; readiness is io-thread state.
+        asio::post(impl_->io, [this, respond] {
+          const bool ready = impl_->core->ready();
+          respond(HttpResponse::Text(ready ? 200 : 503, ready ? "ready\n" : "not ready\n"));
+        });
+        return;
+      }
+      respond(HttpResponse::Error(404, "not_found", "no such path: " + req.path));
+    });
+    if (!http.ok()) return http.status();
+    impl_->http = std::move(*http);
+    http_address_ = hp.host + ":" + std::to_string(impl_->http->port());
+  }
+#endif
+  LogInfo("agent_started").Kv("http", http_address_).Kv("node", config_.node).Kv("data", data_address_).Kv("orchestrator", config_.orchestrator)
       .Kv("compute_threads", config_.compute_threads).Kv("intra_op_threads", config_.intra_op_threads)
       .Kv("compute_slowdown", config_.emulation.compute_slowdown).Kv("egress_mbps", config_.emulation.egress_mbps);
   return Status::Ok();
@@ -111,6 +144,9 @@ Status Agent::Start() {
 void Agent::BeginStop() {
   impl_->core->BeginShutdown([this] {
     if (impl_->control) impl_->control->Stop();
+#ifdef ES_HAVE_HTTP
+    if (impl_->http) impl_->http->Stop();
+#endif
     impl_->core->Stop();
     impl_->io.stop();
   });

@@ -1,0 +1,42 @@
+#include "agent/daemon/config.h"
+
+#include <catch.hpp>
+
+using namespace edgesplit;
+using namespace edgesplit::agent;
+
+TEST_CASE("config YAML sets keys including emulation") {
+  auto c = ParseAgentConfig("node: e1\nmax_queue: 8\ntrusted: true\nemulation: {compute_slowdown: 3.0, egress_mbps: 100}\n");
+  REQUIRE(c.ok());
+  CHECK(c->node == "e1");
+  CHECK(c->max_queue == 8);
+  CHECK(c->trusted);
+  CHECK(c->emulation.compute_slowdown == 3.0);
+  CHECK(c->emulation.egress_mbps == 100);
+  CHECK(c->Validate().ok());
+}
+
+TEST_CASE("unknown config keys are errors") {
+  CHECK_FALSE(ParseAgentConfig("nod: e1\n").ok());
+  CHECK_FALSE(ParseAgentConfig("emulation: {slowdown: 2}\n").ok());
+  CHECK_FALSE(ParseAgentConfig("max_queue: lots\n").ok());
+}
+
+TEST_CASE("validation reports every problem at once") {
+  AgentConfig c;
+  c.max_queue = 0;
+  c.compute_threads = 0;
+  c.emulation.compute_slowdown = 0.5;
+  Status s = c.Validate();
+  CHECK(s.message().find("max_queue") != std::string::npos);
+  CHECK(s.message().find("compute_threads") != std::string::npos);
+  CHECK(s.message().find("compute_slowdown") != std::string::npos);
+}
+
+TEST_CASE("flags override defaults and unknown flags fail") {
+  auto c = AgentConfigFromArgs({"--node", "x", "--compute-slowdown", "2", "--data-listen", "127.0.0.1:0"});
+  REQUIRE(c.ok());
+  CHECK(c->node == "x");
+  CHECK(c->emulation.compute_slowdown == 2.0);
+  CHECK_FALSE(AgentConfigFromArgs({"--bogus", "1"}).ok());
+}
