@@ -57,7 +57,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   DpResult res;
   const int m = static_cast<int>(cand.size());
   const int L = ci.num_layers(), src = ci.source();
-  const double A = ci.A(), B = ci.B();
+  const double A = ci.A(), B = opt.s_only ? 0.0 : ci.B(), cap = opt.m_cap;
   if (m == 0 || m > kMaxDpNodes) return res;
   const Mode mode = B == 0 ? Mode::kSOnly : (ci.s_trivial() ? Mode::kMOnly : Mode::kPareto);
   const uint32_t M2 = 1u << m;
@@ -79,6 +79,8 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   long long ops = 0;
   const int max_stages = ci.max_stages();
   const double mf = opt.m_floor;
+  // B * x without 0 * inf = NaN when B is 0 (latency, or the S-only threshold subproblem).
+  auto Bm = [B](double x) { return B == 0 ? 0.0 : B * x; };
   auto hidx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
 
   std::vector<Label> g;
@@ -94,7 +96,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
         const int V = cand[slots[sl].v];
         double k = kInf;
         for (const auto& l : labels[sl])
-          k = std::min(k, l.s + rb.h_s[hidx(V, j)] + B * std::max({l.m, rb.h_m[hidx(V, j)], mf}));
+          k = std::min(k, l.s + rb.h_s[hidx(V, j)] + Bm(std::max({l.m, rb.h_m[hidx(V, j)], mf})));
         key.push_back({k, sl});
       }
       std::nth_element(key.begin(), key.begin() + opt.beam_width, key.end());
@@ -132,10 +134,11 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           const int U = slots[sl].v < 0 ? src : cand[slots[sl].v];
           if (!ci.HasLink(U, W)) continue;
           const double tr = A * ci.Transfer(U, W, ci.act(j)), bw = ci.BwTime(U, W, ci.act(j));
+          if (bw > cap) continue;
           const auto& ls = labels[sl];
           for (size_t li = 0; li < ls.size(); ++li) {
             Label x{ls[li].s + tr, std::max(ls[li].m, bw), sl, static_cast<int32_t>(li)};
-            if (x.s + cs + B * std::max(x.m, cm) >= ub) continue;
+            if (x.s + cs + Bm(std::max(x.m, cm)) >= ub) continue;
             InsertLabel(g, x, mode);
           }
         }
@@ -149,13 +152,14 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
         const bool more_allowed = used + 1 < max_stages;
         for (int k = kmin; k <= e; ++k) {
           const double comp = ci.Compute(W, j, k), mig = ci.Migration(W, j, k);
-          if (gs + A * comp + mig + B * std::max({gm, comp, mf}) >= ub) break;
+          if (comp > cap || gs + A * comp + mig + Bm(std::max({gm, comp, mf})) >= ub) break;
           if (k == L) {
             if (!last_allowed || !ci.HasLink(W, src)) continue;
             const double ts = A * ci.Transfer(W, src, ci.act(L)), tb = ci.BwTime(W, src, ci.act(L));
+            if (tb > cap) continue;
             for (const auto& x : g) {
               ++ops;
-              const double val = x.s + A * comp + mig + ts + B * std::max({x.m, comp, tb});
+              const double val = x.s + A * comp + mig + ts + Bm(std::max({x.m, comp, tb}));
               if (val < ub) {
                 ub = val;
                 best = {x.pslot, x.plabel, W, j};
@@ -169,7 +173,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           for (const auto& x : g) {
             ++ops;
             Label y{x.s + A * comp + mig, std::max(x.m, comp), x.pslot, x.plabel};
-            if (y.s + hs + B * std::max(y.m, hm) >= ub) continue;
+            if (y.s + hs + Bm(std::max(y.m, hm)) >= ub) continue;
             if (*so < 0) {
               *so = static_cast<int32_t>(slots.size());
               slots.push_back({static_cast<int16_t>(k), static_cast<int16_t>(w), nmask});

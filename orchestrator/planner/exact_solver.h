@@ -26,6 +26,10 @@ struct DpOptions {
   long long max_labels = 60'000'000;     // label operations before giving up
   std::function<bool()> out_of_time;     // polled now and then; may be empty
   double m_floor = 0;                    // proven lower bound on the final M (e.g. the min period)
+  // Threshold subproblem of the mixed objective: only stages and transfers whose period term
+  // is <= m_cap, minimising S alone (value and incumbent are then in S units).
+  double m_cap = kInf;
+  bool s_only = false;
 };
 
 struct DpResult {

@@ -8,7 +8,7 @@ namespace {
 
 // dst[v] = min over w != v of (lat[v][w] + bytes*inv[v][w]) * a + c[w]  (sum part), or
 // max(bytes*inv[v][w], c[w]) minimised (max part). The n^2*L inner loop of the relaxation.
-void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<double>& c, bool max_part,
+void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<double>& c, bool max_part, double cap,
                  std::vector<double>& dst, std::vector<int>* arg) {
   const int n = ci.num_nodes();
   const double A = ci.A();
@@ -22,12 +22,12 @@ void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<dou
       if (!max_part) {
         for (int w = lo; w < hi; ++w) {
           // Without a link inv is kInf; A may be 0 (period with migration), so avoid 0*inf.
-          const double x = inv[w] == kInf ? kInf : A * (lat[w] + bytes * inv[w]) + c[w];
+          const double x = (inv[w] == kInf || bytes * inv[w] > cap) ? kInf : A * (lat[w] + bytes * inv[w]) + c[w];
           if (x < best) best = x, barg = w;
         }
       } else {
         for (int w = lo; w < hi; ++w) {
-          const double x = std::max(bytes * inv[w], c[w]);
+          const double x = bytes * inv[w] > cap ? kInf : std::max(bytes * inv[w], c[w]);
           if (x < best) best = x, barg = w;
         }
       }
@@ -85,7 +85,7 @@ double FluidPeriodBound(const CompiledInstance& ci) {
 
 }  // namespace
 
-RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
+RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap) {
   RelaxedBounds r;
   const int n = ci.num_nodes(), L = ci.num_layers(), src = ci.source();
   const double A = ci.A(), B = ci.B();
@@ -100,8 +100,9 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
   std::vector<int> arg_k(sz, -1), arg_w(sz, -1);  // primary-part argmins for the relaxed plan
   const bool primary_s = need_s;
   for (int v = 0; v < n; ++v) {
-    if (need_s) r.h_s[idx(v, L)] = ci.HasLink(v, src) ? A * ci.Transfer(v, src, ci.act(L)) : kInf;
-    if (need_m) r.h_m[idx(v, L)] = ci.HasLink(v, src) ? ci.BwTime(v, src, ci.act(L)) : kInf;
+    const bool ok = ci.HasLink(v, src) && ci.BwTime(v, src, ci.act(L)) <= cap;
+    if (need_s) r.h_s[idx(v, L)] = ok ? A * ci.Transfer(v, src, ci.act(L)) : kInf;
+    if (need_m) r.h_m[idx(v, L)] = ok ? ci.BwTime(v, src, ci.act(L)) : kInf;
   }
   std::vector<double> col(n), dst(n);
   std::vector<int> arg(n);
@@ -114,6 +115,7 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
       for (int k = j + 1; k <= e; ++k) {
         if (!ci.StageValid(w, j, k)) continue;
         const double comp = ci.Compute(w, j, k);
+        if (comp > cap) break;
         if (need_s) {
           double x = A * comp + ci.Migration(w, j, k) + r.h_s[idx(w, k)];
           if (x < bs) bs = x, ks = k;
@@ -130,14 +132,14 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
     if (j == 0) break;  // h at layer 0 is never used: the first stage follows the source
     if (need_s) {
       for (int w = 0; w < n; ++w) col[w] = r.c_s[idx(w, j)];
-      MinOverNext(ci, ci.act(j), col, false, dst, primary_s ? &arg : nullptr);
+      MinOverNext(ci, ci.act(j), col, false, cap, dst, primary_s ? &arg : nullptr);
       for (int v = 0; v < n; ++v) r.h_s[idx(v, j)] = dst[v];
       if (primary_s)
         for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
     }
     if (need_m) {
       for (int w = 0; w < n; ++w) col[w] = r.c_m[idx(w, j)];
-      MinOverNext(ci, ci.act(j), col, true, dst, primary_s ? nullptr : &arg);
+      MinOverNext(ci, ci.act(j), col, true, cap, dst, primary_s ? nullptr : &arg);
       for (int v = 0; v < n; ++v) r.h_m[idx(v, j)] = dst[v];
       if (!primary_s)
         for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
@@ -149,7 +151,7 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci) {
   int first = -1;
   double best_primary = kInf;
   for (int w = 0; w < n; ++w) {
-    if (!ci.HasLink(src, w)) continue;
+    if (!ci.HasLink(src, w) || ci.BwTime(src, w, ci.act(0)) > cap) continue;
     if (need_s) r.s_lb = std::min(r.s_lb, A * ci.Transfer(src, w, ci.act(0)) + r.c_s[idx(w, 0)]);
     if (need_m) r.m_lb = std::min(r.m_lb, std::max(ci.BwTime(src, w, ci.act(0)), r.c_m[idx(w, 0)]));
     double p = primary_s ? A * ci.Transfer(src, w, ci.act(0)) + r.c_s[idx(w, 0)]

@@ -30,7 +30,8 @@ struct RelaxedBounds {
   double at(const std::vector<double>& t, int v, int j) const { return t[static_cast<size_t>(v) * (L + 1) + j]; }
 };
 
-RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci);
+// `cap`: only stages and transfers whose period term is <= cap (threshold subproblems).
+RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap = kInf);
 
 // Per node, the best relaxed value of a plan that uses it (forward pass + cost-to-go), for
 // candidate pruning. Same complexity as the bounds.

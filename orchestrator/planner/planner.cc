@@ -1,6 +1,7 @@
 #include "orchestrator/planner/planner.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 
 #include "orchestrator/planner/exact_solver.h"
@@ -163,7 +164,55 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       optimal = optimal || proved();
     }
   }
-  if (!optimal && exact) {
+  if (!optimal && exact && ci.B() > 0 && !pure_period) {
+    // Mixed (or period with migration): walk the (S, M) Pareto frontier from the top, Alpa-
+    // style. With every period term capped at T, an S-only DP gives the least S; its plan's
+    // period M then caps the next round just below M. Plans with a period above the current
+    // cap are worth at least the incumbent, so the walk stops, proved, once the least S under
+    // the cap plus B * (minimum period) cannot beat the incumbent.
+    const double B = ci.B();
+    double cap = best.empty() ? kInf : (best_val - rb.s_lb) / B * (1 + 1e-12);
+    double s_floor = rb.s_lb;  // least S of any plan with period <= cap
+    bool complete = false;
+    while (!dp_late()) {
+      const RelaxedBounds rt = ComputeRelaxedBounds(ci, cap);
+      if (rt.lower_bound == kInf) {
+        complete = true;
+        break;
+      }
+      s_floor = std::max(s_floor, rt.s_lb);
+      const double target = best_val - B * m_floor;  // S must stay below this to help
+      if (s_floor >= target) {
+        complete = true;
+        break;
+      }
+      DpOptions o;
+      o.s_only = true;
+      o.m_cap = cap;
+      o.max_labels = opt.max_dp_labels;
+      o.out_of_time = dp_late;
+      const DpResult d = SolveDp(ci, rt, usable, target, o);
+      if (!d.complete) break;
+      if (!d.improved) {
+        complete = true;
+        break;
+      }
+      offer(d.stages, "threshold DP");
+      s_floor = d.value;
+      cap = std::nextafter(ci.EvaluateIndex(d.stages).period_ms, 0.0);
+    }
+    if (complete) {
+      optimal = true;
+      if (best.empty()) {
+        r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+        r.lower_bound = kInf;
+        return finish();
+      }
+    } else {
+      lb = std::max(lb, std::min(best_val, s_floor + B * m_floor));
+      polish();
+    }
+  } else if (!optimal && exact) {
     DpOptions o;
     o.max_labels = opt.max_dp_labels;
     o.out_of_time = dp_late;
