@@ -163,12 +163,9 @@ struct Checker {
 
 }  // namespace
 
-PeriodResult SolveMinPeriod(const CompiledInstance& ci, const std::vector<int>& cand, double lower, double upper,
-                            const std::function<bool()>& out_of_time) {
-  PeriodResult res;
+std::vector<double> PeriodCandidates(const CompiledInstance& ci, const std::vector<int>& cand, double lower,
+                                     double upper) {
   const int m = static_cast<int>(cand.size()), L = ci.num_layers(), src = ci.source();
-  if (m == 0 || m > kMaxDpNodes) return res;
-  // Candidate thresholds: every value a period can take, within [lower, upper].
   std::vector<double> t;
   auto add = [&](double x) {
     if (x >= lower && x <= upper) t.push_back(x);
@@ -185,6 +182,15 @@ PeriodResult SolveMinPeriod(const CompiledInstance& ci, const std::vector<int>& 
   }
   std::sort(t.begin(), t.end());
   t.erase(std::unique(t.begin(), t.end()), t.end());
+  return t;
+}
+
+PeriodResult SolveMinPeriod(const CompiledInstance& ci, const std::vector<int>& cand, double lower, double upper,
+                            const std::function<bool()>& out_of_time) {
+  PeriodResult res;
+  const int m = static_cast<int>(cand.size()), L = ci.num_layers(), src = ci.source();
+  if (m == 0 || m > kMaxDpNodes) return res;
+  const std::vector<double> t = PeriodCandidates(ci, cand, lower, upper);
   Checker chk(ci, cand);
   // Binary search for the first feasible threshold.
   size_t lo = 0, hi = t.size();  // answer in [lo, hi); hi == size: none found yet

@@ -25,6 +25,11 @@ struct PeriodResult {
   std::vector<IStage> stages;
 };
 
+// Every value the period of a plan over `candidates` can take within [lower, upper], sorted
+// and distinct: stage compute times and link bandwidth times.
+std::vector<double> PeriodCandidates(const CompiledInstance& ci, const std::vector<int>& candidates, double lower,
+                                     double upper);
+
 // Candidates: at most kMaxDpNodes (exact_solver.h) node indices. Only thresholds in
 // [lower, upper] are tried; `upper` may be the incumbent period.
 PeriodResult SolveMinPeriod(const CompiledInstance& ci, const std::vector<int>& candidates, double lower, double upper,

@@ -165,42 +165,65 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     }
   }
   if (!optimal && exact && ci.B() > 0 && !pure_period) {
-    // Mixed (or period with migration): walk the (S, M) Pareto frontier from the top, Alpa-
-    // style. With every period term capped at T, an S-only DP gives the least S; its plan's
-    // period M then caps the next round just below M. Plans with a period above the current
-    // cap are worth at least the incumbent, so the walk stops, proved, once the least S under
-    // the cap plus B * (minimum period) cannot beat the incumbent.
+    // Mixed (or period with migration): branch and bound over the period values. With every
+    // period term capped at T, an S-only DP gives S*(T), the least S of a plan with period
+    // <= T (non-increasing in T). An interval [t_lo, t_hi] of candidate period values with a
+    // known floor s on S for periods <= t_hi is worth at least s + B*t_lo; the interval with
+    // the smallest such bound is split at its middle value T: the DP's plan P (period
+    // M_P <= T) becomes an incumbent, periods in (M_P, T] cannot beat it, [t_lo, M_P) gets
+    // the floor S*(T), and (T, t_hi] keeps its floor. Proved when no interval can beat the
+    // incumbent; otherwise the smallest interval bound is a proven lower bound.
     const double B = ci.B();
-    double cap = best.empty() ? kInf : (best_val - rb.s_lb) / B * (1 + 1e-12);
-    double s_floor = rb.s_lb;  // least S of any plan with period <= cap
+    const double cap0 = best.empty() ? kInf : (best_val - rb.s_lb) / B * (1 + 1e-12);
+    const std::vector<double> t = PeriodCandidates(ci, usable, m_floor, cap0);
+    struct Interval {
+      size_t lo, hi;  // inclusive indices into t
+      double s;       // floor on S for plans with period <= t[hi]
+    };
+    std::vector<Interval> open;
+    if (!t.empty()) open.push_back({0, t.size() - 1, rb.s_lb});
+    auto bound = [&](const Interval& x) { return x.s + B * t[x.lo]; };
     bool complete = false;
-    while (!dp_late()) {
-      const RelaxedBounds rt = ComputeRelaxedBounds(ci, cap);
-      if (rt.lower_bound == kInf) {
+    double open_lb = kInf;
+    while (true) {
+      // Drop intervals that cannot beat the incumbent; pick the most promising one.
+      open.erase(std::remove_if(open.begin(), open.end(),
+                                [&](const Interval& x) { return bound(x) >= best_val * (1 - 1e-12); }),
+                 open.end());
+      if (open.empty()) {
         complete = true;
         break;
       }
-      s_floor = std::max(s_floor, rt.s_lb);
-      const double target = best_val - B * m_floor;  // S must stay below this to help
-      if (s_floor >= target) {
-        complete = true;
-        break;
-      }
+      auto it = std::min_element(open.begin(), open.end(),
+                                 [&](const Interval& a, const Interval& b) { return bound(a) < bound(b); });
+      open_lb = bound(*it);
+      if (dp_late()) break;
+      const Interval x = *it;
+      open.erase(it);
+      const size_t mid = (x.lo + x.hi) / 2;
+      const RelaxedBounds rt = ComputeRelaxedBounds(ci, t[mid]);
       DpOptions o;
       o.s_only = true;
-      o.m_cap = cap;
+      o.m_cap = t[mid];
       o.max_labels = opt.max_dp_labels;
       o.out_of_time = dp_late;
-      const DpResult d = SolveDp(ci, rt, usable, target, o);
-      if (!d.complete) break;
-      if (!d.improved) {
-        complete = true;
+      const double target = best_val - B * t[x.lo];  // only S below this can help in [lo, mid]
+      DpResult d;
+      if (rt.lower_bound < kInf && rt.s_lb < target) d = SolveDp(ci, rt, usable, target, o);
+      else d.complete = true;
+      if (!d.complete) {
+        open.push_back(x);
         break;
       }
-      offer(d.stages, "threshold DP");
-      s_floor = d.value;
-      cap = std::nextafter(ci.EvaluateIndex(d.stages).period_ms, 0.0);
+      if (mid + 1 <= x.hi) open.push_back({mid + 1, x.hi, x.s});
+      if (d.improved) {
+        offer(d.stages, "threshold DP");
+        const double mp = ci.EvaluateIndex(d.stages).period_ms;
+        const size_t k = std::lower_bound(t.begin(), t.end(), mp) - t.begin();  // t[k] == mp
+        if (k > x.lo) open.push_back({x.lo, k - 1, std::max(x.s, d.value)});
+      }
     }
+    if (!complete) lb = std::max(lb, std::min(best_val, open_lb));
     if (complete) {
       optimal = true;
       if (best.empty()) {
@@ -209,7 +232,6 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         return finish();
       }
     } else {
-      lb = std::max(lb, std::min(best_val, s_floor + B * m_floor));
       polish();
     }
   } else if (!optimal && exact) {
