@@ -39,7 +39,7 @@ void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<dou
 
 // Fluid bound on M: the stages together process all reference work; node v in time P does at
 // most min(P * speed_v, cap_v) where cap_v is the largest reference work of a contiguous range
-// it can hold, and at most max_stages nodes take part.
+// it can hold, at most max_stages nodes take part, and they must be linked fast enough.
 double FluidPeriodBound(const CompiledInstance& ci) {
   const int n = ci.num_nodes(), L = ci.num_layers();
   // Work unit: the fastest time of each layer over all nodes, so per-node speeds are >= 1.
@@ -65,20 +65,53 @@ double FluidPeriodBound(const CompiledInstance& ci) {
     }
   }
   const int k = ci.max_stages();
-  auto capacity = [&](double P) {
-    std::vector<double> x(n);
-    for (int v = 0; v < n; ++v) x[v] = std::min(speed[v] == kInf ? kInf : P * speed[v], cap[v]);
-    if (k < n) std::nth_element(x.begin(), x.begin() + k, x.end(), std::greater<double>());
+  // Capacity of a node set at period P: its k best min(P * speed, cap).
+  auto capacity = [&](const std::vector<int>& nodes, double P) {
+    std::vector<double> x;
+    x.reserve(nodes.size());
+    for (int v : nodes) x.push_back(std::min(speed[v] == kInf ? kInf : P * speed[v], cap[v]));
+    if (k < static_cast<int>(x.size())) std::nth_element(x.begin(), x.begin() + k, x.end(), std::greater<double>());
     double sum = 0;
-    for (int i = 0; i < std::min(k, n); ++i) sum += x[i];
+    for (int i = 0; i < std::min<int>(k, x.size()); ++i) sum += x[i];
     return sum;
   };
-  if (capacity(kInf) < W * (1 - 1e-12)) return 0;  // memory infeasible; reported elsewhere
-  double lo = 0, hi = 1;
-  while (capacity(hi) < W) hi *= 2;
-  for (int it = 0; it < 60; ++it) {
+  // Consecutive stages talk over a link whose bandwidth time, even for the smallest
+  // activation between layers, is at most P: so at period P all stages lie in one connected
+  // component of the graph of such links, and that component alone must carry the work.
+  double amin = kInf;
+  for (int j = 1; j < L; ++j) amin = std::min(amin, ci.act(j));
+  auto feasible = [&](double P) {
+    std::vector<int> comp(n, -1), queue, members;
+    for (int s0 = 0; s0 < n; ++s0) {
+      if (comp[s0] >= 0) continue;
+      members.clear();
+      queue.assign(1, s0);
+      comp[s0] = s0;
+      while (!queue.empty()) {
+        const int u = queue.back();
+        queue.pop_back();
+        members.push_back(u);
+        if (amin == kInf) continue;  // one layer: no transfers between stages
+        const double* inv = ci.inv_bw_row(u);
+        for (int v = 0; v < n; ++v)
+          if (comp[v] < 0 && (amin * inv[v] <= P || amin * ci.inv_bw_row(v)[u] <= P)) comp[v] = s0, queue.push_back(v);
+      }
+      if (capacity(members, P) >= W) return true;
+    }
+    return false;
+  };
+  std::vector<int> all(n);
+  for (int v = 0; v < n; ++v) all[v] = v;
+  if (capacity(all, kInf) < W * (1 - 1e-12)) return 0;  // memory infeasible; reported elsewhere
+  double hi = 1e-6;
+  while (!feasible(hi)) {
+    hi *= 2;
+    if (hi > 1e15) return 0;
+  }
+  double lo = 0;
+  for (int it = 0; it < 50 && hi - lo > 1e-9 * hi; ++it) {
     double mid = (lo + hi) / 2;
-    (capacity(mid) >= W ? hi : lo) = mid;
+    (feasible(mid) ? hi : lo) = mid;
   }
   return lo * (1 - 1e-9);  // stay on the proven side of rounding
 }
