@@ -26,12 +26,12 @@ const CatalogModel* ModelCatalog::Find(const std::string& name) const {
   return it == models_.end() ? nullptr : &it->second;
 }
 
-std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node) {
+std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests) {
   const int L = model.num_layers();
   std::vector<double> measured(L, -1.0);
   std::vector<uint64_t> measured_epoch(L, 0);
   for (const auto& s : node.profile.segments) {
-    if (s.model != model.name) continue;
+    if (s.model != model.name || s.requests_total < min_requests) continue;
     if (s.end_layer - s.first_layer != static_cast<int>(s.layer_ms.size())) continue;
     for (int i = s.first_layer; i < s.end_layer && i < L; ++i) {
       if (i < 0) continue;
@@ -102,7 +102,8 @@ Result<ModelCatalog> LoadCatalogDir(const std::string& dir) {
     auto m = LoadManifest(p.string());
     if (!m.ok()) return Status(m.status().code(), p.string() + ": " + m.status().message());
     CatalogModel cm;
-    cm.name = m->name;
+    // Agents load <models_dir>/<name>/: the package directory's name is the model's name.
+    cm.name = p.filename().string();
     cm.dir = p.string();
     cm.manifest = *m;
     cm.profile_source = "estimate";

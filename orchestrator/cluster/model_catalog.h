@@ -40,7 +40,9 @@ class ModelCatalog {
 // Cost of each layer of `model` on `node`: layers the node measured (any deployment, any epoch,
 // the newest report) use the measurement; the others use the reference scaled by the ratio of
 // measured to reference time on the measured layers, or else by the node's effective speed.
-std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node);
+// Segments that served fewer than `min_requests` requests are not trusted yet (TorchScript's
+// first runs are slow warm-up runs).
+std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20);
 
 // Reference profile when no profile.json exists: proportional to FLOPs when the manifest has
 // them, else to parameter bytes plus activation bytes (a memory-bound estimate).
@@ -49,8 +51,8 @@ std::vector<double> EstimateReferenceMs(const Manifest& m);
 // Parses the JSON of `edgesplitctl model profile --json` into per-layer medians.
 Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers);
 
-// Adapter: every subdirectory of `dir` holding a model.yaml becomes a model (name from the
-// manifest); `<package>/profile.json` supplies the reference profile when present.
+// Adapter: every subdirectory of `dir` holding a model.yaml becomes a model named after the
+// directory (agents load <models_dir>/<name>/); `<package>/profile.json` supplies the reference profile when present.
 Result<ModelCatalog> LoadCatalogDir(const std::string& dir);
 
 }  // namespace edgesplit::orch

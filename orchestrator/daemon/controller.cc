@@ -483,8 +483,14 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     return;
   }
   // Kept the plan: an event whenever something prompted the evaluation.
+  // Repeats of the same kept-plan trigger are recorded at most once per cool-down period, so a
+  // noisy profile cannot flood the event log.
   if (trigger != Trigger::kPeriodic) {
-    EmitDecision(d, dec, now);
+    if (d.last_keep_trigger != TriggerName(trigger) || now - d.last_keep_event >= options_.policy.cooldown) {
+      EmitDecision(d, dec, now);
+      d.last_keep_event = now;
+      d.last_keep_trigger = TriggerName(trigger);
+    }
     if (in.current_valid) d.baseline_ms = in.current_ms;
   }
   if (in.current_valid && d.baseline_ms <= 0) d.baseline_ms = in.current_ms;

@@ -61,6 +61,8 @@ struct Deployment {
   uint64_t failures_total = 0;
   std::set<std::string> nodes_seen;  // alive nodes at the last evaluation (join detection)
   TimePoint last_slo_event{};
+  TimePoint last_keep_event{};
+  std::string last_keep_trigger;
 
   double ObservedP50(TimePoint now, Duration window) const;
 };

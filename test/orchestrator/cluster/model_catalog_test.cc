@@ -45,6 +45,7 @@ TEST_CASE("measured layers win and calibrate the unmeasured ones") {
   s.first_layer = 1;
   s.end_layer = 3;
   s.layer_ms = {6.0, 9.0};  // reference 2 and 3: the node is 3x slower
+  s.requests_total = 100;
   n.profile.segments.push_back(s);
   auto c = LayerCostsOn(m, n);
   CHECK(c[1] == Approx(6.0));
@@ -69,4 +70,17 @@ TEST_CASE("the catalog refuses duplicates and profiles of the wrong length") {
   bad.name = "x";
   bad.reference_layer_ms.pop_back();
   CHECK(cat.Add(bad).code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("measurements of a segment still warming up are ignored") {
+  CatalogModel m = Model(2);
+  NodeRecord n;
+  SegmentReport s;
+  s.model = "m";
+  s.first_layer = 0;
+  s.end_layer = 2;
+  s.layer_ms = {500.0, 500.0};
+  s.requests_total = 3;
+  n.profile.segments.push_back(s);
+  CHECK(LayerCostsOn(m, n)[0] == Approx(1.0));
 }

@@ -84,6 +84,7 @@ struct FakeAgents {
     for (const auto& [k, s] : segs[node]) {
       SegmentReport r = s;
       r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
+      r.requests_total = 100;
       p.segments.push_back(r);
     }
     return p;
