@@ -50,6 +50,10 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
     if (p.symmetric) set(v, u, p.link);
   }
   for (int v = 0; v < n_; ++v) lat_[v * n_ + v] = 0, inv_bw_[v * n_ + v] = 0;
+  lat_t_.resize(lat_.size());
+  inv_bw_t_.resize(inv_bw_.size());
+  for (int u = 0; u < n_; ++u)
+    for (int v = 0; v < n_; ++v) lat_t_[v * n_ + u] = lat_[u * n_ + v], inv_bw_t_[v * n_ + u] = inv_bw_[u * n_ + v];
 
   // Pins: a node holds at most one stage, so its stage must span all its pinned layers.
   pin_lo_.assign(n_, L_);

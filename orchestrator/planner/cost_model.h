@@ -71,6 +71,9 @@ class CompiledInstance {
   // Rows of the link matrices (kInf without a link; 0 on the diagonal), for tight loops.
   const double* lat_row(int u) const { return &lat_[u * n_]; }
   const double* inv_bw_row(int u) const { return &inv_bw_[u * n_]; }
+  // Columns (transfers into v from every u), stored contiguously for vectorised loops.
+  const double* lat_col(int v) const { return &lat_t_[v * n_]; }
+  const double* inv_bw_col(int v) const { return &inv_bw_t_[v * n_]; }
   double Memory(int i, int j) const;  // bytes a stage [i,j) needs
   // Largest end e such that [i, e) on v satisfies memory and no layer in it is pinned to
   // another node; i itself when v cannot hold layer i. Trust is separate (StartAllowed).
@@ -103,7 +106,7 @@ class CompiledInstance {
   int n_ = 0, L_ = 0, src_ = 0, prefix_ = 0, max_stages_ = 0;
   double A_ = 1, B_ = 0, horizon_ = 1;
   bool has_mig_ = false, any_pin_ = false;
-  std::vector<double> act_, cp_, param_prefix_, lat_, inv_bw_, mig_;
+  std::vector<double> act_, cp_, param_prefix_, lat_, inv_bw_, lat_t_, inv_bw_t_, mig_;
   std::unordered_map<std::string, int> index_;
   std::vector<int> max_end_, pin_lo_, pin_hi_;
   std::vector<bool> trusted_;

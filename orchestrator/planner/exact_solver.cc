@@ -76,12 +76,25 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
     int w = -1, j = 0;
   } best;
   bool truncated = false;
-  long long ops = 0;
+  long long ops = 0, next_check = 4096;
   const int max_stages = ci.max_stages();
   const double mf = opt.m_floor;
   // B * x without 0 * inf = NaN when B is 0 (latency, or the S-only threshold subproblem).
   auto Bm = [B](double x) { return B == 0 ? 0.0 : B * x; };
   auto hidx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
+
+  auto SubsetDominated = [&](const Label& y, int k, uint32_t nmask, int w) {
+    for (uint32_t rest = nmask & ~(1u << w); rest; rest &= rest - 1) {
+      const uint32_t sub = nmask & ~(rest & (~rest + 1));
+      const int32_t sl = slot_of[k * per_layer + static_cast<size_t>(sub) * m + w];
+      if (sl < 0) continue;
+      for (const auto& z : labels[sl]) {
+        const bool dom = mode == Mode::kSOnly ? z.s <= y.s : mode == Mode::kMOnly ? z.m <= y.m : (z.s <= y.s && z.m <= y.m);
+        if (dom) return true;
+      }
+    }
+    return false;
+  };
 
   std::vector<Label> g;
   for (int j = 0; j < L; ++j) {
@@ -174,6 +187,9 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
             ++ops;
             Label y{x.s + A * comp + mig, std::max(x.m, comp), x.pslot, x.plabel};
             if (y.s + hs + Bm(std::max(y.m, hm)) >= ub) continue;
+            // Subset dominance: the same position reached with one node fewer used and no
+            // worse label has every completion this one has.
+            if (SubsetDominated(y, k, nmask, w)) continue;
             if (*so < 0) {
               *so = static_cast<int32_t>(slots.size());
               slots.push_back({static_cast<int16_t>(k), static_cast<int16_t>(w), nmask});
@@ -183,7 +199,12 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
             InsertLabel(labels[*so], y, mode);
           }
         }
-        if (ops > opt.max_labels || ((ops & 0xfff) == 0 && opt.out_of_time && opt.out_of_time())) {
+        bool stop = ops > opt.max_labels;
+        if (!stop && ops >= next_check) {
+          next_check = ops + 4096;
+          stop = opt.out_of_time && opt.out_of_time();
+        }
+        if (stop) {
           res.labels = ops;
           if (best.w >= 0) goto reconstruct;
           return res;

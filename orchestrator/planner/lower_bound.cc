@@ -8,32 +8,42 @@ namespace {
 
 // dst[v] = min over w != v of (lat[v][w] + bytes*inv[v][w]) * a + c[w]  (sum part), or
 // max(bytes*inv[v][w], c[w]) minimised (max part). The n^2*L inner loop of the relaxation.
+// dst[v] = min over w != v of A*transfer(v -> w, bytes) + c[w] (sum part) or
+// max(bwtime(v -> w, bytes), c[w]) (max part); links whose bandwidth time exceeds cap are
+// ignored. The n^2*L inner loop of the relaxation, written column-wise so it vectorises.
 void MinOverNext(const CompiledInstance& ci, double bytes, const std::vector<double>& c, bool max_part, double cap,
-                 std::vector<double>& dst, std::vector<int>* arg) {
+                 std::vector<double>& dst) {
   const int n = ci.num_nodes();
   const double A = ci.A();
-  for (int v = 0; v < n; ++v) {
-    const double* lat = ci.lat_row(v);
-    const double* inv = ci.inv_bw_row(v);
-    double best = kInf;
-    int barg = -1;
-    // Two ranges skip w == v without a branch in the loop body.
-    for (auto [lo, hi] : {std::pair{0, v}, std::pair{v + 1, n}}) {
-      if (!max_part) {
-        for (int w = lo; w < hi; ++w) {
-          // Without a link inv is kInf; A may be 0 (period with migration), so avoid 0*inf.
-          const double x = (inv[w] == kInf || bytes * inv[w] > cap) ? kInf : A * (lat[w] + bytes * inv[w]) + c[w];
-          if (x < best) best = x, barg = w;
+  std::fill(dst.begin(), dst.end(), kInf);
+  double* __restrict d = dst.data();
+  for (int w = 0; w < n; ++w) {
+    const double cw = c[w];
+    if (cw == kInf) continue;
+    const double* __restrict lat = ci.lat_col(w);
+    const double* __restrict inv = ci.inv_bw_col(w);
+    const double keep = d[w];  // w -> w is not a transfer between stages; undo it below
+    if (!max_part) {
+      if (A == 0) {  // migration-only sum part: links matter, their cost does not
+        for (int v = 0; v < n; ++v) {
+          const double x = (inv[v] == kInf || bytes * inv[v] > cap) ? kInf : cw;
+          d[v] = x < d[v] ? x : d[v];
         }
       } else {
-        for (int w = lo; w < hi; ++w) {
-          const double x = bytes * inv[w] > cap ? kInf : std::max(bytes * inv[w], c[w]);
-          if (x < best) best = x, barg = w;
+        for (int v = 0; v < n; ++v) {
+          const double bw = bytes * inv[v];
+          const double x = (inv[v] == kInf || bw > cap) ? kInf : A * (lat[v] + bw) + cw;
+          d[v] = x < d[v] ? x : d[v];
         }
       }
+    } else {
+      for (int v = 0; v < n; ++v) {
+        const double bw = bytes * inv[v];  // NaN when bytes == 0 and there is no link
+        const double x = (inv[v] == kInf || bw > cap) ? kInf : (bw > cw ? bw : cw);
+        d[v] = x < d[v] ? x : d[v];
+      }
     }
-    dst[v] = best;
-    if (arg) (*arg)[v] = barg;
+    d[w] = keep;
   }
 }
 
@@ -130,7 +140,7 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap) {
   r.c_s.assign(sz, need_s ? kInf : 0.0);
   r.c_m.assign(sz, need_m ? kInf : 0.0);
   auto idx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
-  std::vector<int> arg_k(sz, -1), arg_w(sz, -1);  // primary-part argmins for the relaxed plan
+  std::vector<int> arg_k(sz, -1);  // primary-part stage ends for the relaxed plan
   const bool primary_s = need_s;
   for (int v = 0; v < n; ++v) {
     const bool ok = ci.HasLink(v, src) && ci.BwTime(v, src, ci.act(L)) <= cap;
@@ -138,7 +148,6 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap) {
     if (need_m) r.h_m[idx(v, L)] = ok ? ci.BwTime(v, src, ci.act(L)) : kInf;
   }
   std::vector<double> col(n), dst(n);
-  std::vector<int> arg(n);
   for (int j = L - 1; j >= 0; --j) {
     for (int w = 0; w < n; ++w) {
       if (!ci.StartAllowed(w, j)) continue;
@@ -165,17 +174,13 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap) {
     if (j == 0) break;  // h at layer 0 is never used: the first stage follows the source
     if (need_s) {
       for (int w = 0; w < n; ++w) col[w] = r.c_s[idx(w, j)];
-      MinOverNext(ci, ci.act(j), col, false, cap, dst, primary_s ? &arg : nullptr);
+      MinOverNext(ci, ci.act(j), col, false, cap, dst);
       for (int v = 0; v < n; ++v) r.h_s[idx(v, j)] = dst[v];
-      if (primary_s)
-        for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
     }
     if (need_m) {
       for (int w = 0; w < n; ++w) col[w] = r.c_m[idx(w, j)];
-      MinOverNext(ci, ci.act(j), col, true, cap, dst, primary_s ? nullptr : &arg);
+      MinOverNext(ci, ci.act(j), col, true, cap, dst);
       for (int v = 0; v < n; ++v) r.h_m[idx(v, j)] = dst[v];
-      if (!primary_s)
-        for (int v = 0; v < n; ++v) arg_w[idx(v, j)] = arg[v];
     }
   }
   // From the source: the first stage may run on the source itself (no transfer).
@@ -200,7 +205,19 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap) {
     if (k <= j) break;
     r.relaxed_plan.push_back({v, j, k});
     j = k;
-    if (j < L) v = arg_w[idx(v, j)];
+    if (j == L) break;
+    // The next node: recompute the argmin of the step that produced h(v, j).
+    const int u = v;
+    double best = kInf;
+    v = -1;
+    for (int w = 0; w < n; ++w) {
+      if (w == u || !ci.HasLink(u, w)) continue;
+      const double bw = ci.BwTime(u, w, ci.act(j));
+      if (bw > cap) continue;
+      const double x = primary_s ? (A == 0 ? 0.0 : A * ci.Transfer(u, w, ci.act(j))) + r.c_s[idx(w, j)]
+                                 : std::max(bw, r.c_m[idx(w, j)]);
+      if (x < best) best = x, v = w;
+    }
   }
   if (!r.relaxed_plan.empty() && r.relaxed_plan.back().end != L) r.relaxed_plan.clear();
 
@@ -247,7 +264,10 @@ std::vector<double> RankNodes(const CompiledInstance& ci, const RelaxedBounds& r
             col_s[w] = std::min(col_s[w], x);
           }
         if (need_m)
-          for (int w = lo; w < hi; ++w) col_m[w] = std::min(col_m[w], std::max(e_m[v], a * inv[w]));
+          for (int w = lo; w < hi; ++w) {
+            const double x = inv[w] == kInf ? kInf : std::max(e_m[v], a * inv[w]);
+            col_m[w] = std::min(col_m[w], x);
+          }
       }
     }
     for (int w = 0; w < n; ++w) {

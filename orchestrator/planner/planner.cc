@@ -123,7 +123,19 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   double lb = rb.lower_bound;
   auto proved = [&] { return best_val <= lb + 1e-9 * std::abs(lb); };
   bool optimal = proved();
-  if (!optimal && !exact) through = RankNodes(ci, rb);
+  if (!optimal && !exact) {
+    if (!opt.elapsed_ms || elapsed() < 0.3 * opt.time_limit_ms) {
+      through = RankNodes(ci, rb);
+    } else {
+      // Short of time: rank by the best relaxed plan whose first stage is on the node, O(n).
+      through.assign(n, kInf);
+      const int src = ci.source();
+      for (int w = 0; w < n; ++w)
+        if (ci.HasLink(src, w))
+          through[w] = ci.A() * ci.Transfer(src, w, ci.act(0)) + rb.at(rb.c_s, w, 0) +
+                       ci.B() * std::max(ci.BwTime(src, w, ci.act(0)), rb.at(rb.c_m, w, 0));
+    }
+  }
   std::vector<int> order = usable;  // by the best relaxed plan through each node
   if (!through.empty())
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return through[a] < through[b]; });

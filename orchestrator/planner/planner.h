@@ -39,7 +39,7 @@ struct PlannerOptions {
   // empty, the planner uses only its iteration budgets (tests, deterministic runs).
   std::function<double()> elapsed_ms;
   int exact_max_nodes = 12;        // usable nodes up to this: exact bitmask DP
-  int candidate_nodes = 10;        // candidates kept for the DP beyond exact_max_nodes
+  int candidate_nodes = 12;        // candidates kept for the DP beyond exact_max_nodes
   int beam_width = 4000;           // states kept per layer in the candidate DP (0 = exact)
   long long max_dp_labels = 60'000'000;  // iteration budget of the DP (label operations)
   int local_search_rounds = 50;
