@@ -44,8 +44,12 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
   if (in.links.default_link)
     for (int u = 0; u < n_; ++u)
       for (int v = 0; v < n_; ++v) set(u, v, *in.links.default_link);
+  // Pairs usually come grouped by `from`: remember the last lookup.
+  const std::string* last_from = nullptr;
+  int last_u = -1;
   for (const auto& p : in.links.pairs) {
-    int u = NodeIndex(p.from), v = NodeIndex(p.to);
+    if (!last_from || *last_from != p.from) last_from = &p.from, last_u = NodeIndex(p.from);
+    int u = last_u, v = NodeIndex(p.to);
     set(u, v, p.link);
     if (p.symmetric) set(v, u, p.link);
   }

@@ -76,7 +76,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
     int w = -1, j = 0;
   } best;
   bool truncated = false;
-  long long ops = 0, next_check = 4096;
+  long long ops = 0, next_check = 4096, groups = 0;
   const int max_stages = ci.max_stages();
   const double mf = opt.m_floor;
   // B * x without 0 * inf = NaN when B is 0 (latency, or the S-only threshold subproblem).
@@ -98,7 +98,11 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
 
   std::vector<Label> g;
   for (int j = 0; j < L; ++j) {
-    if (opt.out_of_time && opt.out_of_time()) return res;
+    if (opt.out_of_time && opt.out_of_time()) {
+      res.labels = ops;
+      if (best.w >= 0) goto reconstruct;  // keep what was found; complete stays false
+      return res;
+    }
     auto& here = layer_slots[j];
     if (here.empty()) continue;
     if (opt.beam_width > 0 && static_cast<int>(here.size()) > opt.beam_width) {
@@ -200,7 +204,9 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           }
         }
         bool stop = ops > opt.max_labels;
-        if (!stop && ops >= next_check) {
+        // Poll the clock every 4096 label operations or 64 (mask, node) groups, whichever
+        // comes first: merging labels is work the operation count does not see.
+        if (!stop && (ops >= next_check || ++groups % 64 == 0)) {
           next_check = ops + 4096;
           stop = opt.out_of_time && opt.out_of_time();
         }

@@ -1,7 +1,7 @@
 #include "orchestrator/planner/instance.h"
 
 #include <cmath>
-#include <set>
+#include <unordered_set>
 
 namespace edgesplit::planner {
 
@@ -42,7 +42,7 @@ Status ValidateInstance(const PlanningInstance& in) {
     if (!NonNeg(x.output_bytes)) err(k + ".output_bytes: must be a finite number >= 0");
   }
   if (in.nodes.empty()) err("nodes: must list at least one node");
-  std::set<std::string> names;
+  std::unordered_set<std::string> names;
   for (size_t i = 0; i < in.nodes.size(); ++i) {
     const auto& n = in.nodes[i];
     const std::string k = "nodes[" + std::to_string(i) + "]";
@@ -90,7 +90,7 @@ Status ValidateInstance(const PlanningInstance& in) {
   if (!NonNeg(o.beta)) err("objective.beta: must be a finite number >= 0");
   if (o.kind == ObjectiveKind::kMixed && o.alpha == 0 && o.beta == 0) err("objective: alpha and beta are both 0");
   if (in.current_plan) {
-    std::set<std::string> used;
+    std::unordered_set<std::string> used;
     int next = 0;
     const auto& st = in.current_plan->stages;
     if (st.empty()) err("current_plan.stages: must list at least one stage");

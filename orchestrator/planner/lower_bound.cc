@@ -90,6 +90,19 @@ double FluidPeriodBound(const CompiledInstance& ci) {
   // component of the graph of such links, and that component alone must carry the work.
   double amin = kInf;
   for (int j = 1; j < L; ++j) amin = std::min(amin, ci.act(j));
+  // Symmetric edge weights, row-major, so each BFS step streams one row.
+  std::vector<double> ew;
+  if (amin < kInf) {
+    ew.resize(static_cast<size_t>(n) * n);
+    for (int u = 0; u < n; ++u) {
+      const double* out = ci.inv_bw_row(u);
+      const double* in = ci.inv_bw_col(u);
+      for (int v = 0; v < n; ++v) {
+        const double inv = std::min(out[v], in[v]);
+        ew[static_cast<size_t>(u) * n + v] = inv == kInf ? kInf : amin * inv;
+      }
+    }
+  }
   auto feasible = [&](double P) {
     std::vector<int> comp(n, -1), queue, members;
     for (int s0 = 0; s0 < n; ++s0) {
@@ -102,9 +115,9 @@ double FluidPeriodBound(const CompiledInstance& ci) {
         queue.pop_back();
         members.push_back(u);
         if (amin == kInf) continue;  // one layer: no transfers between stages
-        const double* inv = ci.inv_bw_row(u);
+        const double* row = &ew[static_cast<size_t>(u) * n];
         for (int v = 0; v < n; ++v)
-          if (comp[v] < 0 && (amin * inv[v] <= P || amin * ci.inv_bw_row(v)[u] <= P)) comp[v] = s0, queue.push_back(v);
+          if (comp[v] < 0 && row[v] <= P) comp[v] = s0, queue.push_back(v);
       }
       if (capacity(members, P) >= W) return true;
     }
@@ -119,7 +132,7 @@ double FluidPeriodBound(const CompiledInstance& ci) {
     if (hi > 1e15) return 0;
   }
   double lo = 0;
-  for (int it = 0; it < 50 && hi - lo > 1e-9 * hi; ++it) {
+  for (int it = 0; it < 50 && hi - lo > 1e-4 * hi; ++it) {  // lo stays a valid bound
     double mid = (lo + hi) / 2;
     (feasible(mid) ? hi : lo) = mid;
   }

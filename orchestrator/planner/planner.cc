@@ -140,17 +140,17 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   if (!through.empty())
     std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return through[a] < through[b]; });
   const std::vector<int> pool(order.begin(), order.begin() + std::min<size_t>(order.size(), 48));
-  auto polish = [&] {
+  auto polish = [&](int max_rounds) {
     if (optimal || best.empty()) return;
     LocalSearchOptions lo;
-    lo.max_rounds = opt.local_search_rounds;
+    lo.max_rounds = max_rounds;
     lo.out_of_time = ls_late;
     if (!exact) lo.split_pool = pool;
     offer(ImprovePlan(ci, best, lo), "local search");
     optimal = proved();
   };
   // A tight incumbent makes the exact searches prune harder: polish the constructions first.
-  polish();
+  polish(opt.local_search_rounds);
 
   const bool pure_period = ci.s_trivial();
   double m_floor = 0;
@@ -244,7 +244,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         return finish();
       }
     } else {
-      polish();
+      polish(opt.local_search_rounds);
     }
   } else if (!optimal && exact) {
     DpOptions o;
@@ -259,25 +259,44 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       r.lower_bound = kInf;
       return finish();
     }
-    polish();
+    polish(opt.local_search_rounds);
   } else if (!optimal) {
     // Candidate pruning: the beam DP (or, for period, the exact threshold search) over the
     // best-ranked nodes plus the incumbent's and the pinned ones, then local search over all
     // nodes; later rounds swap in nodes not tried yet.
     const int m = std::clamp(opt.candidate_nodes, 1, kMaxDpNodes);
     std::vector<char> tried(n, 0);
-    for (int round = 0; round < 3 && !optimal; ++round) {
+    const int rounds = opt.elapsed_ms ? 8 : 3;
+    for (int round = 0; round < rounds && !optimal; ++round) {
+      const bool neighbourhood = round % 2 == 0;  // first: well-linked groups matter most for period
       std::vector<int> cand;
       auto add = [&](int v) {
         if (static_cast<int>(cand.size()) < m && std::find(cand.begin(), cand.end(), v) == cand.end()) cand.push_back(v);
       };
       for (int v = 0; v < n; ++v)
         if (ci.pin_lo(v) < ci.pin_hi(v)) add(v);
-      for (const auto& x : best) add(x.node);
+      if (!neighbourhood)
+        for (const auto& x : best) add(x.node);
       if (ci.trusted_prefix() > 0) {
         int t = 0;
         for (int v : order)
           if (ci.trusted(v) && t < 2) add(v), ++t;
+      }
+      if (neighbourhood && static_cast<int>(order.size()) > round / 2) {
+        // A neighbourhood: a well-ranked node and the nodes best linked to it, so a
+        // well-connected group (a site) can be searched as a whole, fastest first on ties.
+        const int seed = order[round / 2];
+        double amin = kInf;
+        for (int j = 1; j < L; ++j) amin = std::min(amin, ci.act(j));
+        if (amin == kInf) amin = 0;
+        std::vector<std::pair<double, int>> near;
+        for (int v : usable) {
+          if (v == seed || !ci.HasLink(seed, v) || !ci.HasLink(v, seed)) continue;
+          near.push_back({ci.BwTime(seed, v, amin) + ci.BwTime(v, seed, amin) + ci.Compute(v, 0, L) / L, v});
+        }
+        std::sort(near.begin(), near.end());
+        add(seed);
+        for (const auto& [score, v] : near) add(v);
       }
       for (int v : order)
         if (round == 0 || !tried[v]) add(v);
@@ -294,10 +313,11 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         DpResult d = SolveDp(ci, rb, cand, best_val, o);
         if (d.improved) offer(d.stages, "beam DP");
       }
-      polish();
+      polish(3);  // a quick polish per round; the full one follows the rounds
       optimal = optimal || proved();
       if (!opt.elapsed_ms || dp_late()) break;
     }
+    polish(opt.local_search_rounds);
   }
   if (best.empty()) {
     r.reason = "no feasible plan found within the time limit (not proven infeasible)";
