@@ -1,7 +1,7 @@
 #include "agent/runtime/gpt_synth.h"
 
+#include <ATen/CPUGeneratorImpl.h>
 #include <torch/script.h>
-#include <torch/torch.h>
 
 #include <cmath>
 #include <cstdio>
@@ -17,8 +17,8 @@ namespace edgesplit {
 namespace {
 
 // Scaled normal init (GPT-2 style) from one seeded generator, so weights depend only on options.
-torch::Tensor Init(torch::Generator& gen, std::vector<int64_t> shape, double std) {
-  auto t = torch::empty(shape, torch::kFloat32);
+at::Tensor Init(at::Generator& gen, std::vector<int64_t> shape, double std) {
+  auto t = at::empty(shape, at::kFloat);
   t.normal_(0.0, std, gen);
   return t;
 }
@@ -93,7 +93,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
   std::filesystem::create_directories(out_dir, ec);
   if (ec) return Unavailable("cannot create " + out_dir + ": " + ec.message());
   try {
-    torch::NoGradGuard no_grad;
+    c10::InferenceMode guard;
     auto gen = at::detail::createCPUGenerator(o.seed);
     const int64_t D = o.d_model, V = o.vocab, S = o.seq, Bt = o.batch;
     const double std_w = 0.02, std_proj = 0.02 / std::sqrt(2.0 * std::max(1, o.layers));
@@ -136,18 +136,18 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     }
     for (int b = 0; b < o.layers; ++b) {
       torch::jit::Module blk("edgesplit.GptBlock");
-      blk.register_parameter("ln1_w", torch::ones({D}), false);
-      blk.register_parameter("ln1_b", torch::zeros({D}), false);
+      blk.register_parameter("ln1_w", at::ones({D}), false);
+      blk.register_parameter("ln1_b", at::zeros({D}), false);
       blk.register_parameter("attn_w", Init(gen, {3 * D, D}, std_w), false);
-      blk.register_parameter("attn_b", torch::zeros({3 * D}), false);
+      blk.register_parameter("attn_b", at::zeros({3 * D}), false);
       blk.register_parameter("proj_w", Init(gen, {D, D}, std_proj), false);
-      blk.register_parameter("proj_b", torch::zeros({D}), false);
-      blk.register_parameter("ln2_w", torch::ones({D}), false);
-      blk.register_parameter("ln2_b", torch::zeros({D}), false);
+      blk.register_parameter("proj_b", at::zeros({D}), false);
+      blk.register_parameter("ln2_w", at::ones({D}), false);
+      blk.register_parameter("ln2_b", at::zeros({D}), false);
       blk.register_parameter("fc_w", Init(gen, {4 * D, D}, std_w), false);
-      blk.register_parameter("fc_b", torch::zeros({4 * D}), false);
+      blk.register_parameter("fc_b", at::zeros({4 * D}), false);
       blk.register_parameter("fc2_w", Init(gen, {D, 4 * D}, std_proj), false);
-      blk.register_parameter("fc2_b", torch::zeros({D}), false);
+      blk.register_parameter("fc2_b", at::zeros({D}), false);
       blk.define(BlockSource(o.d_model, o.heads));
       blk.eval();
       // 2·S·(3D² + D² + 8D²) for the projections plus 2·2·S²·D for attention, per batch item.
@@ -156,8 +156,8 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     }
     {
       torch::jit::Module head("edgesplit.GptHead");
-      head.register_parameter("lnf_w", torch::ones({D}), false);
-      head.register_parameter("lnf_b", torch::zeros({D}), false);
+      head.register_parameter("lnf_w", at::ones({D}), false);
+      head.register_parameter("lnf_b", at::zeros({D}), false);
       head.register_parameter("head_w", Init(gen, {V, D}, std_w), false);
       head.define(HeadSource(o.d_model));
       head.eval();

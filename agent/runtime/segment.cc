@@ -1,7 +1,7 @@
 #include "agent/runtime/segment.h"
 
+#include <c10/core/InferenceMode.h>
 #include <torch/script.h>
-#include <torch/torch.h>
 
 #include <chrono>
 #include <fstream>
@@ -73,7 +73,7 @@ Result<HostTensor> Segment::Run(const HostTensor& input, std::vector<double>* la
   if (layer_ms) layer_ms->assign(impl_->layers.size(), 0.0);
   try {
     c10::InferenceMode guard;
-    torch::Tensor x = AsTorch(input);
+    at::Tensor x = AsTorch(input);
     for (size_t i = 0; i < impl_->layers.size(); ++i) {
       auto t0 = std::chrono::steady_clock::now();
       x = impl_->layers[i].forward({x}).toTensor();

@@ -2,43 +2,43 @@
 
 namespace edgesplit {
 
-Result<torch::ScalarType> ToTorchDType(DType d) {
+Result<at::ScalarType> ToTorchDType(DType d) {
   switch (d) {
-    case DType::kFloat32: return torch::kFloat32;
-    case DType::kFloat16: return torch::kFloat16;
-    case DType::kInt64: return torch::kInt64;
-    case DType::kInt32: return torch::kInt32;
+    case DType::kFloat32: return at::kFloat;
+    case DType::kFloat16: return at::kHalf;
+    case DType::kInt64: return at::kLong;
+    case DType::kInt32: return at::kInt;
   }
   return InvalidArgument("unknown dtype");
 }
 
-Result<DType> FromTorchDType(torch::ScalarType t) {
+Result<DType> FromTorchDType(at::ScalarType t) {
   switch (t) {
-    case torch::kFloat32: return DType::kFloat32;
-    case torch::kFloat16: return DType::kFloat16;
-    case torch::kInt64: return DType::kInt64;
-    case torch::kInt32: return DType::kInt32;
+    case at::kFloat: return DType::kFloat32;
+    case at::kHalf: return DType::kFloat16;
+    case at::kLong: return DType::kInt64;
+    case at::kInt: return DType::kInt32;
     default: return InvalidArgument(std::string("unsupported torch dtype ") + c10::toString(t));
   }
 }
 
-torch::Tensor AsTorch(const HostTensor& t) {
+at::Tensor AsTorch(const HostTensor& t) {
   auto keep = t.storage;  // the deleter holds the bytes alive for the tensor's lifetime
-  return torch::from_blob(
+  return at::from_blob(
       t.data, t.shape, [keep](void*) mutable { keep.reset(); },
-      torch::TensorOptions().dtype(ToTorchDType(t.dtype).value()));
+      at::TensorOptions().dtype(ToTorchDType(t.dtype).value()));
 }
 
-Result<HostTensor> FromTorch(const torch::Tensor& in) {
+Result<HostTensor> FromTorch(const at::Tensor& in) {
   ES_ASSIGN_OR_RETURN(DType d, FromTorchDType(in.scalar_type()));
-  torch::Tensor t = in.contiguous();
+  at::Tensor t = in.contiguous();
   HostTensor h;
   h.dtype = d;
   h.shape.assign(t.sizes().begin(), t.sizes().end());
   h.nbytes = static_cast<size_t>(t.numel()) * t.element_size();
   h.data = static_cast<std::byte*>(t.data_ptr());
   // Aliasing constructor: storage shares ownership with a heap copy of the tensor handle.
-  auto holder = std::make_shared<torch::Tensor>(t);
+  auto holder = std::make_shared<at::Tensor>(t);
   h.storage = std::shared_ptr<std::byte>(holder, h.data);
   return h;
 }

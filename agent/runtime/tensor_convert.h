@@ -1,20 +1,20 @@
-// Zero-copy conversion between HostTensor and torch::Tensor. The only bridge between the
+// Zero-copy conversion between HostTensor and at::Tensor. The only bridge between the
 // torch-free data plane and libtorch; included by runtime sources only.
 #pragma once
 
-#include <torch/torch.h>
+#include <ATen/ATen.h>
 
 #include "common/base/tensor.h"
 
 namespace edgesplit {
 
-Result<torch::ScalarType> ToTorchDType(DType d);
-Result<DType> FromTorchDType(torch::ScalarType t);
+Result<at::ScalarType> ToTorchDType(DType d);
+Result<DType> FromTorchDType(at::ScalarType t);
 
 // A tensor viewing `t`'s bytes; the HostTensor's storage keeps `t` alive.
-torch::Tensor AsTorch(const HostTensor& t);
+at::Tensor AsTorch(const HostTensor& t);
 // A HostTensor viewing `t`'s bytes (made contiguous first); keeps `t` alive.
-Result<HostTensor> FromTorch(const torch::Tensor& t);
+Result<HostTensor> FromTorch(const at::Tensor& t);
 
 // The first non-empty line of a libtorch exception message (they carry long C++ backtraces).
 std::string TorchErrorMessage(const std::exception& e);

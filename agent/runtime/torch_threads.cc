@@ -2,7 +2,7 @@
 
 #include <dlfcn.h>
 #include <torch/csrc/jit/runtime/graph_executor.h>
-#include <torch/torch.h>
+#include <ATen/Parallel.h>
 
 #include <thread>
 
@@ -15,7 +15,7 @@ void ConfigureTorch(const TorchThreadOptions& opts) {
   if (cores <= 0) cores = 1;
   const int intra = opts.intra_op_threads > 0 ? opts.intra_op_threads : 1;
   const int blas = opts.blas_threads > 0 ? opts.blas_threads : cores;
-  torch::set_num_threads(intra);
+  at::set_num_threads(intra);
   // OpenBLAS (libopenblas0-pthread) runs its own thread pool; set it explicitly when present.
   using SetFn = void (*)(int);
   if (auto fn = reinterpret_cast<SetFn>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))) fn(blas);
