@@ -104,7 +104,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   if (!v.is_object()) return InvalidArgument("policy: body must be a JSON object");
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
-                                   "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s"},
+                                   "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations"},
                                "policy"));
   PolicySettings p = base;
   ES_ASSIGN_OR_RETURN(p.horizon_s, GetNumber(o, "horizon_s", base.horizon_s, "policy"));
@@ -116,6 +116,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   ES_ASSIGN_OR_RETURN(p.drift_fraction, GetNumber(o, "drift_fraction", base.drift_fraction, "policy"));
   ES_ASSIGN_OR_RETURN(double ev, GetNumber(o, "evaluate_interval_ms", ToMillis(base.evaluate_interval), "policy"));
   ES_ASSIGN_OR_RETURN(double sw, GetNumber(o, "slo_window_s", ToSeconds(base.slo_window), "policy"));
+  ES_ASSIGN_OR_RETURN(p.confirm_evaluations, GetInt(o, "confirm_evaluations", base.confirm_evaluations, "policy"));
   if (cd < 0 || cd > 1e6 || ev <= 0 || ev > 1e9 || sw <= 0 || sw > 1e6)
     return InvalidArgument("policy: cooldown_s, evaluate_interval_ms and slo_window_s out of range");
   p.cooldown = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cd));
@@ -135,7 +136,8 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"weight_fetch_mbps", p.weight_fetch_mbps},
           {"drift_fraction", p.drift_fraction},
           {"evaluate_interval_ms", ToMillis(p.evaluate_interval)},
-          {"slo_window_s", ToSeconds(p.slo_window)}};
+          {"slo_window_s", ToSeconds(p.slo_window)},
+          {"confirm_evaluations", p.confirm_evaluations}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {
@@ -242,9 +244,10 @@ json::object DeploymentToJson(const Deployment& d, TimePoint now, Duration windo
   return o;
 }
 
-json::object EventToJson(const Event& e, TimePoint origin) {
+json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_ms) {
   return {{"seq", e.seq},
           {"t_ms", Num(ToMillis(e.at - origin))},
+          {"unix_ms", origin_unix_ms > 0 ? json::value(origin_unix_ms + static_cast<int64_t>(ToMillis(e.at - origin))) : json::value(nullptr)},
           {"type", e.type},
           {"deployment", e.deployment},
           {"node", e.node},

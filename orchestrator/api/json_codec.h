@@ -26,7 +26,8 @@ boost::json::object PolicyToJson(const PolicySettings& p);
 boost::json::object NodeToJson(const NodeRecord& n, TimePoint now);
 boost::json::object ModelToJson(const CatalogModel& m);
 boost::json::object DeploymentToJson(const Deployment& d, TimePoint now, Duration window);
-boost::json::object EventToJson(const Event& e, TimePoint origin);
+// `origin_unix_ms` (0 = unknown) is the wall time at `origin`: events then carry unix_ms too.
+boost::json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_ms = 0);
 boost::json::object PlanResultToJsonObject(const planner::PlanResult& r);
 boost::json::array StagesToJson(const std::vector<StageTarget>& s);
 Result<std::vector<StageTarget>> StagesFromJson(const boost::json::value& v);

@@ -225,7 +225,7 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
     }
     if (auto it = req.query.find("deployment"); it != req.query.end()) dep = it->second;
     json::array a;
-    for (const auto& e : controller_->events().Since(after, limit, dep)) a.push_back(EventToJson(e, origin_));
+    for (const auto& e : controller_->events().Since(after, limit, dep)) a.push_back(EventToJson(e, origin_, options_.origin_unix_ms));
     return Json(200, json::object{{"events", a}, {"last_seq", controller_->events().last_seq()}});
   } else if (coll == "plan" && parts.size() == 2) {
     if (m != "POST") return MethodNotAllowed(m, req.path);

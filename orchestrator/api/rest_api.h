@@ -23,6 +23,7 @@ struct RestApiOptions {
   size_t max_tensor_bytes = size_t{64} << 20;
   Duration default_infer_deadline = std::chrono::seconds(10);
   Duration max_infer_deadline = std::chrono::seconds(120);
+  int64_t origin_unix_ms = 0;  // wall time when the API was built (events' unix_ms); 0 = omit
 };
 
 using InferDone = std::function<void(Result<HostTensor>)>;

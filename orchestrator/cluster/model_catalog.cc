@@ -26,7 +26,8 @@ const CatalogModel* ModelCatalog::Find(const std::string& name) const {
   return it == models_.end() ? nullptr : &it->second;
 }
 
-std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests) {
+std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests,
+                                 double calibration) {
   const int L = model.num_layers();
   std::vector<double> measured(L, -1.0);
   std::vector<uint64_t> measured_epoch(L, 0);
@@ -49,10 +50,25 @@ std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& no
       ref_sum += model.reference_layer_ms[i];
     }
   }
-  double scale = (meas_sum > 0 && ref_sum > 0) ? meas_sum / ref_sum : 1.0 / std::max(node.EffectiveSpeed(), 1e-6);
+  double scale = (meas_sum > 0 && ref_sum > 0) ? meas_sum / ref_sum
+                                              : std::max(calibration, 1e-6) / std::max(node.EffectiveSpeed(), 1e-6);
   std::vector<double> out(L);
   for (int i = 0; i < L; ++i) out[i] = measured[i] > 0 ? measured[i] : model.reference_layer_ms[i] * scale;
   return out;
+}
+
+double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests) {
+  double meas = 0, ref = 0;
+  for (const auto& s : node.profile.segments) {
+    if (s.model != model.name || s.requests_total < min_requests) continue;
+    if (s.end_layer - s.first_layer != static_cast<int>(s.layer_ms.size())) continue;
+    for (int i = s.first_layer; i < s.end_layer && i < model.num_layers(); ++i) {
+      if (i < 0 || !(s.layer_ms[i - s.first_layer] > 0)) continue;
+      meas += s.layer_ms[i - s.first_layer];
+      ref += model.reference_layer_ms[i];
+    }
+  }
+  return (meas > 0 && ref > 0) ? meas / ref * node.EffectiveSpeed() : 0.0;
 }
 
 std::vector<double> EstimateReferenceMs(const Manifest& m) {

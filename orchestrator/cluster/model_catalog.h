@@ -42,7 +42,13 @@ class ModelCatalog {
 // measured to reference time on the measured layers, or else by the node's effective speed.
 // Segments that served fewer than `min_requests` requests are not trusted yet (TorchScript's
 // first runs are slow warm-up runs).
-std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20);
+// `calibration` scales the reference for nodes with no trusted measurement: the ratio of measured
+// to reference time a speed-1 node shows on this site (see MeasuredRatio), so measured and
+// unmeasured nodes are compared on the same footing.
+std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20,
+                                 double calibration = 1.0);
+// Measured/reference time ratio of `node` normalised to speed 1, or 0 without measurements.
+double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20);
 
 // Reference profile when no profile.json exists: proportional to FLOPs when the manifest has
 // them, else to parameter bytes plus activation bytes (a memory-bound estimate).

@@ -4,6 +4,7 @@
 // request fails in a retryable way, re-resolves and retries until the request's deadline: only
 // requests that miss their deadline count as failed.
 //   --timeline FILE writes one line per request: start_ms latency_ms ok error
+//   --stop-file FILE ends the run early once FILE exists (the report is still written)
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -48,11 +49,11 @@ std::string ResolveEntry(orch::RestClient& rest, const std::string& deployment) 
 
 const char* kUsage =
     "usage: edgesplitctl load --deployment NAME --input IN.npy [--rps N] [--duration-s S] [--concurrency N]\n"
-    "         [--via gateway|entry] [--deadline-ms MS] [--timeline FILE] [--json] [--addr A] [--token T]\n";
+    "         [--via gateway|entry] [--deadline-ms MS] [--timeline FILE] [--stop-file FILE] [--json] [--addr A] [--token T]\n";
 
 int Load(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args, {"addr", "token", "deployment", "input", "rps", "duration-s", "concurrency", "via",
-                               "deadline-ms", "timeline"},
+                               "deadline-ms", "timeline", "stop-file"},
                         {"json"});
   if (!f.ok() || !f->Has("deployment") || !f->Has("input")) {
     std::fputs(kUsage, stderr);
@@ -79,6 +80,7 @@ int Load(const std::vector<std::string>& args) {
     return 2;
   }
   const std::string npy = EncodeNpy(*input);
+  const std::string stop_file = f->Get("stop-file");
   const auto t0 = Clock::now();
   const long long total = static_cast<long long>(rps * duration_s);
   std::atomic<long long> next{0};
@@ -92,6 +94,10 @@ int Load(const std::vector<std::string>& args) {
     for (;;) {
       long long i = next.fetch_add(1);
       if (i >= total) return;
+      if (!stop_file.empty() && i % 4 == 0 && std::ifstream(stop_file).good()) {
+        next.store(total);
+        return;
+      }
       const auto at = t0 + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(i / rps));
       std::this_thread::sleep_until(at);
       const auto start = Clock::now();

@@ -73,8 +73,10 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
     self->metrics_->ObserveRequest(r);
     asio::post(self->io_, [self, r] { self->controller_->ObserveRequest(r.deployment, r.latency_ms, r.ok, Now()); });
   });
+  RestApiOptions api_options = config.api;
+  api_options.origin_unix_ms = UnixMs();
   app->api_ = std::make_unique<RestApi>(
-      config.api, app->controller_.get(), SteadyClock::Default(),
+      api_options, app->controller_.get(), SteadyClock::Default(),
       [self](const std::string& d, HostTensor in, Duration deadline, InferDone done) {
         self->gateway_->Submit(d, std::move(in), deadline, std::move(done));
       },

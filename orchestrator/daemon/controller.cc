@@ -301,6 +301,19 @@ Result<planner::PlanningInstance> Controller::BuildInstance(const DeploymentSpec
     nodes.push_back(&n);
   }
   if (nodes.empty()) return FailedPrecondition("no alive node can serve model " + spec.model);
+  // Site calibration: the median measured/reference ratio of the nodes that measured this model.
+  double calibration = 1.0;
+  {
+    std::vector<double> ratios;
+    for (const NodeRecord* n : nodes) {
+      double r = MeasuredRatio(*m, *n);
+      if (r > 0) ratios.push_back(r);
+    }
+    if (!ratios.empty()) {
+      std::nth_element(ratios.begin(), ratios.begin() + ratios.size() / 2, ratios.end());
+      calibration = ratios[ratios.size() / 2];
+    }
+  }
   for (const NodeRecord* n : nodes) {
     planner::NodeSpec ns;
     ns.name = n->name;
@@ -314,7 +327,7 @@ Result<planner::PlanningInstance> Controller::BuildInstance(const DeploymentSpec
     }
     ns.memory_bytes = mem;
     ns.trusted = n->trusted;
-    ns.compute_ms = LayerCostsOn(*m, *n);
+    ns.compute_ms = LayerCostsOn(*m, *n, 20, calibration);
     inst.nodes.push_back(std::move(ns));
   }
   inst.links.default_link = options_.default_link;
@@ -466,8 +479,23 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
     in.migration_cost_ms = FetchMs(BytesToMove(in.current, r.stages, params), options_.policy.weight_fetch_mbps);
   }
+  // A voluntary change must name the same plan on several consecutive evaluations (noise filter).
+  if (in.candidate_feasible && in.candidate != in.current) {
+    d.confirmations = (r.stages == d.pending_candidate) ? d.confirmations + 1 : 1;
+    d.pending_candidate = r.stages;
+    // The adoption is credited to what started the sequence (e.g. the drift), not to "periodic".
+    if (d.confirmations == 1 || d.pending_trigger == Trigger::kPeriodic) d.pending_trigger = trigger;
+    if (trigger == Trigger::kPeriodic) trigger = d.pending_trigger;
+  } else {
+    d.confirmations = 0;
+    d.pending_candidate.clear();
+  }
+  in.confirmations = d.confirmations;
+  in.trigger = trigger;
   Decision dec = Decide(options_.policy, in);
   if (dec.adopt()) {
+    d.confirmations = 0;
+    d.pending_candidate.clear();
     d.predicted_latency_ms = r.latency_ms;
     d.predicted_period_ms = r.period_ms;
     EmitDecision(d, dec, now);

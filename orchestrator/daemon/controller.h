@@ -62,6 +62,9 @@ struct Deployment {
   std::set<std::string> nodes_seen;  // alive nodes at the last evaluation (join detection)
   TimePoint last_slo_event{};
   TimePoint last_keep_event{};
+  std::vector<planner::Stage> pending_candidate;  // best plan of the last evaluations
+  int confirmations = 0;                          // consecutive evaluations naming it
+  Trigger pending_trigger = Trigger::kPeriodic;   // what started that sequence
   std::string last_keep_trigger;
 
   double ObservedP50(TimePoint now, Duration window) const;

@@ -5,22 +5,34 @@
 // re-planning) under memory, trusted-prefix, link, max_stages and pin constraints. NP-hard in
 // general (free-order chain partitioning).
 //
-// Algorithm (n candidate nodes, L layers):
-//  1. Reuse-relaxed DP (lower_bound.h): the same chain DP without the "each node once" and
-//     "max_stages" constraints, O(n*L^2 + n^2*L), computed backward (cost-to-go h(v, j)) and
-//     forward. Its optimum is a proven lower bound; for period/mixed it is combined with a
-//     memory-aware fluid bound. It also proves infeasibility and names the binding constraint.
-//  2. Incumbents (heuristic_solver.h): the relaxed optimum when it happens to use distinct
-//     nodes, greedy, even split over the k fastest nodes, and the current plan (re-planning).
-//  3. Exact bitmask DP (exact_solver.h), EdgeShard-style but with labels (S, M) kept Pareto-
-//     optimal per state (last node, used-node mask, layers done): O(2^n * n * L * (n + L))
-//     label operations, pruned by the incumbent and the admissible relaxed cost-to-go (A*-like).
-//     When it completes over all usable nodes the result is "optimal" (lower_bound = value).
-//  4. Beyond exact_max_nodes usable nodes: candidate pruning (nodes ranked by the best relaxed
-//     plan through them), the same DP over the candidates with a per-layer beam, then local
-//     search over all nodes (local_search.h: shift a cut, replace a node by an unused one, swap
-//     two stages' nodes), all within the time budget. Status "feasible" unless value meets the
-//     lower bound.
+// Algorithm (n usable nodes, L layers, m <= 13 DP candidates; value = S + B*M, S the sum part,
+// M the period part):
+//  1. Reuse-relaxed DP (lower_bound.h): the chain DP without "each node once" and
+//     "max_stages", backward cost-to-go h(v, j) for S and for M, O(n*L^2 + n^2*L). S* + B*M*
+//     is a proven lower bound; for the period a fluid bound (node speeds, memory, max_stages,
+//     the connected component of fast-enough links) is added. It proves "no linked chain".
+//     Cheaper checks before it name the binding constraint of infeasible instances.
+//  2. Incumbents (heuristic_solver.h): the relaxed optimum when its nodes are distinct (then
+//     optimal: the common case for latency), best single node, greedy, even split, the current
+//     plan (re-planning); polished by local search (local_search.h).
+//  3. n <= exact_max_nodes: exact search over all usable nodes.
+//     latency: bitmask label DP (exact_solver.h), states (layers done, used mask, last node),
+//       O(2^n * n * L * (n + L)) label operations worst case, pruned by incumbent + h (A*) and
+//       by one-node-fewer subset dominance.
+//     period: threshold search (period_solver.h): "period <= T possible" is bitset
+//       reachability over masks, O(L * n * (n + L) * 2^n / 64) per check, binary search over the
+//       O(n*L^2 + n^2*L) candidate values of T.
+//     mixed (and period with migration): branch and bound over period-threshold intervals, each
+//       split by an S-only DP with every period term capped (Alpa-style), floored by the exact
+//       minimum period.
+//     A search that ends within its budget proves optimality ("optimal", lower_bound = value).
+//  4. n > exact_max_nodes: nodes ranked by the best relaxed plan through them (forward pass,
+//     O(n*L^2 + n^2*L)); rounds over m candidates (alternately a well-linked neighbourhood of a
+//     top node and the next best-ranked nodes, always with the incumbent's and pinned nodes):
+//     beam-limited label DP (period: the exact threshold search over the candidates), then
+//     local search over all nodes (shift a cut, replace/swap/merge/split nodes), within the
+//     time budget (searches stop at 60 %, local search at 80 % of time_limit_ms). "optimal"
+//     only when the value meets the lower bound.
 // Determinism: given the same instance, options and elapsed_ms readings the result is the same.
 #pragma once
 

@@ -41,6 +41,7 @@ Status PolicySettings::Validate() const {
   if (!(drift_fraction > 0)) e += "drift_fraction must be > 0; ";
   if (evaluate_interval <= Duration::zero()) e += "evaluate_interval_ms must be > 0; ";
   if (slo_window <= Duration::zero()) e += "slo_window_s must be > 0; ";
+  if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();
 }
@@ -132,6 +133,12 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
     d.stages.clear();
     d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms,
                    in.migration_cost_ms);
+    return d;
+  }
+  if (in.confirmations < s.confirm_evaluations) {
+    d.stages.clear();
+    d.reason = Fmt("better plan seen %.0f of %.0f evaluations in a row; waiting for confirmation", in.confirmations,
+                   s.confirm_evaluations);
     return d;
   }
   d.kind = move;

@@ -31,6 +31,7 @@ struct PolicySettings {
   double drift_fraction = 0.10;        // fresh vs predicted cost change that counts as drift
   Duration evaluate_interval = std::chrono::milliseconds(250);
   Duration slo_window = std::chrono::seconds(5);
+  int confirm_evaluations = 3;         // a voluntary change must win this many evaluations in a row
   Status Validate() const;
 };
 
@@ -50,6 +51,7 @@ struct PolicyInput {
   TimePoint now{};
   TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)
   bool rollout_in_flight = false;
+  int confirmations = 1;             // consecutive evaluations that named this candidate
 };
 
 struct Decision {

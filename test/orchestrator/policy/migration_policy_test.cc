@@ -22,6 +22,7 @@ PolicyInput Base() {
   in.request_rate = 10;
   in.now = TimePoint(1000s);
   in.last_reconfiguration = TimePoint(900s);
+  in.confirmations = 3;
   return in;
 }
 }  // namespace
@@ -134,4 +135,20 @@ TEST_CASE("policy settings validation reports every problem") {
   auto st = s.Validate();
   CHECK(st.message().find("horizon_s") != std::string::npos);
   CHECK(st.message().find("weight_fetch_mbps") != std::string::npos);
+}
+
+TEST_CASE("a voluntary change waits until the same plan wins several evaluations in a row") {
+  PolicySettings s;
+  s.confirm_evaluations = 3;
+  auto in = Base();
+  in.confirmations = 2;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("confirmation") != std::string::npos);
+  in.confirmations = 3;
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  in.confirmations = 1;
+  in.current_valid = false;  // forced changes do not wait
+  in.current_invalid_reason = "node a is not alive";
+  CHECK(Decide(s, in).adopt());
 }
