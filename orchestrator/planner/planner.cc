@@ -98,8 +98,8 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
                "and back to it";
     return finish();
   }
-  auto dp_late = [&] { return opt.elapsed_ms && elapsed() > 0.6 * opt.time_limit_ms; };
-  auto ls_late = [&] { return opt.elapsed_ms && elapsed() > 0.8 * opt.time_limit_ms; };
+  auto dp_late = [&] { return opt.elapsed_ms && elapsed() > 0.55 * opt.time_limit_ms; };
+  auto ls_late = [&] { return opt.elapsed_ms && elapsed() > 0.75 * opt.time_limit_ms; };
 
   // Incumbents.
   std::vector<IStage> best;

@@ -31,7 +31,7 @@
 //     top node and the next best-ranked nodes, always with the incumbent's and pinned nodes):
 //     beam-limited label DP (period: the exact threshold search over the candidates), then
 //     local search over all nodes (shift a cut, replace/swap/merge/split nodes), within the
-//     time budget (searches stop at 60 %, local search at 80 % of time_limit_ms). "optimal"
+//     time budget (searches stop at 55 %, local search at 75 % of time_limit_ms). "optimal"
 //     only when the value meets the lower bound.
 // Determinism: given the same instance, options and elapsed_ms readings the result is the same.
 #pragma once
