@@ -15,33 +15,77 @@ struct Label {
 
 enum class Mode { kSOnly, kMOnly, kPareto };
 
+// A state's labels: one inline (the only case for single-part objectives, so no allocation
+// per state), spilling to the heap for Pareto sets.
+class Labels {
+ public:
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  const Label* begin() const { return n_ <= 1 ? &one_ : heap_.data(); }
+  const Label* end() const { return begin() + n_; }
+  const Label& operator[](size_t i) const { return begin()[i]; }
+  Label& front() { return n_ <= 1 ? one_ : heap_[0]; }
+  void push_back(const Label& x) {
+    if (n_ == 0) {
+      one_ = x;
+    } else {
+      if (n_ == 1) heap_.assign(1, one_);
+      heap_.push_back(x);
+    }
+    ++n_;
+  }
+  // Removes the labels x dominates (Pareto mode only).
+  void RemoveDominatedBy(const Label& x) {
+    if (n_ == 0) return;
+    if (n_ == 1) {
+      if (x.s <= one_.s && x.m <= one_.m) n_ = 0;
+      return;
+    }
+    heap_.erase(std::remove_if(heap_.begin(), heap_.end(), [&](const Label& y) { return x.s <= y.s && x.m <= y.m; }),
+                heap_.end());
+    n_ = heap_.size();
+    if (n_ == 1) one_ = heap_[0];
+  }
+
+ private:
+  uint32_t n_ = 0;
+  Label one_{};
+  std::vector<Label> heap_;
+};
+
 // Inserts `x` into a label list kept minimal under the mode's dominance. Returns false when x
 // is dominated.
-bool InsertLabel(std::vector<Label>& list, const Label& x, Mode mode) {
+template <class List>
+bool InsertLabel(List& list, const Label& x, Mode mode) {
   switch (mode) {
     case Mode::kSOnly:
       if (!list.empty()) {
         if (list[0].s <= x.s) return false;
-        list[0] = x;
+        list.front() = x;
         return true;
       }
       break;
     case Mode::kMOnly:
       if (!list.empty()) {
         if (list[0].m <= x.m) return false;
-        list[0] = x;
+        list.front() = x;
         return true;
       }
       break;
     case Mode::kPareto:
       for (const auto& y : list)
         if (y.s <= x.s && y.m <= x.m) return false;
-      list.erase(std::remove_if(list.begin(), list.end(), [&](const Label& y) { return x.s <= y.s && x.m <= y.m; }),
-                 list.end());
+      RemoveDominated(list, x);
       break;
   }
   list.push_back(x);
   return true;
+}
+
+void RemoveDominated(Labels& list, const Label& x) { list.RemoveDominatedBy(x); }
+void RemoveDominated(std::vector<Label>& list, const Label& x) {
+  list.erase(std::remove_if(list.begin(), list.end(), [&](const Label& y) { return x.s <= y.s && x.m <= y.m; }),
+             list.end());
 }
 
 struct Slot {
@@ -64,10 +108,11 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   const size_t per_layer = static_cast<size_t>(M2) * m;
   std::vector<int32_t> slot_of(per_layer * (L + 1), -1);
   std::vector<Slot> slots;
-  std::vector<std::vector<Label>> labels;
+  std::vector<Labels> labels;
   std::vector<std::vector<int32_t>> layer_slots(L + 1);
   slots.push_back({0, -1, 0});
-  labels.push_back({{0.0, 0.0, -1, -1}});
+  labels.emplace_back();
+  labels.back().push_back({0.0, 0.0, -1, -1});
   layer_slots[0].push_back(0);
 
   double ub = incumbent;
