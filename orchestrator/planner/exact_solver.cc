@@ -106,8 +106,22 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   const Mode mode = B == 0 ? Mode::kSOnly : (ci.s_trivial() ? Mode::kMOnly : Mode::kPareto);
   const uint32_t M2 = 1u << m;
   const size_t per_layer = static_cast<size_t>(M2) * m;
-  std::vector<int32_t> slot_of(per_layer * (L + 1), -1);
+  // The dense state index is large (L * 2^m * m entries): reuse the caller's copy, and put
+  // back the -1s of the states this call created when it returns.
+  std::vector<int32_t> local;
+  std::vector<int32_t>& slot_of = opt.workspace ? *opt.workspace : local;
+  if (slot_of.size() != per_layer * (L + 1)) slot_of.assign(per_layer * (L + 1), -1);
   std::vector<Slot> slots;
+  struct ResetIndex {  // restores slot_of on every return path
+    std::vector<int32_t>& index;
+    const std::vector<Slot>& slots;
+    size_t per_layer;
+    int m;
+    ~ResetIndex() {
+      for (size_t i = 1; i < slots.size(); ++i)
+        index[slots[i].j * per_layer + static_cast<size_t>(slots[i].mask) * m + slots[i].v] = -1;
+    }
+  } reset{slot_of, slots, per_layer, m};
   std::vector<Labels> labels;
   std::vector<std::vector<int32_t>> layer_slots(L + 1);
   slots.push_back({0, -1, 0});

@@ -13,6 +13,7 @@
 // With beam_width > 0 only the beam_width most promising states per layer are expanded.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <vector>
 
@@ -30,6 +31,8 @@ struct DpOptions {
   // is <= m_cap, minimising S alone (value and incumbent are then in S units).
   double m_cap = kInf;
   bool s_only = false;
+  // Optional scratch reused across calls with the same (L, m) (saves clearing ~L*2^m*m ints).
+  std::vector<int32_t>* workspace = nullptr;
 };
 
 struct DpResult {

@@ -193,6 +193,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       double s;       // floor on S for plans with period <= t[hi]
     };
     std::vector<Interval> open;
+    std::vector<int32_t> dp_workspace;
     if (!t.empty()) open.push_back({0, t.size() - 1, rb.s_lb});
     auto bound = [&](const Interval& x) { return x.s + B * t[x.lo]; };
     bool complete = false;
@@ -215,6 +216,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       const size_t mid = (x.lo + x.hi) / 2;
       const RelaxedBounds rt = ComputeRelaxedBounds(ci, t[mid]);
       DpOptions o;
+      o.workspace = &dp_workspace;
       o.s_only = true;
       o.m_cap = t[mid];
       o.max_labels = opt.max_dp_labels;
