@@ -9,6 +9,7 @@
 #include "orchestrator/planner/local_search.h"
 #include "orchestrator/planner/lower_bound.h"
 #include "orchestrator/planner/period_solver.h"
+#include "orchestrator/planner/threshold_search.h"
 
 namespace edgesplit::planner {
 
@@ -177,67 +178,18 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     }
   }
   if (!optimal && exact && ci.B() > 0 && !pure_period) {
-    // Mixed (or period with migration): branch and bound over the period values. With every
-    // period term capped at T, an S-only DP gives S*(T), the least S of a plan with period
-    // <= T (non-increasing in T). An interval [t_lo, t_hi] of candidate period values with a
-    // known floor s on S for periods <= t_hi is worth at least s + B*t_lo; the interval with
-    // the smallest such bound is split at its middle value T: the DP's plan P (period
-    // M_P <= T) becomes an incumbent, periods in (M_P, T] cannot beat it, [t_lo, M_P) gets
-    // the floor S*(T), and (T, t_hi] keeps its floor. Proved when no interval can beat the
-    // incumbent; otherwise the smallest interval bound is a proven lower bound.
-    const double B = ci.B();
-    const double cap0 = best.empty() ? kInf : (best_val - rb.s_lb) / B * (1 + 1e-12);
-    const std::vector<double> t = PeriodCandidates(ci, usable, m_floor, cap0);
-    struct Interval {
-      size_t lo, hi;  // inclusive indices into t
-      double s;       // floor on S for plans with period <= t[hi]
-    };
-    std::vector<Interval> open;
-    std::vector<int32_t> dp_workspace;
-    if (!t.empty()) open.push_back({0, t.size() - 1, rb.s_lb});
-    auto bound = [&](const Interval& x) { return x.s + B * t[x.lo]; };
-    bool complete = false;
-    double open_lb = kInf;
-    while (true) {
-      // Drop intervals that cannot beat the incumbent; pick the most promising one.
-      open.erase(std::remove_if(open.begin(), open.end(),
-                                [&](const Interval& x) { return bound(x) >= best_val * (1 - 1e-12); }),
-                 open.end());
-      if (open.empty()) {
-        complete = true;
-        break;
-      }
-      auto it = std::min_element(open.begin(), open.end(),
-                                 [&](const Interval& a, const Interval& b) { return bound(a) < bound(b); });
-      open_lb = bound(*it);
-      if (dp_late()) break;
-      const Interval x = *it;
-      open.erase(it);
-      const size_t mid = (x.lo + x.hi) / 2;
-      const RelaxedBounds rt = ComputeRelaxedBounds(ci, t[mid]);
-      DpOptions o;
-      o.workspace = &dp_workspace;
-      o.s_only = true;
-      o.m_cap = t[mid];
-      o.max_labels = opt.max_dp_labels;
-      o.out_of_time = dp_late;
-      const double target = best_val - B * t[x.lo];  // only S below this can help in [lo, mid]
-      DpResult d;
-      if (rt.lower_bound < kInf && rt.s_lb < target) d = SolveDp(ci, rt, usable, target, o);
-      else d.complete = true;
-      if (!d.complete) {
-        open.push_back(x);
-        break;
-      }
-      if (mid + 1 <= x.hi) open.push_back({mid + 1, x.hi, x.s});
-      if (d.improved) {
-        offer(d.stages, "threshold DP");
-        const double mp = ci.EvaluateIndex(d.stages).period_ms;
-        const size_t k = std::lower_bound(t.begin(), t.end(), mp) - t.begin();  // t[k] == mp
-        if (k > x.lo) open.push_back({x.lo, k - 1, std::max(x.s, d.value)});
-      }
-    }
-    if (!complete) lb = std::max(lb, std::min(best_val, open_lb));
+    DpOptions o;
+    o.max_labels = opt.max_dp_labels;
+    o.out_of_time = dp_late;
+    const ThresholdSearchResult ts = SolveByPeriodThresholds(
+        ci, rb, usable, m_floor, best_val,
+        [&](const std::vector<IStage>& st) {
+          offer(st, "threshold DP");
+          return best_val;
+        },
+        o);
+    const bool complete = ts.complete;
+    if (!complete) lb = std::max(lb, std::min(best_val, ts.lower_bound));
     if (complete) {
       optimal = true;
       if (best.empty()) {
