@@ -141,7 +141,7 @@ void Gateway::Run(Job& job) {
     }
     last = err;
     if (!Retryable(err.code())) break;
-    LogDebug("gateway_retry").Kv("deployment", job.deployment).Kv("attempt", res.attempts).Kv("error", err.ToString());
+    LogInfo("gateway_retry").Kv("deployment", job.deployment).Kv("attempt", res.attempts).Kv("error", err.ToString());
     std::this_thread::sleep_for(options_.retry_backoff);
   }
   if (last.code() == StatusCode::kUnavailable && SteadyClock::Default()->Now() >= job.deadline_at)

@@ -98,23 +98,24 @@ std::vector<AgentCommand> Rollout::EnterDrain(TimePoint now) {
   committed_at_ = now;
   SetPhase(RolloutPhase::kDraining, now);
   drain_acked_ = false;
-  std::vector<AgentCommand> out;
-  std::set<std::string> seen;
-  for (const auto& s : spec_.from) {
-    if (lost_.count(s.node) || !seen.insert(s.node).second) continue;
+  next_drain_ = 0;
+  return NextDrain(now);
+}
+
+// Old stages drain one at a time in pipeline order: once a stage has no in-flight work, no
+// upstream stage can send it more, so unloading it later cannot strand a request.
+std::vector<AgentCommand> Rollout::NextDrain(TimePoint now) {
+  while (next_drain_ < spec_.from.size()) {
+    const StageTarget& s = spec_.from[next_drain_++];
+    if (lost_.count(s.node)) continue;
     AgentCommand c = Make(s.node, CommandKind::kDrain, spec_.from_epoch);
     pending_[c.id] = c;
-    out.push_back(c);
+    return {c};
   }
-  if (out.empty()) {
-    drain_acked_ = true;
-    drained_at_ = now;
-    if (options_.drain_grace <= Duration::zero() || spec_.from.empty()) {
-      auto rel = EnterRelease(now);
-      out.insert(out.end(), rel.begin(), rel.end());
-    }
-  }
-  return out;
+  drain_acked_ = true;
+  drained_at_ = now;
+  if (options_.drain_grace <= Duration::zero() || spec_.from.empty()) return EnterRelease(now);
+  return {};
 }
 
 std::vector<AgentCommand> Rollout::EnterRelease(TimePoint now) {
@@ -157,12 +158,7 @@ std::vector<AgentCommand> Rollout::OnAck(uint64_t id, bool ok, const std::string
       return EnterDrain(now);
     case RolloutPhase::kDraining:
       if (!ok) warnings_.push_back("drain on " + cmd.node + " failed: " + error);
-      if (!Waiting()) {
-        drain_acked_ = true;
-        drained_at_ = now;
-        if (options_.drain_grace <= Duration::zero()) return EnterRelease(now);
-      }
-      return {};
+      return Waiting() ? std::vector<AgentCommand>{} : NextDrain(now);
     case RolloutPhase::kReleasing:
       if (!ok) warnings_.push_back("unload on " + cmd.node + " failed: " + error);
       if (!Waiting()) SetPhase(RolloutPhase::kDone, now);
@@ -183,9 +179,7 @@ std::vector<AgentCommand> Rollout::OnNodeLost(const std::string& node, TimePoint
   if (Waiting()) return {};
   switch (phase_) {
     case RolloutPhase::kDraining:
-      drain_acked_ = true;
-      drained_at_ = now;
-      return options_.drain_grace <= Duration::zero() ? EnterRelease(now) : std::vector<AgentCommand>{};
+      return drain_acked_ ? std::vector<AgentCommand>{} : NextDrain(now);
     case RolloutPhase::kReleasing:
       SetPhase(RolloutPhase::kDone, now);
       return {};

@@ -1,7 +1,7 @@
 // Make-before-break reconfiguration of one deployment from epoch e to e+1 (DESIGN.md
 // "Reconfiguration"): prepare (load e+1's segments next to e's, every stage acks ready) →
 // commit (the entry activates e+1: new requests go there) → drain (e's stages finish their
-// in-flight requests) → release (e's segments are unloaded). Any failure, timeout or loss of a
+// in-flight requests, one stage at a time in pipeline order) → release (e's segments are unloaded). Any failure, timeout or loss of a
 // new stage's node before commit aborts: e+1's segments are unloaded and e keeps serving.
 // After commit the rollout always completes (a lost old node is simply skipped).
 // Pure state machine: inputs are Start/OnAck/OnNodeLost/Tick with the time passed in; outputs
@@ -108,6 +108,7 @@ class Rollout {
   AgentCommand Make(const std::string& node, CommandKind kind, uint64_t epoch);
   std::vector<AgentCommand> EnterCommit(TimePoint now);
   std::vector<AgentCommand> EnterDrain(TimePoint now);
+  std::vector<AgentCommand> NextDrain(TimePoint now);
   std::vector<AgentCommand> EnterRelease(TimePoint now);
   std::vector<AgentCommand> AbortNow(const std::string& reason, TimePoint now);
   void SetPhase(RolloutPhase p, TimePoint now);
@@ -121,6 +122,7 @@ class Rollout {
   std::string abort_reason_;
   TimePoint started_at_{}, phase_at_{}, committed_at_{}, drained_at_{};
   bool drain_acked_ = false;
+  size_t next_drain_ = 0;
   std::map<uint64_t, AgentCommand> pending_;  // sent in the current phase, not yet acked
   std::set<std::string> loaded_nodes_;        // nodes sent a Load of to_epoch
   std::set<std::string> lost_;
