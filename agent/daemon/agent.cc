@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 
+#include <future>
 #include <random>
 
 #include "agent/daemon/control_client.h"
@@ -159,6 +160,17 @@ void Agent::Shutdown() {
     asio::post(impl_->io, [this] { BeginStop(); });
     io_thread_.join();
   }
+}
+
+Result<v1::CommandAck> Agent::Execute(const v1::Command& cmd, Duration timeout) {
+  if (!io_thread_.joinable() || stopped_) return FailedPrecondition("agent is not running");
+  auto done = std::make_shared<std::promise<v1::CommandAck>>();
+  auto fut = done->get_future();
+  asio::post(impl_->io, [this, cmd, done] {
+    impl_->core->HandleCommand(cmd, [done](v1::CommandAck ack) { done->set_value(std::move(ack)); });
+  });
+  if (fut.wait_for(timeout) != std::future_status::ready) return DeadlineExceeded("command not acknowledged in time");
+  return fut.get();
 }
 
 int Agent::RunUntilSignal() {

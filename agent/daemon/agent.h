@@ -27,6 +27,10 @@ class Agent {
   // Start + serve on the calling thread until SIGTERM/SIGINT has drained the agent. Exit code.
   int RunUntilSignal();
 
+  // Runs a control command in-process (embedding, benchmarks) and waits for its ack; the same
+  // path as a command from the orchestrator. Only after Start().
+  Result<v1::CommandAck> Execute(const v1::Command& cmd, Duration timeout);
+
   std::string data_address() const { return data_address_; }
   std::string http_address() const { return http_address_; }
   AgentMetrics& metrics() { return *metrics_; }

@@ -301,3 +301,92 @@ TEST_CASE("a full compute queue refuses work with overloaded, which reaches the 
   CHECK(first.get().ok());
   CHECK((*cl)->Infer("g", t).ok());
 }
+
+namespace {
+
+std::string HttpGet(const std::string& address, const std::string& path, int* status) {
+  asio::io_context io;
+  asio::ip::tcp::socket s(io);
+  s.connect(*net::ResolveEndpoint(address));
+  timeval tv{10, 0};
+  setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  asio::write(s, asio::buffer(req));
+  std::string resp;
+  char buf[4096];
+  boost::system::error_code ec;
+  while (!ec) {
+    const size_t n = s.read_some(asio::buffer(buf), ec);
+    resp.append(buf, n);
+  }
+  *status = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
+  return resp;
+}
+
+// Reports 1 ms per layer whatever the real time: the emulated slowdown must scale it.
+class OneMsSegment : public SegmentExecutor {
+ public:
+  OneMsSegment() {
+    spec_.dtype = DType::kFloat32;
+    spec_.shape = {4};
+  }
+  int first_layer() const override { return 0; }
+  int end_layer() const override { return 2; }
+  const TensorSpec& input_spec() const override { return spec_; }
+  const TensorSpec& output_spec() const override { return spec_; }
+  Result<HostTensor> Run(const HostTensor& in, std::vector<double>* ms) override {
+    if (ms) ms->assign(2, 1.0);
+    return in;
+  }
+
+ private:
+  TensorSpec spec_;
+};
+
+}  // namespace
+
+TEST_CASE("metrics, liveness and readiness are served over HTTP") {
+  Fixture f;
+  f.StillServes();
+  int status = 0;
+  std::string body = HttpGet(f.agent->http_address(), "/metrics", &status);
+  CHECK(status == 200);
+  CHECK(body.find("edgesplit_agent_frames_in_total{kind=\"request\"}") != std::string::npos);
+  CHECK(body.find("edgesplit_agent_rejected_frames_total{reason=\"bad_magic\"}") != std::string::npos);
+  CHECK(body.find("edgesplit_agent_compute_seconds_bucket") != std::string::npos);
+  CHECK(body.find("edgesplit_agent_segments_loaded 1") != std::string::npos);
+  HttpGet(f.agent->http_address(), "/livez", &status);
+  CHECK(status == 200);
+  HttpGet(f.agent->http_address(), "/readyz", &status);
+  CHECK(status == 200);
+}
+
+TEST_CASE("emulated compute slowdown stretches the measured layer times reported to the orchestrator") {
+  TestController ctl(50);
+  agent::AgentConfig c;
+  c.node = "slow";
+  c.orchestrator = ctl.address();
+  c.data_listen = "127.0.0.1:0";
+  c.http_listen = "";
+  c.emulation.compute_slowdown = 3.0;
+  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
+  });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->Start().ok());
+  REQUIRE(ctl.WaitForAgents(1, 30s));
+  CHECK(ctl.registration("slow").capacity().compute_slowdown() == 3.0);
+  REQUIRE(ctl.Call("slow", TestController::Load("s", 1, "x", 0, 2, 2, "", true), 30s)->ok());
+  REQUIRE(ctl.Call("slow", TestController::Activate("s", 1), 30s)->ok());
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
+  std::fill(t.data, t.data + t.nbytes, std::byte{0});
+  auto cl = transport::DataClient::Connect((*a)->data_address());
+  REQUIRE(cl.ok());
+  REQUIRE((*cl)->Infer("s", t).ok());
+  // The Activate ack carries the segment stats; re-activating is idempotent.
+  auto ack = ctl.Call("slow", TestController::Activate("s", 1), 30s);
+  REQUIRE(ack.ok());
+  REQUIRE(ack->segment().layer_ms_size() == 2);
+  CHECK(ack->segment().layer_ms(0) == Approx(3.0));
+  CHECK(ack->segment().requests_total() == 1);
+}

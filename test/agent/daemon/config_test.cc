@@ -40,3 +40,12 @@ TEST_CASE("flags override defaults and unknown flags fail") {
   CHECK(c->emulation.compute_slowdown == 2.0);
   CHECK_FALSE(AgentConfigFromArgs({"--bogus", "1"}).ok());
 }
+
+TEST_CASE("the example config parses and validates") {
+  const char* src = std::getenv("ES_SOURCE_DIR");
+  REQUIRE(src != nullptr);
+  auto c = AgentConfigFromArgs({"--config", std::string(src) + "/config/agent.example.yaml"});
+  INFO(c.status().ToString());
+  REQUIRE(c.ok());
+  CHECK(c->node == "edge-1");
+}

@@ -1,0 +1,180 @@
+// `edgesplit-bench pipeline [--json] [--requests N] [--inflight K] [--layers 12] [--d-model 512]
+//  [--seq 128] [--stages 4]`: a synthetic GPT split into stages served by in-process agents over
+// real TCP on loopback (one io thread and one single-threaded compute pool each), against the
+// whole model run in this process with the same libtorch thread settings (1 intra-op thread).
+// Prints monolithic_ms_p50, split_ms_p50, ratio, and with K requests in flight split_rps and
+// monolithic_rps; checks split outputs are bitwise-equal to the monolithic ones.
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "agent/daemon/agent.h"
+#include "agent/runtime/gpt_synth.h"
+#include "agent/runtime/profiler.h"
+#include "agent/runtime/segment.h"
+#include "agent/runtime/torch_threads.h"
+#include "agent/transport/client.h"
+#include "common/base/flags.h"
+#include "common/base/log.h"
+#include "common/base/subcommand.h"
+#include "common/model/manifest.h"
+
+namespace edgesplit {
+namespace {
+
+using BenchClock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+
+double MedianOf(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+double MsSince(BenchClock::time_point t) { return std::chrono::duration<double, std::milli>(BenchClock::now() - t).count(); }
+
+// Runs `fn(thread_index, request_index)` for `total` requests over `k` threads; returns req/s.
+template <typename Fn>
+double Throughput(int k, int total, Fn fn) {
+  std::atomic<int> next{0};
+  auto t0 = BenchClock::now();
+  std::vector<std::thread> ts;
+  for (int i = 0; i < k; ++i)
+    ts.emplace_back([&, i] {
+      for (int r; (r = next++) < total;) fn(i, r);
+    });
+  for (auto& t : ts) t.join();
+  return total / (MsSince(t0) / 1e3);
+}
+
+int RunPipeline(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {"requests", "inflight", "layers", "d-model", "seq", "stages"}, {"json"});
+  if (!f.ok()) {
+    std::fprintf(stderr, "%s\n", f.status().ToString().c_str());
+    return 2;
+  }
+  const int requests = static_cast<int>(f->GetInt("requests", 30).value());
+  const int inflight = static_cast<int>(f->GetInt("inflight", 4).value());
+  const int stages = static_cast<int>(f->GetInt("stages", 4).value());
+  SetLogLevel(LogLevel::kWarn);
+  ConfigureTorch({1, 1});
+  GptSynthOptions go;
+  go.name = "gpt-bench";
+  go.layers = static_cast<int>(f->GetInt("layers", 12).value());
+  go.d_model = static_cast<int>(f->GetInt("d-model", 512).value());
+  go.heads = 8;
+  go.vocab = 1000;
+  go.seq = static_cast<int>(f->GetInt("seq", 128).value());
+  const std::string root = "/tmp/edgesplit-bench-pipeline-" + std::to_string(getpid());
+  const std::string dir = root + "/gpt-bench";
+  std::filesystem::create_directories(root);
+  Status s = SynthesizeGpt(go, dir);
+  if (!s.ok()) {
+    std::fprintf(stderr, "synth: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  Manifest m = *LoadManifest(dir);
+  const int L = m.num_layers();
+  HostTensor input = MakeExampleInput(m, 1, go.vocab);
+
+  // Monolithic.
+  auto whole = Segment::Load(dir, m, 0, L);
+  if (!whole.ok()) return 1;
+  HostTensor ref;
+  for (int i = 0; i < 2; ++i) ref = *(*whole)->Run(input, nullptr);
+  std::vector<double> mono;
+  for (int i = 0; i < requests; ++i) {
+    auto t0 = BenchClock::now();
+    (void)(*whole)->Run(input, nullptr);
+    mono.push_back(MsSince(t0));
+  }
+  const double mono_rps = Throughput(inflight, requests * 2, [&](int, int) { (void)(*whole)->Run(input, nullptr); });
+
+  // Split: `stages` in-process agents with balanced cuts (by layer count).
+  std::vector<int> bounds;
+  for (int i = 0; i <= stages; ++i) bounds.push_back(static_cast<int>(std::lround(static_cast<double>(L) * i / stages)));
+  std::vector<std::unique_ptr<agent::Agent>> agents;
+  for (int i = 0; i < stages; ++i) {
+    agent::AgentConfig c;
+    c.node = "stage" + std::to_string(i);
+    c.data_listen = "127.0.0.1:0";
+    c.http_listen = "";
+    c.models_dir = root;
+    c.max_queue = 256;
+    auto a = agent::Agent::Create(c);
+    if (!a.ok() || !(*a)->Start().ok()) return 1;
+    agents.push_back(std::move(*a));
+  }
+  for (int i = stages - 1; i >= 0; --i) {
+    v1::Command cmd;
+    auto* l = cmd.mutable_load();
+    l->set_deployment("gpt");
+    l->set_epoch(1);
+    l->set_model("gpt-bench");
+    l->set_first_layer(bounds[i]);
+    l->set_end_layer(bounds[i + 1]);
+    l->set_num_layers(L);
+    if (i + 1 < stages) l->set_downstream_address(agents[i + 1]->data_address());
+    l->set_is_entry(i == 0);
+    auto ack = agents[i]->Execute(cmd, 120s);
+    if (!ack.ok() || !ack->ok()) {
+      std::fprintf(stderr, "load failed: %s\n", ack.ok() ? ack->error().c_str() : ack.status().ToString().c_str());
+      return 1;
+    }
+  }
+  v1::Command act;
+  act.mutable_activate()->set_deployment("gpt");
+  act.mutable_activate()->set_epoch(1);
+  (void)agents[0]->Execute(act, 10s);
+
+  auto client = transport::DataClient::Connect(agents[0]->data_address());
+  if (!client.ok()) return 1;
+  bool equal = true;
+  for (int i = 0; i < 2; ++i) {
+    auto out = (*client)->Infer("gpt", input);
+    if (!out.ok()) {
+      std::fprintf(stderr, "infer: %s\n", out.status().ToString().c_str());
+      return 1;
+    }
+    equal = equal && out->SameBytes(ref);
+  }
+  std::vector<double> split;
+  for (int i = 0; i < requests; ++i) {
+    auto t0 = BenchClock::now();
+    auto out = (*client)->Infer("gpt", input);
+    split.push_back(MsSince(t0));
+    if (!out.ok()) return 1;
+  }
+  std::vector<std::unique_ptr<transport::DataClient>> clients;
+  for (int i = 0; i < inflight; ++i) {
+    auto c = transport::DataClient::Connect(agents[0]->data_address());
+    if (!c.ok()) return 1;
+    clients.push_back(std::move(*c));
+  }
+  std::atomic<int> failures{0};
+  const double split_rps = Throughput(inflight, requests * 2, [&](int t, int) {
+    if (!clients[t]->Infer("gpt", input).ok()) failures++;
+  });
+  clients.clear();
+  client->reset();
+  agents.clear();
+  std::filesystem::remove_all(root);
+
+  const double mono_p50 = MedianOf(mono), split_p50 = MedianOf(split);
+  std::printf(
+      "{\"bench\": \"pipeline\", \"d_model\": %d, \"layers\": %d, \"seq\": %d, \"stages\": %d, \"requests\": %d, "
+      "\"inflight\": %d, \"monolithic_ms_p50\": %.3f, \"split_ms_p50\": %.3f, \"ratio\": %.4f, \"monolithic_rps\": %.3f, "
+      "\"split_rps\": %.3f, \"split_failures\": %d, \"bitwise_equal\": %s, \"cores\": %u}\n",
+      go.d_model, go.layers, go.seq, stages, requests, inflight, mono_p50, split_p50, split_p50 / mono_p50, mono_rps,
+      split_rps, failures.load(), equal ? "true" : "false", std::thread::hardware_concurrency());
+  return 0;
+}
+
+}  // namespace
+
+ES_REGISTER_SUBCOMMAND(pipeline, "pipeline", "split GPT on loopback agents vs the whole model in one process", RunPipeline);
+
+}  // namespace edgesplit
