@@ -99,6 +99,10 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
                "and back to it";
     return finish();
   }
+  // Without a clock the time limit still bounds the work: about 10k label operations per ms.
+  const long long label_budget =
+      opt.elapsed_ms ? opt.max_dp_labels
+                     : std::min<long long>(opt.max_dp_labels, static_cast<long long>(opt.time_limit_ms * 10'000));
   auto dp_late = [&] { return opt.elapsed_ms && elapsed() > 0.55 * opt.time_limit_ms; };
   auto ls_late = [&] { return opt.elapsed_ms && elapsed() > 0.75 * opt.time_limit_ms; };
 
@@ -179,7 +183,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
   }
   if (!optimal && exact && ci.B() > 0 && !pure_period) {
     DpOptions o;
-    o.max_labels = opt.max_dp_labels;
+    o.max_labels = label_budget;
     o.out_of_time = dp_late;
     const ThresholdSearchResult ts = SolveByPeriodThresholds(
         ci, rb, usable, m_floor, best_val,
@@ -202,7 +206,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     }
   } else if (!optimal && exact) {
     DpOptions o;
-    o.max_labels = opt.max_dp_labels;
+    o.max_labels = label_budget;
     o.out_of_time = dp_late;
     o.m_floor = m_floor;
     DpResult d = SolveDp(ci, rb, usable, best_val, o);
@@ -262,7 +266,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       } else {
         DpOptions o;
         o.beam_width = opt.beam_width;
-        o.max_labels = opt.max_dp_labels;
+        o.max_labels = label_budget;
         o.out_of_time = dp_late;
         DpResult d = SolveDp(ci, rb, cand, best_val, o);
         if (d.improved) offer(d.stages, "beam DP");

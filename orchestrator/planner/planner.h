@@ -47,8 +47,9 @@ namespace edgesplit::planner {
 
 struct PlannerOptions {
   double time_limit_ms = 1000;
-  // Milliseconds since Plan() started; injected so the pure planner never reads a clock. When
-  // empty, the planner uses only its iteration budgets (tests, deterministic runs).
+  // Milliseconds since Plan() started; injected so the pure planner never reads a clock.
+  // Callers with a deadline should set it. When empty, the planner is deterministic and uses
+  // only iteration budgets, the DP's scaled to time_limit_ms (10k label operations per ms).
   std::function<double()> elapsed_ms;
   int exact_max_nodes = 12;        // usable nodes up to this: exact bitmask DP
   int candidate_nodes = 12;        // candidates kept for the DP beyond exact_max_nodes

@@ -22,6 +22,7 @@ ThresholdSearchResult SolveByPeriodThresholds(const CompiledInstance& ci, const 
   };
   std::vector<Interval> open;
   std::vector<int32_t> workspace;
+  long long spent = 0;
   if (!t.empty()) open.push_back({0, t.size() - 1, rb.s_lb});
   auto bound = [&](const Interval& x) { return x.s + B * t[x.lo]; };
   while (true) {
@@ -34,7 +35,7 @@ ThresholdSearchResult SolveByPeriodThresholds(const CompiledInstance& ci, const 
     }
     auto it = std::min_element(open.begin(), open.end(), [&](const Interval& a, const Interval& b) { return bound(a) < bound(b); });
     res.lower_bound = bound(*it);
-    if (base.out_of_time && base.out_of_time()) return res;
+    if ((base.out_of_time && base.out_of_time()) || spent > base.max_labels) return res;
     const Interval x = *it;
     open.erase(it);
     const size_t mid = (x.lo + x.hi) / 2;
@@ -45,8 +46,10 @@ ThresholdSearchResult SolveByPeriodThresholds(const CompiledInstance& ci, const 
     o.m_cap = t[mid];
     const double target = best - B * t[x.lo];  // only S below this can help in [lo, mid]
     DpResult d;
+    o.max_labels = base.max_labels - spent;  // one budget for the whole search
     if (rt.lower_bound < kInf && rt.s_lb < target) d = SolveDp(ci, rt, nodes, target, o);
     else d.complete = true;
+    spent += d.labels;
     if (!d.complete) return res;  // res.lower_bound still covers x
     if (mid + 1 <= x.hi) open.push_back({mid + 1, x.hi, x.s});
     if (d.improved) {
