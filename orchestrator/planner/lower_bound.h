@@ -7,7 +7,8 @@
 // tables over (node, layer), O(n*L^2 + n^2*L) time and O(n*L) memory per part; the exact and
 // beam DPs use them as admissible A* heuristics. For period a memory-aware fluid bound
 // (max_stages nodes, each limited by its speed and by the largest contiguous range it can
-// hold) is added. A forward pass ranks nodes by the best relaxed plan through them.
+// hold, all in one connected component of links fast enough for the period) is added,
+// O(n^2) per bisection step. A forward pass ranks nodes by the best relaxed plan through them.
 #pragma once
 
 #include <vector>

@@ -70,7 +70,7 @@ std::vector<std::string> Words(const std::string& s) {
 
 struct Series {
   std::vector<double> ms, cpu_ms, gap;  // gap: value / reference - 1
-  int failed = 0;
+  int failed = 0;  // planner: answered "infeasible"; baseline: found no feasible plan
 };
 
 std::string SeriesJson(const Series& s) {
