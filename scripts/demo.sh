@@ -1,39 +1,289 @@
 #!/usr/bin/env bash
-# Interim main job (until the orchestrator lands): synthesise a GPT, show its per-layer profile,
-# run it whole and split at several cut sets, and check the outputs are bitwise-equal.
+# The main job: an orchestrator and 4 agents on loopback (different emulated speeds and links),
+# a synthetic GPT deployed on them, steady load, and three faults the system adapts to:
+#   slow  - a stage node is slowed (CPU contention: it shares one core with busy loops) -> migration
+#   link  - the link into a stage node drops to a few Mbps (throttling proxy)          -> re-split
+#   kill  - a stage node is killed (SIGKILL)                                            -> recovery
+#   restart - the orchestrator is killed and restarted under load (data plane keeps serving)
+# Prints a readable timeline; with --json one summary object:
+#   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms"}],
+#    "total_requests", "failed_requests"}
+# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill] [--via gateway|entry]
+# Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt or requests failed.
+# Cleans up every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build}
-if [ ! -x "$BUILD_DIR/bin/edgesplitctl" ]; then
+JSON=0
+SCENARIOS=slow,link,kill
+VIA=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --json) JSON=1 ;;
+    --scenarios) SCENARIOS=$2; shift ;;
+    --scenarios=*) SCENARIOS=${1#*=} ;;
+    --via) VIA=$2; shift ;;
+    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,restart] [--via gateway|entry]" >&2; exit 2 ;;
+  esac
+  shift
+done
+if [ -z "$VIA" ]; then
+  case ",$SCENARIOS," in *,restart,*) VIA=entry ;; *) VIA=gateway ;; esac
+fi
+
+log() { if [ "$JSON" = 1 ]; then echo "$*" >&2; else echo "$*"; fi; }
+
+BIN="$BUILD_DIR/bin"
+if [ ! -x "$BIN/edgesplit-orchestrator" ] || [ ! -x "$BIN/edgesplit-agent" ] || [ ! -x "$BIN/edgesplitctl" ]; then
+  log "== building (first run only)"
   ./scripts/setup.sh
   [ -f "$BUILD_DIR/build.ninja" ] || cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$BUILD_DIR" --target edgesplitctl -j "$(nproc)"
+  cmake --build "$BUILD_DIR" --target edgesplit-orchestrator edgesplit-agent edgesplitctl -j "$(nproc)" >&2
 fi
-CTL="$BUILD_DIR/bin/edgesplitctl"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+BIN=$(cd "$BIN" && pwd)
+CTL="$BIN/edgesplitctl"
+PY=/usr/bin/python3
 
-echo "== synthesise a GPT-style decoder (8 blocks, d_model 256, seq 64)"
-"$CTL" model synth --family gpt --layers 8 --d-model 256 --heads 8 --vocab 2000 --seq 64 --seed 7 --out "$WORK/gpt"
-"$CTL" model verify "$WORK/gpt"
-echo
-"$CTL" model inspect "$WORK/gpt"
-echo
-echo "== per-layer profile on this machine (the planner's input)"
-"$CTL" model profile --model "$WORK/gpt" --runs 20
-echo
-/usr/bin/python3 - "$WORK/in.npy" <<'PY'
-import sys, numpy as np
-np.save(sys.argv[1], np.random.default_rng(1).integers(0, 2000, size=(1, 64), dtype=np.int64))
-PY
-echo "== whole model vs chains of segments"
-"$CTL" model run --model "$WORK/gpt" --input "$WORK/in.npy" --output "$WORK/whole.npy"
-for cuts in 1 5 3,7 1,2,3,4,5,6,7,8,9; do
-  "$CTL" model run --model "$WORK/gpt" --input "$WORK/in.npy" --output "$WORK/split.npy" --cuts "$cuts" >/dev/null
-  if cmp -s "$WORK/whole.npy" "$WORK/split.npy"; then
-    echo "cuts $cuts: bitwise-equal to the whole model"
-  else
-    echo "cuts $cuts: DIFFERS from the whole model" >&2
-    exit 1
-  fi
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-demo.XXXXXX")
+PIDS=()
+HOGS=()
+cleanup() {
+  for p in "${HOGS[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_ms() { date +%s%3N; }
+free_ports() { $PY -c "
+import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(('127.0.0.1',0))
+print(' '.join(str(s.getsockname()[1]) for s in ss))" "$1"; }
+wait_for() {  # wait_for SECONDS CMD...: polls every 100 ms
+  local until=$(( $(now_ms) + $1 * 1000 )); shift
+  while ! "$@" >/dev/null 2>&1; do
+    [ "$(now_ms)" -lt "$until" ] || return 1
+    sleep 0.1
+  done
+}
+jq_py() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# ---- model: a synthetic GPT (12 blocks, d_model 192, seq 64) and its reference profile
+log "== synthesising a GPT and profiling it on this machine"
+mkdir -p "$WORK/models" "$WORK/state"
+"$CTL" model synth --layers 12 --d-model 192 --heads 4 --vocab 2000 --seq 64 --seed 11 --out "$WORK/models/gpt-demo" >/dev/null
+"$CTL" model profile --model "$WORK/models/gpt-demo" --json --runs 5 > "$WORK/models/gpt-demo/profile.json"
+$PY - "$WORK/in.npy" <<'PYEOF'
+import random, struct, sys
+random.seed(1); seq = 64
+hdr = "{'descr': '<i8', 'fortran_order': False, 'shape': (1, %d), }" % seq
+hdr += ' ' * (64 - (10 + len(hdr) + 1) % 64) + '\n'
+with open(sys.argv[1], 'wb') as f:
+    f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode())
+    f.write(struct.pack('<%dq' % seq, *[random.randrange(2000) for _ in range(seq)]))
+PYEOF
+
+# ---- processes
+read -r CPORT HPORT D1 D2 D3 D4 P2 P3 P4 <<<"$(free_ports 9)"
+export EDGESPLIT_ADDR=127.0.0.1:$HPORT
+ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
+  --state-dir "$WORK/state" --heartbeat-period-ms 250
+  --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.25
+  --set policy.min_gain_ms=1 --set planner.probe_interval_ms=1000 --set rollout.drain_grace_ms=100
+  --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
+start_orchestrator() {
+  "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}" >>"$WORK/orchestrator.out" 2>>"$WORK/orchestrator.log" &
+  ORCH_PID=$!
+  PIDS+=("$ORCH_PID")
+  wait_for 20 curl -sf "http://127.0.0.1:$HPORT/readyz"
+}
+log "== starting the orchestrator and 4 agents (n3 is 1.5x slower, n4 sends at most 400 Mbps)"
+start_orchestrator
+declare -A AGENT_PID
+start_agent() {  # name data_port advertise extra...
+  local name=$1 port=$2 adv=$3; shift 3
+  "$BIN/edgesplit-agent" --node "$name" --orchestrator 127.0.0.1:$CPORT --data-listen 127.0.0.1:$port \
+    --advertise-address "$adv" --http-listen "" --models-dir "$WORK/models" --trusted true \
+    --heartbeat-period-ms 250 "$@" >"$WORK/$name.log" 2>&1 &
+  AGENT_PID[$name]=$!
+  PIDS+=("$!")
+}
+for i in 2 3 4; do
+  dp=D$i; pp=P$i
+  echo 0 > "$WORK/n$i.rate"
+  $PY "$ROOT/scripts/demo/link_proxy.py" "${!pp}" "127.0.0.1:${!dp}" "$WORK/n$i.rate" 2>>"$WORK/proxy.log" &
+  PIDS+=("$!")
 done
+start_agent n1 "$D1" "127.0.0.1:$D1"
+start_agent n2 "$D2" "127.0.0.1:$P2"
+start_agent n3 "$D3" "127.0.0.1:$P3" --compute-slowdown 1.5
+start_agent n4 "$D4" "127.0.0.1:$P4" --egress-mbps 400
+nodes_alive() { [ "$("$CTL" nodes --json | jq_py "sum(1 for n in d['nodes'] if n['state']=='alive')")" = "$1" ]; }
+wait_for 30 nodes_alive 4 || { echo "agents did not register" >&2; exit 1; }
+
+log "== deploying gpt-demo (objective: period, at most 3 stages, entry n1)"
+"$CTL" deploy --name demo --model gpt-demo --entry n1 --objective period --max-stages 3 --wait-s 60 >"$WORK/deploy.txt"
+log "$(cat "$WORK/deploy.txt")"
+
+dep_json() { "$CTL" deployments demo --json; }
+epoch() { dep_json | jq_py "d['epoch']"; }
+stages() { dep_json | jq_py "' -> '.join('%s[%d,%d)' % (s['node'], s['first_layer'], s['end_layer']) for s in d['stages'])"; }
+stage_victim() {  # a stage node other than the entry
+  dep_json | jq_py "[s['node'] for s in d['stages'] if s['node']!='n1'][-1] if [s for s in d['stages'] if s['node']!='n1'] else ''"
+}
+
+# ---- load
+LOAD_SECONDS=600
+T0=$(now_ms)
+"$CTL" load --deployment demo --input "$WORK/in.npy" --rps 20 --concurrency 8 --duration-s $LOAD_SECONDS \
+  --via "$VIA" --deadline-ms 15000 --timeline "$WORK/timeline.txt" --stop-file "$WORK/stop" --json >"$WORK/load.json" 2>"$WORK/load.err" &
+LOAD_PID=$!
+PIDS+=("$LOAD_PID")
+log "== steady load: 20 requests/s via $VIA"
+sleep 6
+
+RESULTS="$WORK/results.txt"
+: >"$RESULTS"
+commit_ms() {  # commit_ms EPOCH -> wall ms at which the orchestrator committed that epoch
+  "$CTL" events --deployment demo --json | jq_py "[e['unix_ms'] for e in d['events'] if e['type']=='rollout' and e['kind']=='draining' and e['epoch']==$1][0]"
+}
+wait_new_epoch() {  # wait_new_epoch OLD_EPOCH SECONDS -> prints the wall ms of the commit
+  local old=$1 until=$(( $(now_ms) + $2 * 1000 )) e
+  while [ "$(now_ms)" -lt "$until" ]; do
+    e=$(epoch 2>/dev/null || echo "$old")
+    if [ "$e" != "$old" ]; then commit_ms "$e" 2>/dev/null || now_ms; return 0; fi
+    sleep 0.1
+  done
+  return 1
+}
+record() {  # name action t_action t_done
+  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))" >>"$RESULTS"
+}
+
+run_slow() {
+  local v e0 t1 t2
+  v=$(stage_victim); e0=$(epoch)
+  log ""
+  log "== [slow] $v shares one core with 2 busy loops (stages: $(stages))"
+  t1=$(now_ms)
+  taskset -a -c -p 1 "${AGENT_PID[$v]}" >/dev/null
+  for _ in 1 2; do taskset -c 1 $PY -c "while True: pass" & HOGS+=("$!"); done
+  if t2=$(wait_new_epoch "$e0" 60); then
+    log "   adapted in $(( t2 - t1 )) ms: $(stages)"
+    record slow "slowed $v (CPU contention)" "$t1" "$t2"
+  else
+    log "   no reconfiguration within 60 s"; record slow "slowed $v (CPU contention)" "$t1" 0
+  fi
+  sleep 6
+  for p in "${HOGS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  HOGS=()
+  taskset -a -c -p 0-$(( $(nproc) - 1 )) "${AGENT_PID[$v]}" >/dev/null 2>&1 || true
+}
+
+run_link() {
+  local v e0 t1 t2
+  v=$(stage_victim); e0=$(epoch)
+  log ""
+  log "== [link] the link into $v drops to 10 Mbps (stages: $(stages))"
+  t1=$(now_ms)
+  echo 10 > "$WORK/$v.rate"
+  if t2=$(wait_new_epoch "$e0" 60); then
+    log "   adapted in $(( t2 - t1 )) ms: $(stages)"
+    record link "link into $v cut to 10 Mbps" "$t1" "$t2"
+  else
+    log "   no reconfiguration within 60 s"; record link "link into $v cut to 10 Mbps" "$t1" 0
+  fi
+  sleep 6
+}
+
+run_kill() {
+  local v e0 t1 t2
+  v=$(stage_victim); e0=$(epoch)
+  log ""
+  log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
+  t1=$(now_ms)
+  kill -9 "${AGENT_PID[$v]}"
+  if t2=$(wait_new_epoch "$e0" 60); then
+    log "   recovered in $(( t2 - t1 )) ms: $(stages)"
+    record kill "killed $v" "$t1" "$t2"
+  else
+    log "   no recovery within 60 s"; record kill "killed $v" "$t1" 0
+  fi
+  sleep 6
+}
+
+run_restart() {
+  local t1 t2 e0
+  e0=$(epoch)
+  log ""
+  log "== [restart] SIGKILL to the orchestrator, restart on the same state (stages: $(stages))"
+  t1=$(now_ms)
+  kill -9 "$ORCH_PID"
+  sleep 2
+  start_orchestrator
+  wait_for 30 sh -c "'$CTL' deployments demo --json | grep -q '\"status\":\"serving\"'" || true
+  t2=$(now_ms)
+  log "   re-adopted in $(( t2 - t1 )) ms (epoch $e0 -> $(epoch)): $(stages)"
+  record restart "orchestrator killed and restarted" "$t1" "$t2"
+  sleep 6
+}
+
+IFS=, read -ra LIST <<<"$SCENARIOS"
+for s in "${LIST[@]}"; do
+  case "$s" in
+    slow) run_slow ;; link) run_link ;; kill) run_kill ;; restart) run_restart ;;
+    *) echo "unknown scenario $s" >&2; exit 2 ;;
+  esac
+done
+
+# ---- stop the load and summarise
+touch "$WORK/stop"
+wait "$LOAD_PID" 2>/dev/null || true
+T_END=$(( $(now_ms) - T0 ))
+"$CTL" events --deployment demo >"$WORK/events.txt" 2>/dev/null || true
+if [ "$JSON" != 1 ]; then
+  echo
+  echo "== decisions and rollouts (orchestrator events)"
+  grep -E " (decision|rollout) " "$WORK/events.txt" | grep -vE "rollout .*(committing|releasing) " || true
+fi
+$PY - "$RESULTS" "$WORK/timeline.txt" "$T_END" "$JSON" <<'PYEOF'
+import json, sys
+results, timeline, t_end, as_json = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+reqs = []
+try:
+    for line in open(timeline):
+        s, lat, ok, err = line.split()
+        reqs.append((float(s), float(lat), ok == "1", err))
+except FileNotFoundError:
+    pass
+rows = [l.strip().split("|") for l in open(results) if l.strip()]
+def p50(a, b):
+    v = sorted(l for s, l, ok, _ in reqs if a <= s < b and ok)
+    return round(v[len(v) // 2], 2) if v else None
+out = []
+ok_all = True
+for i, (name, action, t1, t2) in enumerate(rows):
+    t1, t2 = int(t1), int(t2)
+    nxt = int(rows[i + 1][2]) if i + 1 < len(rows) else t_end
+    failed = sum(1 for s, _, ok, _ in reqs if t1 - 5000 <= s < nxt and not ok) if i == 0 else \
+             sum(1 for s, _, ok, _ in reqs if t1 <= s < nxt and not ok)
+    adapted = t2 > 0
+    ok_all = ok_all and adapted and failed == 0
+    out.append({"name": name, "action": action, "adaptation_s": round((t2 - t1) / 1000.0, 3) if adapted else None,
+                "failed_requests": failed, "p50_before_ms": p50(t1 - 5000, t1),
+                "p50_after_ms": p50(t2 + 1000, nxt) if adapted else None})
+summary = {"scenarios": out, "total_requests": len(reqs), "failed_requests": sum(1 for r in reqs if not r[2])}
+ok_all = ok_all and summary["failed_requests"] == 0
+if as_json:
+    print(json.dumps(summary))
+else:
+    print("\n== summary")
+    print("%-8s %-40s %12s %8s %14s %13s" % ("scenario", "action", "adaptation_s", "failed", "p50_before_ms", "p50_after_ms"))
+    for r in out:
+        print("%-8s %-40s %12s %8d %14s %13s" % (r["name"], r["action"], r["adaptation_s"], r["failed_requests"],
+                                                  r["p50_before_ms"], r["p50_after_ms"]))
+    print("total requests %d, failed %d" % (summary["total_requests"], summary["failed_requests"]))
+sys.exit(0 if ok_all else 1)
+PYEOF

@@ -132,7 +132,9 @@ Status Controller::OnHeartbeat(const std::string& node, uint64_t seq, const Capa
   Status s = registry_.Heartbeat(node, seq, profile, now, &ts);
   if (!s.ok()) return s;
   HandleTransitions(ts, now);
+  // Heartbeats repeat the agent's last probe results; probe acks (OnAck) are fresher and win.
   for (const auto& l : profile.links) {
+    if (l.peer.empty() || links_[node].count(l.peer)) continue;
     if (l.error.empty() && l.bandwidth_mbps > 0) links_[node][l.peer] = l;
   }
   if (const NodeRecord* n = registry_.Find(node)) Fence(*n, now);
@@ -147,7 +149,16 @@ void Controller::OnDisconnect(const std::string& node, TimePoint now) {
 
 void Controller::OnAck(const std::string& node, const AckInfo& ack, TimePoint now) {
   for (const auto& l : ack.links) {
-    if (l.error.empty() && l.bandwidth_mbps > 0) links_[node][l.peer] = l;
+    if (l.error.empty() && l.bandwidth_mbps > 0) {
+      links_[node][l.peer] = l;
+    } else if (!l.error.empty() && !l.peer.empty()) {
+      // A probe that cannot finish means the link is (nearly) unusable now: price it so.
+      LinkReport bad = l;
+      bad.bandwidth_mbps = kFailedProbeMbps;
+      bad.rtt_ms = std::max(l.rtt_ms, 100.0);
+      bad.error.clear();
+      links_[node][l.peer] = bad;
+    }
   }
   for (auto& [name, d] : deployments_) {
     if (d.rollout && d.rollout->Owns(ack.command_id)) {

@@ -99,6 +99,9 @@ struct ControllerOptions {
   Status Validate() const;
 };
 
+// Bandwidth assumed for a link whose probe failed (timed out or was reset).
+inline constexpr double kFailedProbeMbps = 1.0;
+
 struct ReconfigurationCount {
   std::string kind;    // place | migrate | resplit
   std::string reason;  // trigger name
