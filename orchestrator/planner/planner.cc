@@ -62,6 +62,30 @@ std::string DiagnoseInfeasible(const CompiledInstance& ci) {
   return "";
 }
 
+// The instance restricted to `nodes` (plus the source), links copied from the compiled
+// matrices. Pins to nodes left out are dropped (plans violating them are rejected by the
+// caller's PlanValue). Not for re-planning instances.
+PlanningInstance SubInstance(const CompiledInstance& ci, const std::vector<int>& nodes) {
+  const PlanningInstance& in = ci.instance();
+  PlanningInstance sub;
+  sub.model = in.model;
+  sub.source = in.source;
+  sub.objective = in.objective;
+  sub.constraints.trusted_prefix_layers = in.constraints.trusted_prefix_layers;
+  sub.constraints.max_stages = in.constraints.max_stages;
+  std::vector<int> keep = nodes;
+  if (std::find(keep.begin(), keep.end(), ci.source()) == keep.end()) keep.push_back(ci.source());
+  for (int v : keep) sub.nodes.push_back(in.nodes[v]);
+  for (const auto& [layer, name] : in.constraints.pinned)
+    if (std::find(keep.begin(), keep.end(), ci.NodeIndex(name)) != keep.end()) sub.constraints.pinned[layer] = name;
+  for (int u : keep)
+    for (int v : keep)
+      if (u != v && ci.HasLink(u, v))
+        sub.links.pairs.push_back({ci.node_name(u), ci.node_name(v),
+                                   {8e-3 / ci.inv_bw_row(u)[v], ci.lat_row(u)[v]}, false});
+  return sub;
+}
+
 }  // namespace
 
 PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
@@ -263,6 +287,16 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       if (pure_period) {
         const PeriodResult pr = SolveMinPeriod(ci, cand, std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12), best_val, dp_late);
         if (pr.feasible) offer(pr.stages, "period threshold search");
+      } else if (ci.B() > 0 && !in.migration) {
+        // Mixed: solve the candidates' sub-instance exactly (threshold branch and bound) with
+        // the same clock and deadlines; its plan is valid here too.
+        PlannerOptions so = opt;
+        so.exact_max_nodes = kMaxDpNodes;
+        so.max_dp_labels = label_budget;
+        const PlanResult sr = Plan(SubInstance(ci, cand), so);
+        std::vector<IStage> st;
+        for (const auto& x : sr.stages) st.push_back({ci.NodeIndex(x.node), x.first_layer, x.end_layer});
+        if (sr.status != PlanStatus::kInfeasible) offer(st, "exact search over candidates");
       } else {
         DpOptions o;
         o.beam_width = opt.beam_width;
