@@ -297,6 +297,21 @@ std::vector<double> RankNodes(const CompiledInstance& ci, const RelaxedBounds& r
   return through;
 }
 
+double PeriodGridBound(const CompiledInstance& ci, double m_lo, double m_hi, double incumbent, int points) {
+  const double B = ci.B();
+  if (!(m_lo > 0) || !(m_hi > m_lo) || m_hi == kInf || points < 1) return 0;
+  double bound = incumbent;
+  double lo = m_lo;
+  for (int i = 1; i <= points && bound > 0; ++i) {
+    const double hi = m_lo * std::pow(m_hi / m_lo, static_cast<double>(i) / points);
+    const RelaxedBounds rt = ComputeRelaxedBounds(ci, hi);
+    bound = std::min(bound, (rt.lower_bound == kInf ? kInf : rt.s_lb) + B * lo);
+    lo = hi;
+  }
+  // Periods above m_hi cannot beat the incumbent, which `bound` already caps.
+  return bound;
+}
+
 int MinStagesNeeded(const CompiledInstance& ci) {
   const int n = ci.num_nodes(), L = ci.num_layers();
   std::vector<int> best(L + 1, L + 1);

@@ -38,6 +38,12 @@ RelaxedBounds ComputeRelaxedBounds(const CompiledInstance& ci, double cap = kInf
 // candidate pruning. Same complexity as the bounds.
 std::vector<double> RankNodes(const CompiledInstance& ci, const RelaxedBounds& rb);
 
+// Lower bound for objectives with both parts (B > 0, S not trivial) by a grid of period caps
+// c_0 < ... < c_k between a proven minimum period `m_lo` and `m_hi`, the largest period a plan
+// beating the incumbent can have: a plan with period in [c_i, c_i+1] is worth at least
+// S_relaxed(cap c_i+1) + B * c_i. Returns min(incumbent, that minimum); `points` relaxations.
+double PeriodGridBound(const CompiledInstance& ci, double m_lo, double m_hi, double incumbent, int points);
+
 // Fewest stages any plan needs, from memory, trust and pins alone (links ignored); kInf-like
 // large value (L + 1) when no stage sequence exists.
 int MinStagesNeeded(const CompiledInstance& ci);

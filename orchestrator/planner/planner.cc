@@ -310,6 +310,13 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       if (!opt.elapsed_ms || dp_late()) break;
     }
     polish(opt.local_search_rounds);
+    if (!optimal && ci.B() > 0 && !pure_period && n <= 200 && !best.empty() && !ls_late()) {
+      // Tighten the mixed bound: S and M are bounded jointly over a grid of period caps.
+      const double m_lo = std::max(rb.m_lb, rb.fluid_m_lb);
+      const double m_hi = (best_val - rb.s_lb) / ci.B() * (1 + 1e-12);
+      lb = std::max(lb, PeriodGridBound(ci, m_lo, m_hi, best_val, 8));
+      optimal = proved();
+    }
   }
   if (best.empty()) {
     r.reason = "no feasible plan found within the time limit (not proven infeasible)";
