@@ -137,11 +137,11 @@ stage_victim() {  # a stage node other than the entry
 # ---- load
 LOAD_SECONDS=600
 T0=$(now_ms)
-"$CTL" load --deployment demo --input "$WORK/in.npy" --rps 20 --concurrency 8 --duration-s $LOAD_SECONDS \
+"$CTL" load --deployment demo --input "$WORK/in.npy" --rps 10 --concurrency 8 --duration-s $LOAD_SECONDS \
   --via "$VIA" --deadline-ms 15000 --timeline "$WORK/timeline.txt" --stop-file "$WORK/stop" --json >"$WORK/load.json" 2>"$WORK/load.err" &
 LOAD_PID=$!
 PIDS+=("$LOAD_PID")
-log "== steady load: 20 requests/s via $VIA"
+log "== steady load: 10 requests/s via $VIA"
 sleep 6
 
 RESULTS="$WORK/results.txt"
@@ -186,14 +186,14 @@ run_link() {
   local v e0 t1 t2
   v=$(stage_victim); e0=$(epoch)
   log ""
-  log "== [link] the link into $v drops to 10 Mbps (stages: $(stages))"
+  log "== [link] the link into $v drops to 8 Mbps (stages: $(stages))"
   t1=$(now_ms)
-  echo 10 > "$WORK/$v.rate"
+  echo 8 > "$WORK/$v.rate"
   if t2=$(wait_new_epoch "$e0" 60); then
     log "   adapted in $(( t2 - t1 )) ms: $(stages)"
-    record link "link into $v cut to 10 Mbps" "$t1" "$t2"
+    record link "link into $v cut to 8 Mbps" "$t1" "$t2"
   else
-    log "   no reconfiguration within 60 s"; record link "link into $v cut to 10 Mbps" "$t1" 0
+    log "   no reconfiguration within 60 s"; record link "link into $v cut to 8 Mbps" "$t1" 0
   fi
   sleep 6
 }

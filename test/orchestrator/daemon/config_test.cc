@@ -1,5 +1,9 @@
 #include "orchestrator/daemon/config.h"
 
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
 #include <catch.hpp>
 
 using namespace edgesplit;
@@ -33,4 +37,20 @@ TEST_CASE("flags override the file and --set reaches any key") {
   CHECK(c->controller.policy.cooldown == std::chrono::milliseconds(1500));
   CHECK(!OrchestratorConfigFromArgs({"--bogus", "1"}).ok());
   CHECK(!OrchestratorConfigFromArgs({"--set", "nope=1"}).ok());
+}
+
+TEST_CASE("the example config in the repository parses and matches the defaults") {
+  const char* src = std::getenv("ES_SOURCE_DIR");
+  REQUIRE(src);
+  std::ifstream in(std::string(src) + "/config/orchestrator.example.yaml");
+  REQUIRE(in);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto c = ParseOrchestratorConfig(ss.str());
+  REQUIRE(c.ok());
+  OrchestratorConfig d;
+  CHECK(c->control_listen == d.control_listen);
+  CHECK(c->controller.policy.cooldown == d.controller.policy.cooldown);
+  CHECK(c->controller.registry.dead_after == d.controller.registry.dead_after);
+  CHECK(c->gateway.attempt_timeout == d.gateway.attempt_timeout);
 }
