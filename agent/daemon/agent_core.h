@@ -69,6 +69,8 @@ class AgentCore {
   void DeliverToEntry(transport::Frame f, const std::string& entry);
   void SendError(const transport::Frame& req, const std::string& entry, const Status& s);
   void CompletePending(transport::Frame f);
+  // Entry: resubmits a request that failed with `unavailable` on the newly active epoch (once).
+  bool RetryOnActiveEpoch(const transport::Frame& err, Pending* p);
   void ReplyToClient(const std::shared_ptr<InConn>& conn, transport::Frame f);
   std::shared_ptr<PeerLink> Peer(const std::string& address);
   net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);

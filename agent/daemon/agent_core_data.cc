@@ -30,6 +30,9 @@ struct AgentCore::Pending {
   uint64_t client_request_id = 0;
   SegmentKey key;
   TimePoint deadline;
+  int64_t deadline_unix_ms = 0;
+  HostTensor input;  // shared with the request frame (no copy): kept for one retry
+  int attempts = 1;
 };
 
 namespace {
@@ -200,6 +203,8 @@ void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
   f.layer = 0;
   f.origin = data_address_;
   if (f.deadline_unix_ms <= 0) f.deadline_unix_ms = UnixMillisNow() + config_.request_timeout_ms;
+  p->deadline_unix_ms = f.deadline_unix_ms;
+  p->input = f.tensor;
   Status s = SubmitCompute(slot, std::move(f));
   if (!s.ok()) {
     Frame err;
@@ -308,6 +313,7 @@ void AgentCore::CompletePending(Frame f) {
     LogDebug("late_result_dropped").Kv("request", f.request_id);
     return;
   }
+  if (f.kind == FrameKind::kError && RetryOnActiveEpoch(f, it->second.get())) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
   if (SegmentSlot* slot = table_.Find(p->key)) slot->in_flight_entry--;
@@ -318,6 +324,37 @@ void AgentCore::CompletePending(Frame f) {
   f.request_id = p->client_request_id;
   f.origin.clear();
   ReplyToClient(conn, std::move(f));
+}
+
+bool AgentCore::RetryOnActiveEpoch(const Frame& err, Pending* p) {
+  // A stage of the request's epoch became unreachable (e.g. its node died) and the orchestrator
+  // has meanwhile committed another epoch: run the request once more there. Request ids are
+  // entry-internal, so a late answer from the old attempt cannot be confused with the new one.
+  if (shutting_down_ || p->attempts > 1 || transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable)
+    return false;
+  auto active = table_.ActiveEpoch(p->key.deployment);
+  if (!active || *active == p->key.epoch) return false;
+  std::optional<RejectReason> reason;
+  auto r = table_.RouteRequest(p->key.deployment, *active, &reason);
+  if (!r.ok()) return false;
+  Frame f;
+  f.kind = FrameKind::kRequest;
+  f.request_id = err.request_id;
+  f.deployment = p->key.deployment;
+  f.epoch = *active;
+  f.layer = 0;
+  f.origin = data_address_;
+  f.deadline_unix_ms = p->deadline_unix_ms;
+  f.has_tensor = true;
+  f.tensor = p->input;
+  if (!SubmitCompute(*r, std::move(f)).ok()) return false;
+  LogInfo("request_retried").Kv("request", err.request_id).Kv("from_epoch", p->key.epoch).Kv("to_epoch", *active)
+      .Kv("error", err.error);
+  if (SegmentSlot* old = table_.Find(p->key)) old->in_flight_entry--;
+  (*r)->in_flight_entry++;
+  p->key.epoch = *active;
+  p->attempts++;
+  return true;
 }
 
 net::Awaitable<void> AgentCore::SweepLoop() {

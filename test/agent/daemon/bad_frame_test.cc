@@ -390,3 +390,124 @@ TEST_CASE("emulated compute slowdown stretches the measured layer times reported
   CHECK(ack->segment().layer_ms(0) == Approx(3.0));
   CHECK(ack->segment().requests_total() == 1);
 }
+
+TEST_CASE("link probes run over the data port and go through the emulated egress cap") {
+  TestController ctl(100);
+  auto make = [&](const char* node, double egress) {
+    agent::AgentConfig c;
+    c.node = node;
+    c.orchestrator = ctl.address();
+    c.data_listen = "127.0.0.1:0";
+    c.http_listen = "";
+    c.emulation.egress_mbps = egress;
+    auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+      return NotFound("no models");
+    });
+    REQUIRE(a.ok());
+    REQUIRE((*a)->Start().ok());
+    return std::move(*a);
+  };
+  auto capped = make("capped", 80);
+  auto plain = make("plain", 0);
+  REQUIRE(ctl.WaitForAgents(2, 30s));
+  auto probe = [&](const std::string& from, const std::string& to_addr) {
+    v1::Command cmd;
+    auto* p = cmd.mutable_probe()->add_peers();
+    p->set_node("peer");
+    p->set_data_address(to_addr);
+    cmd.mutable_probe()->set_probe_bytes(2 << 20);
+    auto ack = ctl.Call(from, cmd, 60s);
+    REQUIRE(ack.ok());
+    REQUIRE(ack->links_size() == 1);
+    REQUIRE(ack->links(0).error().empty());
+    return ack->links(0);
+  };
+  auto c = probe("capped", plain->data_address());
+  auto u = probe("plain", capped->data_address());
+  INFO("capped " << c.bandwidth_mbps() << " Mbit/s, uncapped " << u.bandwidth_mbps() << " Mbit/s");
+  CHECK(c.rtt_ms() > 0);
+  // One-sided: a token bucket can only make the link slower than 80 Mbit/s (plus its burst),
+  // however loaded the machine is.
+  CHECK(c.bandwidth_mbps() < 120);
+  // The last measurements are reported in heartbeats.
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (ctl.last_heartbeat("capped").capacity().links_size() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  CHECK(ctl.last_heartbeat("capped").capacity().links_size() == 1);
+  CHECK(ctl.last_heartbeat("capped").capacity().egress_mbps() == 80);
+}
+
+namespace {
+
+// Pass-through segment over [first, end) that optionally waits for a gate before running.
+class RangeSegment : public SegmentExecutor {
+ public:
+  RangeSegment(int first, int end, std::shared_future<void> gate) : first_(first), end_(end), gate_(std::move(gate)) {
+    spec_.dtype = DType::kFloat32;
+    spec_.shape = {4};
+  }
+  int first_layer() const override { return first_; }
+  int end_layer() const override { return end_; }
+  const TensorSpec& input_spec() const override { return spec_; }
+  const TensorSpec& output_spec() const override { return spec_; }
+  Result<HostTensor> Run(const HostTensor& in, std::vector<double>* ms) override {
+    if (gate_.valid()) gate_.wait();
+    if (ms) ms->assign(end_ - first_, 0.1);
+    return in;
+  }
+
+ private:
+  int first_, end_;
+  std::shared_future<void> gate_;
+  TensorSpec spec_;
+};
+
+}  // namespace
+
+TEST_CASE("the entry retries a request whose next stage died on the newly committed epoch") {
+  TestController ctl(100);
+  std::promise<void> release;
+  std::shared_future<void> gate = release.get_future().share();
+  auto make = [&](const char* node, bool gated_epoch1) {
+    agent::AgentConfig c;
+    c.node = node;
+    c.orchestrator = ctl.address();
+    c.data_listen = "127.0.0.1:0";
+    c.http_listen = "";
+    c.drain_timeout_ms = 100;
+    auto a = agent::Agent::Create(c, [gate, gated_epoch1](const agent::LoadSpec& s) -> Result<std::shared_ptr<SegmentExecutor>> {
+      std::shared_future<void> g = (gated_epoch1 && s.epoch == 1) ? gate : std::shared_future<void>();
+      return std::shared_ptr<SegmentExecutor>(std::make_shared<RangeSegment>(s.first_layer, s.end_layer, g));
+    });
+    REQUIRE(a.ok());
+    REQUIRE((*a)->Start().ok());
+    return std::move(*a);
+  };
+  auto entry = make("entry", true);
+  auto stage2 = make("stage2", false);
+  REQUIRE(ctl.WaitForAgents(2, 30s));
+  REQUIRE(ctl.Call("stage2", TestController::Load("d", 1, "x", 1, 2, 2, "", false), 30s)->ok());
+  REQUIRE(ctl.Call("entry", TestController::Load("d", 1, "x", 0, 1, 2, stage2->data_address(), true), 30s)->ok());
+  REQUIRE(ctl.Call("entry", TestController::Activate("d", 1), 30s)->ok());
+  REQUIRE(ctl.Call("entry", TestController::Load("d", 2, "x", 0, 2, 2, "", true), 30s)->ok());
+
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
+  float* v = reinterpret_cast<float*>(t.data);
+  for (int i = 0; i < 4; ++i) v[i] = static_cast<float>(i);
+  auto inflight = std::async(std::launch::async, [&] {
+    auto cl = transport::DataClient::Connect(entry->data_address());
+    return cl.ok() ? (*cl)->Infer("d", t) : Result<HostTensor>(cl.status());
+  });
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (entry->metrics().queue_depth->Value() < 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  // The node of stage 2 goes away while the request is inside stage 1; the orchestrator commits
+  // epoch 2 (the whole model on the entry).
+  stage2.reset();
+  REQUIRE(ctl.Call("entry", TestController::Activate("d", 2), 30s)->ok());
+  release.set_value();
+  auto out = inflight.get();
+  INFO(out.status().ToString());
+  REQUIRE(out.ok());
+  CHECK(out->SameBytes(t));
+}
