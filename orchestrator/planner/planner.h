@@ -29,10 +29,12 @@
 //  4. n > exact_max_nodes: nodes ranked by the best relaxed plan through them (forward pass,
 //     O(n*L^2 + n^2*L)); rounds over m candidates (alternately a well-linked neighbourhood of a
 //     top node and the next best-ranked nodes, always with the incumbent's and pinned nodes):
-//     beam-limited label DP (period: the exact threshold search over the candidates), then
+//     beam-limited label DP (period: the exact threshold search over the candidates; mixed:
+//     the exact search of step 3 on the candidates' sub-instance), then
 //     local search over all nodes (shift a cut, replace/swap/merge/split nodes), within the
-//     time budget (searches stop at 55 %, local search at 75 % of time_limit_ms). "optimal"
-//     only when the value meets the lower bound.
+//     time budget (searches stop at 55 %, local search at 75 % of time_limit_ms). For mixed
+//     (n <= 200) the bound is tightened jointly over a grid of 8 period caps
+//     (lower_bound.h PeriodGridBound). "optimal" only when the value meets the lower bound.
 // Determinism: given the same instance, options and elapsed_ms readings the result is the same.
 #pragma once
 
