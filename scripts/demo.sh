@@ -91,7 +91,7 @@ export EDGESPLIT_ADDR=127.0.0.1:$HPORT
 ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
   --state-dir "$WORK/state" --heartbeat-period-ms 250
   --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.25
-  --set policy.min_gain_ms=1 --set planner.probe_interval_ms=1000 --set rollout.drain_grace_ms=100
+  --set policy.min_gain_ms=1 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
   --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
 start_orchestrator() {
   "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}" >>"$WORK/orchestrator.out" 2>>"$WORK/orchestrator.log" &
@@ -106,7 +106,7 @@ start_agent() {  # name data_port advertise extra...
   local name=$1 port=$2 adv=$3; shift 3
   "$BIN/edgesplit-agent" --node "$name" --orchestrator 127.0.0.1:$CPORT --data-listen 127.0.0.1:$port \
     --advertise-address "$adv" --http-listen "" --models-dir "$WORK/models" --trusted true \
-    --heartbeat-period-ms 250 "$@" >"$WORK/$name.log" 2>&1 &
+    --heartbeat-period-ms 250 --frame-deadline-ms 3000 "$@" >"$WORK/$name.log" 2>&1 &
   AGENT_PID[$name]=$!
   PIDS+=("$!")
 }

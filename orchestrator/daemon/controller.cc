@@ -242,6 +242,7 @@ void Controller::MaybeProbe(TimePoint now) {
     c.id = ids_.Take();
     c.node = n;
     c.kind = CommandKind::kProbe;
+    c.probe_bytes = options_.probe_bytes;
     for (const auto& p : alive) {
       if (p != n) c.peers.emplace_back(p, registry_.Find(p)->data_address);
     }

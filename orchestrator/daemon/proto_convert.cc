@@ -144,6 +144,7 @@ void ToProto(const AgentCommand& c, v1::Command* p) {
       break;
     case CommandKind::kProbe: {
       auto* pr = p->mutable_probe();
+      pr->set_probe_bytes(c.probe_bytes);
       for (const auto& [node, addr] : c.peers) {
         auto* peer = pr->add_peers();
         peer->set_node(node);
@@ -187,6 +188,7 @@ AgentCommand FromProto(const v1::Command& p) {
       break;
     case v1::Command::kProbe:
       c.kind = CommandKind::kProbe;
+      c.probe_bytes = p.probe().probe_bytes();
       for (const auto& peer : p.probe().peers()) c.peers.emplace_back(peer.node(), peer.data_address());
       break;
     default:

@@ -47,6 +47,7 @@ struct AgentCommand {
   bool is_entry = false;
   // kProbe only: (node, data address) of the peers to measure.
   std::vector<std::pair<std::string, std::string>> peers;
+  uint32_t probe_bytes = 0;  // 0: the agent's default
 };
 
 enum class RolloutPhase { kPreparing, kCommitting, kDraining, kReleasing, kDone, kAborted };

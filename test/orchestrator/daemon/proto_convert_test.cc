@@ -86,9 +86,11 @@ TEST_CASE("commands and acks round-trip through the wire messages") {
   }
   c.kind = CommandKind::kProbe;
   c.peers = {{"n2", "x:2"}};
+  c.probe_bytes = 4096;
   v1::Command p;
   ToProto(c, &p);
   CHECK(FromProto(p).peers == c.peers);
+  CHECK(FromProto(p).probe_bytes == 4096);
 
   AckInfo a;
   a.command_id = 9;
