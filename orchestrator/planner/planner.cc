@@ -249,6 +249,13 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     const int m = std::clamp(opt.candidate_nodes, 1, kMaxDpNodes);
     std::vector<char> tried(n, 0);
     const int rounds = opt.elapsed_ms ? 8 : 3;
+    // Neighbourhood seeds: the relaxed optimum's nodes (good even when the ranking had to be
+    // the cheap one), then by rank.
+    std::vector<int> seeds;
+    for (const auto& x : rb.relaxed_plan)
+      if (std::find(seeds.begin(), seeds.end(), x.node) == seeds.end()) seeds.push_back(x.node);
+    for (int v : order)
+      if (seeds.size() < 8 && std::find(seeds.begin(), seeds.end(), v) == seeds.end()) seeds.push_back(v);
     for (int round = 0; round < rounds && !optimal; ++round) {
       const bool neighbourhood = round % 2 == 0;  // first: well-linked groups matter most for period
       std::vector<int> cand;
@@ -264,10 +271,10 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         for (int v : order)
           if (ci.trusted(v) && t < 2) add(v), ++t;
       }
-      if (neighbourhood && static_cast<int>(order.size()) > round / 2) {
-        // A neighbourhood: a well-ranked node and the nodes best linked to it, so a
+      if (neighbourhood && static_cast<int>(seeds.size()) > round / 2) {
+        // A neighbourhood: a promising node and the nodes best linked to it, so a
         // well-connected group (a site) can be searched as a whole, fastest first on ties.
-        const int seed = order[round / 2];
+        const int seed = seeds[round / 2];
         double amin = kInf;
         for (int j = 1; j < L; ++j) amin = std::min(amin, ci.act(j));
         if (amin == kInf) amin = 0;
