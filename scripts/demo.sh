@@ -162,19 +162,35 @@ record() {  # name action t_action t_done
   echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))" >>"$RESULTS"
 }
 
+victim_layers() {  # layers the node holds in the committed plan (0 if none); "first" if it is stage 0
+  dep_json | jq_py "next((('first' if i==0 and '$2'=='link' else str(s['end_layer']-s['first_layer'])) for i,s in enumerate(d['stages']) if s['node']=='$1'), '0')"
+}
+wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of the commit that relieved it
+  local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) cur
+  while [ "$(now_ms)" -lt "$until" ]; do
+    cur=$(victim_layers "$v" "$kind" 2>/dev/null || echo "$old")
+    if [ "$cur" = 0 ] || [ "$cur" = first ] || { [ "$cur" != "$old" ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; then
+      commit_ms "$(epoch)" 2>/dev/null || now_ms
+      return 0
+    fi
+    sleep 0.1
+  done
+  return 1
+}
+
 run_slow() {
-  local v e0 t1 t2
-  v=$(stage_victim); e0=$(epoch)
+  local v old t1 t2
+  v=$(stage_victim); old=$(victim_layers "$v" slow)
   log ""
   log "== [slow] $v shares one core with 2 busy loops (stages: $(stages))"
   t1=$(now_ms)
   taskset -a -c -p 1 "${AGENT_PID[$v]}" >/dev/null
   for _ in 1 2; do taskset -c 1 $PY -c "while True: pass" & HOGS+=("$!"); done
-  if t2=$(wait_new_epoch "$e0" 60); then
-    log "   adapted in $(( t2 - t1 )) ms: $(stages)"
+  if t2=$(wait_adapted "$v" slow "$old" 60); then
+    log "   relieved $v in $(( t2 - t1 )) ms: $(stages)"
     record slow "slowed $v (CPU contention)" "$t1" "$t2"
   else
-    log "   no reconfiguration within 60 s"; record slow "slowed $v (CPU contention)" "$t1" 0
+    log "   $v still carries its stage after 60 s: $(stages)"; record slow "slowed $v (CPU contention)" "$t1" 0
   fi
   sleep 6
   for p in "${HOGS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
@@ -183,17 +199,17 @@ run_slow() {
 }
 
 run_link() {
-  local v e0 t1 t2
-  v=$(stage_victim); e0=$(epoch)
+  local v old t1 t2
+  v=$(stage_victim); old=$(victim_layers "$v" link)
   log ""
   log "== [link] the link into $v drops to 8 Mbps (stages: $(stages))"
   t1=$(now_ms)
   echo 8 > "$WORK/$v.rate"
-  if t2=$(wait_new_epoch "$e0" 60); then
-    log "   adapted in $(( t2 - t1 )) ms: $(stages)"
+  if t2=$(wait_adapted "$v" link "$old" 60); then
+    log "   no activations cross the slow link after $(( t2 - t1 )) ms: $(stages)"
     record link "link into $v cut to 8 Mbps" "$t1" "$t2"
   else
-    log "   no reconfiguration within 60 s"; record link "link into $v cut to 8 Mbps" "$t1" 0
+    log "   activations still cross the slow link after 60 s: $(stages)"; record link "link into $v cut to 8 Mbps" "$t1" 0
   fi
   sleep 6
 }
@@ -205,7 +221,7 @@ run_kill() {
   log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
   t1=$(now_ms)
   kill -9 "${AGENT_PID[$v]}"
-  if t2=$(wait_new_epoch "$e0" 60); then
+  if t2=$(wait_adapted "$v" kill 999 60); then
     log "   recovered in $(( t2 - t1 )) ms: $(stages)"
     record kill "killed $v" "$t1" "$t2"
   else
