@@ -15,7 +15,8 @@ namespace edgesplit::transport {
 class BufferPool {
  public:
   struct Options {
-    size_t min_pooled_bytes = 256u << 10;  // smaller tensors use plain allocation
+    // Smaller tensors use plain allocation: measured faster at 1 MiB (glibc reuses the chunk).
+    size_t min_pooled_bytes = 4u << 20;
     size_t max_pooled_total_bytes = 512u << 20;
     size_t max_per_size = 8;
   };

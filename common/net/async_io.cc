@@ -19,23 +19,30 @@ namespace {
 
 // Runs `op` (an awaitable<tuple<error_code, size_t>>) racing a timer.
 template <typename Op>
-Awaitable<Status> WithDeadline(tcp::socket& socket, Op op, Duration deadline, const char* what) {
+Awaitable<Status> WithDeadline(tcp::socket& socket, Op op, Duration deadline, const char* what,
+                               size_t* transferred = nullptr) {
   if (deadline == kNoDeadline) {
     auto [ec, n] = co_await std::move(op);
+    if (transferred) *transferred = n;
     co_return StatusFromError(ec, false, what);
   }
   asio::steady_timer timer(socket.get_executor());
   timer.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(deadline));
   auto result = co_await (std::move(op) || timer.async_wait(as_tuple(use_awaitable)));
-  if (result.index() == 1) co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+  if (result.index() == 1) {
+    if (transferred) *transferred = 0;  // unknown after cancellation; callers treat it as a stall
+    co_return DeadlineExceeded(std::string(what) + ": deadline exceeded");
+  }
   auto [ec, n] = std::get<0>(result);
+  if (transferred) *transferred = n;
   co_return StatusFromError(ec, false, what);
 }
 
 }  // namespace
 
-Awaitable<Status> ReadExactly(tcp::socket& socket, asio::mutable_buffer buf, Duration deadline) {
-  co_return co_await WithDeadline(socket, asio::async_read(socket, buf, as_tuple(use_awaitable)), deadline, "read");
+Awaitable<Status> ReadExactly(tcp::socket& socket, asio::mutable_buffer buf, Duration deadline, size_t* bytes_read) {
+  co_return co_await WithDeadline(socket, asio::async_read(socket, buf, as_tuple(use_awaitable)), deadline, "read",
+                                  bytes_read);
 }
 
 Awaitable<Status> WriteAll(tcp::socket& socket, const std::vector<asio::const_buffer>& bufs, Duration deadline) {

@@ -27,8 +27,10 @@ inline constexpr Duration kNoDeadline = Duration::max();
 // Maps an Asio error (plus whether our deadline fired) to a Status naming `what`.
 Status StatusFromError(const boost::system::error_code& ec, bool deadline_fired, const std::string& what);
 
-// Reads exactly buffer_size(buf) bytes.
-Awaitable<Status> ReadExactly(tcp::socket& socket, asio::mutable_buffer buf, Duration deadline);
+// Reads exactly buffer_size(buf) bytes. `bytes_read` (optional) receives how many arrived, also
+// on error (0 = the peer closed before sending anything).
+Awaitable<Status> ReadExactly(tcp::socket& socket, asio::mutable_buffer buf, Duration deadline,
+                              size_t* bytes_read = nullptr);
 // Writes all buffers (scatter-gather: no copy into one buffer).
 Awaitable<Status> WriteAll(tcp::socket& socket, const std::vector<asio::const_buffer>& bufs, Duration deadline);
 

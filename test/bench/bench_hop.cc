@@ -1,7 +1,7 @@
 // `edgesplit-bench hop [--json] [--iters N]`: one activation hop over loopback (data frame:
 // header + metadata + tensor bytes, received into a freshly allocated tensor, as the agent does)
 // against a plain TCP send of the same bytes into a preallocated buffer, in the same run.
-// Each sample: send, receiver reads it all, 1-byte ack back. Prints per size bytes,
+// Each sample: send, receiver reads it all, 1-byte ack back; frame and TCP samples alternate. Prints per size bytes,
 // frame_ms_p50, tcp_ms_p50 and ratio (= frame/tcp).
 #include <algorithm>
 #include <chrono>
@@ -53,11 +53,12 @@ Result2 RunSize(size_t bytes, int iters) {
   auto acc = net::Listen(rx.get_executor(), "127.0.0.1:0");
   const std::string addr = net::LocalAddress(*acc);
   const int warm = 3;
+  // The first accepted connection carries frames, the second raw bytes; both served at once.
   asio::co_spawn(rx, [&]() -> net::Awaitable<void> {
     for (bool framed : {true, false}) {
       auto [ec, s] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
       s.set_option(tcp::no_delay(true));
-      co_await Receive(std::move(s), framed, bytes, iters + warm);
+      asio::co_spawn(rx, Receive(std::move(s), framed, bytes, iters + warm), asio::detached);
     }
   }, asio::detached);
   std::thread rx_thread([&] { rx.run(); });
@@ -68,33 +69,28 @@ Result2 RunSize(size_t bytes, int iters) {
   std::fill(t.data, t.data + t.nbytes, std::byte{1});
   asio::co_spawn(tx, [&]() -> net::Awaitable<void> {
     char ack;
-    {
-      auto s = co_await net::Connect(addr, 5s);
-      transport::Frame f;
-      f.kind = transport::FrameKind::kActivation;
-      f.request_id = 1;
-      f.deployment = "bench";
-      f.epoch = 1;
-      f.layer = 3;
-      f.origin = "127.0.0.1:1";
-      f.has_tensor = true;
-      f.tensor = t;
-      for (int i = 0; i < iters + warm; ++i) {
-        auto t0 = BenchClock::now();
-        co_await transport::WriteFrame(*s, f, 30s);
-        co_await net::ReadExactly(*s, asio::buffer(&ack, 1), 30s);
-        if (i >= warm) frame_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
-      }
-    }
-    {
-      auto s = co_await net::Connect(addr, 5s);
-      for (int i = 0; i < iters + warm; ++i) {
-        auto t0 = BenchClock::now();
-        std::vector<asio::const_buffer> b{asio::buffer(t.data, t.nbytes)};
-        co_await net::WriteAll(*s, b, 30s);
-        co_await net::ReadExactly(*s, asio::buffer(&ack, 1), 30s);
-        if (i >= warm) tcp_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
-      }
+    auto fs = co_await net::Connect(addr, 5s);
+    auto ts = co_await net::Connect(addr, 5s);
+    transport::Frame f;
+    f.kind = transport::FrameKind::kActivation;
+    f.request_id = 1;
+    f.deployment = "bench";
+    f.epoch = 1;
+    f.layer = 3;
+    f.origin = "127.0.0.1:1";
+    f.has_tensor = true;
+    f.tensor = t;
+    // Samples alternate between the two paths so both see the same machine load.
+    for (int i = 0; i < iters + warm; ++i) {
+      auto t0 = BenchClock::now();
+      co_await transport::WriteFrame(*fs, f, 30s);
+      co_await net::ReadExactly(*fs, asio::buffer(&ack, 1), 30s);
+      if (i >= warm) frame_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+      t0 = BenchClock::now();
+      std::vector<asio::const_buffer> b{asio::buffer(t.data, t.nbytes)};
+      co_await net::WriteAll(*ts, b, 30s);
+      co_await net::ReadExactly(*ts, asio::buffer(&ack, 1), 30s);
+      if (i >= warm) tcp_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
     }
   }, asio::detached);
   tx.run();

@@ -93,9 +93,12 @@ int RunPipeline(const std::vector<std::string>& args) {
   }
   const double mono_rps = Throughput(inflight, requests * 2, [&](int, int) { (void)(*whole)->Run(input, nullptr); });
 
-  // Split: `stages` in-process agents with balanced cuts (by layer count).
-  std::vector<int> bounds;
-  for (int i = 0; i <= stages; ++i) bounds.push_back(static_cast<int>(std::lround(static_cast<double>(L) * i / stages)));
+  // Split: `stages` in-process agents with cuts balancing the transformer blocks (layer 0 is the
+  // cheap embedding, layer L-1 the final norm + head): 12 blocks in 4 stages = 3 blocks each.
+  std::vector<int> bounds = {0};
+  for (int i = 1; i < stages; ++i)
+    bounds.push_back(1 + static_cast<int>(std::lround(static_cast<double>(go.layers) * i / stages)));
+  bounds.push_back(L);
   std::vector<std::unique_ptr<agent::Agent>> agents;
   for (int i = 0; i < stages; ++i) {
     agent::AgentConfig c;
@@ -164,12 +167,14 @@ int RunPipeline(const std::vector<std::string>& args) {
   std::filesystem::remove_all(root);
 
   const double mono_p50 = MedianOf(mono), split_p50 = MedianOf(split);
+  std::string cuts;
+  for (int i = 0; i < stages; ++i) cuts += (i ? " " : "") + std::string("[") + std::to_string(bounds[i]) + "," + std::to_string(bounds[i + 1]) + ")";
   std::printf(
       "{\"bench\": \"pipeline\", \"d_model\": %d, \"layers\": %d, \"seq\": %d, \"stages\": %d, \"requests\": %d, "
       "\"inflight\": %d, \"monolithic_ms_p50\": %.3f, \"split_ms_p50\": %.3f, \"ratio\": %.4f, \"monolithic_rps\": %.3f, "
-      "\"split_rps\": %.3f, \"split_failures\": %d, \"bitwise_equal\": %s, \"cores\": %u}\n",
+      "\"split_rps\": %.3f, \"split_failures\": %d, \"bitwise_equal\": %s, \"cores\": %u, \"cuts\": \"%s\"}\n",
       go.d_model, go.layers, go.seq, stages, requests, inflight, mono_p50, split_p50, split_p50 / mono_p50, mono_rps,
-      split_rps, failures.load(), equal ? "true" : "false", std::thread::hardware_concurrency());
+      split_rps, failures.load(), equal ? "true" : "false", std::thread::hardware_concurrency(), cuts.c_str());
   return 0;
 }
 

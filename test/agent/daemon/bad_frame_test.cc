@@ -511,3 +511,45 @@ TEST_CASE("the entry retries a request whose next stage died on the newly commit
   REQUIRE(out.ok());
   CHECK(out->SameBytes(t));
 }
+
+TEST_CASE("the data plane keeps serving while the orchestrator is away and the agent re-registers") {
+  auto ctl = std::make_unique<TestController>(100);
+  const std::string ctl_addr = ctl->address();
+  agent::AgentConfig c;
+  c.node = "steady";
+  c.orchestrator = ctl_addr;
+  c.data_listen = "127.0.0.1:0";
+  c.http_listen = "";
+  c.reconnect_min_ms = 10;
+  c.reconnect_max_ms = 50;
+  auto a = agent::Agent::Create(c, [](const agent::LoadSpec& s) -> Result<std::shared_ptr<SegmentExecutor>> {
+    return std::shared_ptr<SegmentExecutor>(std::make_shared<RangeSegment>(s.first_layer, s.end_layer, std::shared_future<void>()));
+  });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->Start().ok());
+  REQUIRE(ctl->WaitForAgents(1, 30s));
+  const uint64_t incarnation = ctl->registration("steady").incarnation();
+  REQUIRE(ctl->Call("steady", TestController::Load("d", 1, "x", 0, 1, 1, "", true), 30s)->ok());
+  REQUIRE(ctl->Call("steady", TestController::Activate("d", 1), 30s)->ok());
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
+  std::fill(t.data, t.data + t.nbytes, std::byte{0});
+  auto cl = transport::DataClient::Connect((*a)->data_address());
+  REQUIRE(cl.ok());
+  REQUIRE((*cl)->Infer("d", t).ok());
+
+  ctl.reset();  // the orchestrator goes away
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while ((*a)->metrics().control_connected->Value() != 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  CHECK((*a)->metrics().control_connected->Value() == 0);
+  for (int i = 0; i < 5; ++i) REQUIRE((*cl)->Infer("d", t).ok());
+
+  // A new orchestrator on the same address: the agent re-registers (same incarnation) and
+  // reports the segment it still serves, so the orchestrator can re-adopt it.
+  ctl = std::make_unique<TestController>(100, ctl_addr);
+  REQUIRE(ctl->WaitForAgents(1, 30s));
+  CHECK(ctl->registration("steady").incarnation() == incarnation);
+  CHECK(ctl->registration("steady").capacity().segments_size() == 1);
+  CHECK(ctl->registration("steady").capacity().segments(0).active());
+  REQUIRE((*cl)->Infer("d", t).ok());
+}

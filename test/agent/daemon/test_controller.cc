@@ -13,8 +13,9 @@ struct TestController::Conn {
   net::MessageOutbox outbox;
 };
 
-TestController::TestController(uint32_t heartbeat_period_ms) : heartbeat_period_ms_(heartbeat_period_ms) {
-  auto acc = net::Listen(io_.get_executor(), "127.0.0.1:0");
+TestController::TestController(uint32_t heartbeat_period_ms, const std::string& listen)
+    : heartbeat_period_ms_(heartbeat_period_ms) {
+  auto acc = net::Listen(io_.get_executor(), listen);
   if (!acc.ok()) throw std::runtime_error(acc.status().ToString());
   acceptor_.emplace(std::move(*acc));
   address_ = net::LocalAddress(*acceptor_);

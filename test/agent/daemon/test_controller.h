@@ -18,7 +18,7 @@ namespace edgesplit::testing {
 
 class TestController {
  public:
-  explicit TestController(uint32_t heartbeat_period_ms = 100);
+  explicit TestController(uint32_t heartbeat_period_ms = 100, const std::string& listen = "127.0.0.1:0");
   ~TestController();
   const std::string& address() const { return address_; }
 
