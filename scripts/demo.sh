@@ -90,7 +90,7 @@ read -r CPORT HPORT D1 D2 D3 D4 P2 P3 P4 <<<"$(free_ports 9)"
 export EDGESPLIT_ADDR=127.0.0.1:$HPORT
 ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
   --state-dir "$WORK/state" --heartbeat-period-ms 250
-  --set policy.cooldown_s=10 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
+  --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
   --set policy.min_gain_ms=1 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
   --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
 start_orchestrator() {

@@ -380,6 +380,10 @@ Result<planner::PlanningInstance> Controller::BuildInstance(const DeploymentSpec
   if (std::none_of(nodes.begin(), nodes.end(), [&](const NodeRecord* n) { return n->name == source; }))
     return FailedPrecondition("entry node " + source + " is not alive");
   inst.source = source;
+  // The data plane returns results to the entry (the first stage), and clients talk to it: the
+  // entry is the source, so layer 0 stays there and the planner's cost model matches reality
+  // (no result transfer it did not price), and the entry address never moves.
+  inst.constraints.pinned[0] = source;
   inst.constraints.trusted_prefix_layers = std::min(spec.trusted_prefix_layers, m->num_layers());
   inst.constraints.max_stages = spec.max_stages;
   inst.objective = spec.objective;

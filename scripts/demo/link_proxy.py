@@ -76,11 +76,16 @@ async def main():
         except OSError:
             cw.close()
             return
+        import socket
         for s in (cw, tw):
             sock = s.get_extra_info("socket")
             if sock is not None:
-                import socket
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # Small buffers on the throttled side keep the backlog (and so the delay) bounded, as a
+        # real slow link with a short queue would.
+        sock = cw.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
         await asyncio.gather(pipe(cr, tw, bucket), pipe(tr, cw, None))
 
     server = await asyncio.start_server(handle, "127.0.0.1", port)
