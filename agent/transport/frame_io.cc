@@ -2,8 +2,6 @@
 
 #include <array>
 
-#include "agent/transport/buffer_pool.h"
-
 namespace edgesplit::transport {
 
 namespace asio = boost::asio;
@@ -64,7 +62,7 @@ Awaitable<Status> ReadFrame(tcp::socket& socket, const FrameLimits& limits, Dura
     }
   }
   if (f->has_tensor) {
-    f->tensor = BufferPool::Default()->Allocate(dtype, std::move(shape));
+    f->tensor = HostTensor::Allocate(dtype, std::move(shape));
     s = co_await net::ReadExactly(socket, asio::buffer(f->tensor.data, f->tensor.nbytes), frame_deadline);
     if (!s.ok()) {
       outcome->reject = RejectReason::kTruncated;
