@@ -2,7 +2,8 @@
 //  [--seq 128] [--stages 4]`: a synthetic GPT split into stages served by in-process agents over
 // real TCP on loopback (one io thread and one single-threaded compute pool each), against the
 // whole model run in this process with the same libtorch thread settings (1 intra-op thread).
-// Prints monolithic_ms_p50, split_ms_p50, ratio, and with K requests in flight split_rps and
+// Latency samples alternate between the two (same machine load). Prints monolithic_ms_p50,
+// split_ms_p50, ratio, and with K requests in flight split_rps and
 // monolithic_rps; checks split outputs are bitwise-equal to the monolithic ones.
 #include <unistd.h>
 
@@ -85,14 +86,6 @@ int RunPipeline(const std::vector<std::string>& args) {
   if (!whole.ok()) return 1;
   HostTensor ref;
   for (int i = 0; i < 2; ++i) ref = *(*whole)->Run(input, nullptr);
-  std::vector<double> mono;
-  for (int i = 0; i < requests; ++i) {
-    auto t0 = BenchClock::now();
-    (void)(*whole)->Run(input, nullptr);
-    mono.push_back(MsSince(t0));
-  }
-  const double mono_rps = Throughput(inflight, requests * 2, [&](int, int) { (void)(*whole)->Run(input, nullptr); });
-
   // Split: `stages` in-process agents with cuts balancing the transformer blocks (layer 0 is the
   // cheap embedding, layer L-1 the final norm + head): 12 blocks in 4 stages = 3 blocks each.
   std::vector<int> bounds = {0};
@@ -144,13 +137,18 @@ int RunPipeline(const std::vector<std::string>& args) {
     }
     equal = equal && out->SameBytes(ref);
   }
-  std::vector<double> split;
+  // Latency: monolithic and split samples alternate so both see the same machine load.
+  std::vector<double> mono, split;
   for (int i = 0; i < requests; ++i) {
     auto t0 = BenchClock::now();
+    (void)(*whole)->Run(input, nullptr);
+    mono.push_back(MsSince(t0));
+    t0 = BenchClock::now();
     auto out = (*client)->Infer("gpt", input);
     split.push_back(MsSince(t0));
     if (!out.ok()) return 1;
   }
+  // Throughput with `inflight` requests in flight: two alternating rounds each, averaged.
   std::vector<std::unique_ptr<transport::DataClient>> clients;
   for (int i = 0; i < inflight; ++i) {
     auto c = transport::DataClient::Connect(agents[0]->data_address());
@@ -158,9 +156,13 @@ int RunPipeline(const std::vector<std::string>& args) {
     clients.push_back(std::move(*c));
   }
   std::atomic<int> failures{0};
-  const double split_rps = Throughput(inflight, requests * 2, [&](int t, int) {
-    if (!clients[t]->Infer("gpt", input).ok()) failures++;
-  });
+  double mono_rps = 0, split_rps = 0;
+  for (int round = 0; round < 2; ++round) {
+    mono_rps += Throughput(inflight, requests, [&](int, int) { (void)(*whole)->Run(input, nullptr); }) / 2;
+    split_rps += Throughput(inflight, requests, [&](int t, int) {
+      if (!clients[t]->Infer("gpt", input).ok()) failures++;
+    }) / 2;
+  }
   clients.clear();
   client->reset();
   agents.clear();
