@@ -6,6 +6,7 @@
 #include <random>
 
 #include "agent/daemon/control_client.h"
+#include "agent/daemon/emulation.h"
 #include "agent/daemon/proc_stats.h"
 #include "common/base/log.h"
 #include "common/net/endpoint.h"
@@ -83,7 +84,7 @@ v1::CapacityProfile Agent::MakeProfile(double period_s) {
   const MemInfo mem = impl_->proc.SampleMemory();
   p.set_memory_total_bytes(mem.total_bytes);
   p.set_memory_available_bytes(mem.available_bytes);
-  p.set_speed_factor(1.0 / config_.emulation.compute_slowdown);
+  p.set_speed_factor(1.0 / impl_->core->emulation().compute_slowdown);
   impl_->core->FillProfile(&p, period_s);
   return p;
 }
@@ -123,6 +124,7 @@ Status Agent::StartOnIo() {
         });
         return;
       }
+      if (req.path == "/v1/emulation") return HandleEmulation(std::move(req), std::move(respond));
       respond(HttpResponse::Error(404, "not_found", "no such path: " + req.path));
     });
     if (!http.ok()) return http.status();
@@ -135,6 +137,33 @@ Status Agent::StartOnIo() {
       .Kv("compute_slowdown", config_.emulation.compute_slowdown).Kv("egress_mbps", config_.emulation.egress_mbps);
   return Status::Ok();
 }
+
+#ifdef ES_HAVE_HTTP
+// GET/PUT /v1/emulation (test feature). Parsing is pure and runs here; the change and the read
+// run on the io thread, which owns the emulation state (compute submission, sends, profiles).
+void Agent::HandleEmulation(HttpRequest req, Responder respond) {
+  if (req.method == "GET") {
+    asio::post(impl_->io, [this, respond] { respond(HttpResponse::Json(200, EmulationJson(impl_->core->emulation()))); });
+    return;
+  }
+  if (req.method != "PUT") {
+    HttpResponse r = HttpResponse::Error(405, "method_not_allowed", "use GET or PUT on /v1/emulation");
+    r.headers.emplace_back("Allow", "GET, PUT");
+    return respond(std::move(r));
+  }
+  Result<EmulationUpdate> u = ParseEmulationUpdate(req.body);
+  if (!u.ok()) {
+    metrics_->EmulationUpdate(false);
+    LogWarn("emulation_rejected").Kv("node", config_.node).Kv("error", u.status().message());
+    return respond(HttpResponse::Error(400, "invalid_argument", u.status().message()));
+  }
+  asio::post(impl_->io, [this, respond, u = *u] {
+    impl_->core->SetEmulation(ApplyEmulationUpdate(impl_->core->emulation(), u));
+    metrics_->EmulationUpdate(true);
+    respond(HttpResponse::Json(200, EmulationJson(impl_->core->emulation())));
+  });
+}
+#endif
 
 Status Agent::Start() {
   ES_RETURN_IF_ERROR(StartOnIo());

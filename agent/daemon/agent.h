@@ -9,6 +9,9 @@
 
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/config.h"
+#ifdef ES_HAVE_HTTP
+#include "common/http/http_server.h"
+#endif
 
 namespace edgesplit::agent {
 
@@ -41,6 +44,9 @@ class Agent {
   void BeginStop();
   v1::Register MakeRegister();
   v1::CapacityProfile MakeProfile(double period_s);
+#ifdef ES_HAVE_HTTP
+  void HandleEmulation(HttpRequest req, Responder respond);
+#endif
 
   struct Impl;
   AgentConfig config_;

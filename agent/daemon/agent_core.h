@@ -46,6 +46,12 @@ class AgentCore {
   // Segments, queue depths, request rates and the last link measurements.
   void FillProfile(v1::CapacityProfile* p, double period_s);
 
+  // Runtime emulation (test feature, `PUT /v1/emulation`): subsequent compute jobs use the new
+  // slowdown, subsequent sends the new egress cap; the per-layer time windows restart so the
+  // profile measures the new reality. `e` must be valid (ParseEmulationUpdate).
+  void SetEmulation(const EmulationConfig& e);
+  const EmulationConfig& emulation() const { return config_.emulation; }
+
   // SIGTERM: refuse new client requests; `drained` runs once in-flight work is finished
   // (or drain_timeout_ms passed).
   void BeginShutdown(std::function<void()> drained);

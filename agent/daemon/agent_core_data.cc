@@ -40,13 +40,25 @@ int64_t UnixMillisNow() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 Duration Ms(int ms) { return std::chrono::milliseconds(ms); }
+// The egress cap in bytes/s (0 = off) and its burst: max(64 KiB, 10 ms at the rate).
+double EgressRate(double mbps) { return mbps * 1e6 / 8.0; }
+double EgressBurst(double mbps) { return std::max(64.0 * 1024, mbps * 1e6 / 8.0 / 100); }
 }  // namespace
+
+void AgentCore::SetEmulation(const EmulationConfig& e) {
+  const EmulationConfig old = config_.emulation;
+  config_.emulation = e;
+  egress_.SetRate(EgressRate(e.egress_mbps), EgressBurst(e.egress_mbps));
+  if (e.compute_slowdown != old.compute_slowdown) table_.ResetLayerWindows();
+  LogInfo("emulation_changed").Kv("node", config_.node).Kv("compute_slowdown", e.compute_slowdown)
+      .Kv("egress_mbps", e.egress_mbps).Kv("old_compute_slowdown", old.compute_slowdown).Kv("old_egress_mbps", old.egress_mbps);
+}
 
 AgentCore::AgentCore(asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
                      WorkerPool* compute, WorkerPool* loader_pool)
     : io_(io), config_(std::move(config)), loader_(std::move(loader)), metrics_(metrics), compute_(compute),
       loader_pool_(loader_pool),
-      egress_(config_.emulation.egress_mbps * 1e6 / 8.0, std::max(64.0 * 1024, config_.emulation.egress_mbps * 1e6 / 8.0 / 100)) {
+      egress_(EgressRate(config_.emulation.egress_mbps), EgressBurst(config_.emulation.egress_mbps)) {
   limits_.max_frame_bytes = static_cast<size_t>(config_.max_frame_bytes);
 }
 

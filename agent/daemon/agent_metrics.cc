@@ -26,6 +26,10 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   requests_ok_ = &req.Add({{"outcome", "ok"}});
   requests_failed_ = &req.Add({{"outcome", "error"}});
   overloaded_ = &BuildCounter().Name("edgesplit_agent_overloaded_total").Help("Work refused because the compute queue was full").Register(*registry_).Add({});
+  auto& emu = BuildCounter().Name("edgesplit_agent_emulation_updates_total")
+                  .Help("PUT /v1/emulation requests (test feature), by outcome").Register(*registry_);
+  emulation_applied_ = &emu.Add({{"outcome", "applied"}});
+  emulation_rejected_ = &emu.Add({{"outcome", "rejected"}});
   queue_depth = &BuildGauge().Name("edgesplit_agent_queue_depth").Help("Jobs queued or running on the compute pool").Register(*registry_).Add({});
   segments_loaded = &BuildGauge().Name("edgesplit_agent_segments_loaded").Help("Segments ready or draining").Register(*registry_).Add({});
   heartbeat_lag_seconds = &BuildGauge().Name("edgesplit_agent_heartbeat_lag_seconds").Help("Seconds since the last heartbeat was sent").Register(*registry_).Add({});

@@ -27,6 +27,8 @@ class AgentMetrics {
   void ComputeSeconds(double s) { compute_->Observe(s); }
   void RequestDone(bool ok) { (ok ? requests_ok_ : requests_failed_)->Increment(); }
   void Overloaded() { overloaded_->Increment(); }
+  void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }
+  double EmulationUpdates(bool applied) const { return (applied ? emulation_applied_ : emulation_rejected_)->Value(); }
 
   prometheus::Gauge* queue_depth;
   prometheus::Gauge* segments_loaded;
@@ -43,6 +45,8 @@ class AgentMetrics {
   prometheus::Counter* requests_ok_;
   prometheus::Counter* requests_failed_;
   prometheus::Counter* overloaded_;
+  prometheus::Counter* emulation_applied_;
+  prometheus::Counter* emulation_rejected_;
 };
 
 }  // namespace edgesplit::agent

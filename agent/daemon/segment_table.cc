@@ -27,6 +27,10 @@ void SegmentSlot::RecordRun(std::vector<double> layer_ms) {
   if (recent_layer_ms.size() > kLayerWindow) recent_layer_ms.pop_front();
 }
 
+void SegmentTable::ResetLayerWindows() {
+  for (auto& [key, slot] : slots_) slot.recent_layer_ms.clear();
+}
+
 std::vector<double> SegmentSlot::MedianLayerMs() const {
   const size_t n = static_cast<size_t>(spec.end_layer - spec.first_layer);
   std::vector<double> out(n, 0.0);

@@ -85,6 +85,8 @@ class SegmentTable {
   static Status CheckInput(const SegmentSlot& slot, DType dtype, const std::vector<int64_t>& shape);
 
   const std::map<SegmentKey, SegmentSlot>& slots() const { return slots_; }
+  // Forgets every slot's recent per-layer times (the emulation changed: they no longer hold).
+  void ResetLayerWindows();
   size_t ready_count() const;
 
  private:

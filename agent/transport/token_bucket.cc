@@ -19,4 +19,14 @@ Duration TokenBucket::Reserve(size_t bytes, TimePoint now) {
   return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(-tokens_ / rate_));
 }
 
+void TokenBucket::SetRate(double rate_bytes_per_s, double burst_bytes) {
+  if (rate_ <= 0) {
+    tokens_ = burst_bytes;  // was unlimited: start with a full burst, as a new bucket does
+    started_ = false;
+  }
+  rate_ = rate_bytes_per_s;
+  burst_ = burst_bytes;
+  tokens_ = std::min(tokens_, burst_);
+}
+
 }  // namespace edgesplit::transport

@@ -17,6 +17,8 @@ class TokenBucket {
   // must wait before sending them so the long-run rate stays at the cap. Zero when unlimited.
   Duration Reserve(size_t bytes, TimePoint now);
   double rate_bytes_per_s() const { return rate_; }
+  // Changes the cap (runtime emulation); the balance is kept, clipped to the new burst.
+  void SetRate(double rate_bytes_per_s, double burst_bytes);
 
  private:
   double rate_;

@@ -304,13 +304,18 @@ TEST_CASE("a full compute queue refuses work with overloaded, which reaches the 
 
 namespace {
 
-std::string HttpGet(const std::string& address, const std::string& path, int* status) {
+std::string HttpCall(const std::string& method, const std::string& address, const std::string& path,
+                     const std::string& body, int* status) {
   asio::io_context io;
   asio::ip::tcp::socket s(io);
   s.connect(*net::ResolveEndpoint(address));
   timeval tv{10, 0};
   setsockopt(s.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  const std::string req = method + " " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                          (body.empty() && method == "GET" ? std::string()
+                                                           : "Content-Type: application/json\r\nContent-Length: " +
+                                                                 std::to_string(body.size()) + "\r\n") +
+                          "\r\n" + body;
   asio::write(s, asio::buffer(req));
   std::string resp;
   char buf[4096];
@@ -321,6 +326,10 @@ std::string HttpGet(const std::string& address, const std::string& path, int* st
   }
   *status = resp.size() > 12 ? std::atoi(resp.substr(9, 3).c_str()) : 0;
   return resp;
+}
+
+std::string HttpGet(const std::string& address, const std::string& path, int* status) {
+  return HttpCall("GET", address, path, "", status);
 }
 
 // Reports 1 ms per layer whatever the real time: the emulated slowdown must scale it.
@@ -389,6 +398,123 @@ TEST_CASE("emulated compute slowdown stretches the measured layer times reported
   REQUIRE(ack->segment().layer_ms_size() == 2);
   CHECK(ack->segment().layer_ms(0) == Approx(3.0));
   CHECK(ack->segment().requests_total() == 1);
+}
+
+TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies change nothing") {
+  TestController ctl(50);
+  agent::AgentConfig c;
+  c.node = "emu";
+  c.orchestrator = ctl.address();
+  c.data_listen = "127.0.0.1:0";
+  c.http_listen = "127.0.0.1:0";
+  c.heartbeat_period_ms = 50;
+  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
+  });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->Start().ok());
+  REQUIRE(ctl.WaitForAgents(1, 30s));
+  const std::string http = (*a)->http_address();
+  REQUIRE(ctl.Call("emu", TestController::Load("e", 1, "x", 0, 2, 2, "", true), 30s)->ok());
+  REQUIRE(ctl.Call("emu", TestController::Activate("e", 1), 30s)->ok());
+  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
+  std::fill(t.data, t.data + t.nbytes, std::byte{0});
+  auto cl = transport::DataClient::Connect((*a)->data_address());
+  REQUIRE(cl.ok());
+  REQUIRE((*cl)->Infer("e", t).ok());
+  auto layer_ms = [&] {
+    auto ack = ctl.Call("emu", TestController::Activate("e", 1), 30s);
+    REQUIRE(ack.ok());
+    REQUIRE(ack->segment().layer_ms_size() == 2);
+    return ack->segment().layer_ms(0);
+  };
+  CHECK(layer_ms() == Approx(1.0));
+
+  int status = 0;
+  std::string body = HttpGet(http, "/v1/emulation", &status);
+  CHECK(status == 200);
+  CHECK(body.find(R"({"compute_slowdown":1,"egress_mbps":0})") != std::string::npos);
+
+  // Bad bodies: 400 with a JSON error, nothing changed, counted.
+  for (const char* bad : {"{\"compute_slowdown\": 0.5}", "{\"egress_mbps\": -1}", "not json",
+                          "{\"compute_slowdown\": 3, \"bogus\": 1}"}) {
+    INFO(bad);
+    body = HttpCall("PUT", http, "/v1/emulation", bad, &status);
+    CHECK(status == 400);
+    CHECK(body.find("\"error\"") != std::string::npos);
+  }
+  CHECK((*a)->metrics().EmulationUpdates(false) == 4);
+  body = HttpGet(http, "/v1/emulation", &status);
+  CHECK(body.find(R"({"compute_slowdown":1,"egress_mbps":0})") != std::string::npos);
+  HttpCall("POST", http, "/v1/emulation", "{}", &status);
+  CHECK(status == 405);
+
+  // Either key alone; the other keeps its value.
+  body = HttpCall("PUT", http, "/v1/emulation", R"({"compute_slowdown": 3})", &status);
+  CHECK(status == 200);
+  CHECK(body.find(R"({"compute_slowdown":3,"egress_mbps":0})") != std::string::npos);
+  body = HttpCall("PUT", http, "/v1/emulation", R"({"egress_mbps": 8})", &status);
+  CHECK(status == 200);
+  CHECK(body.find(R"({"compute_slowdown":3,"egress_mbps":8})") != std::string::npos);
+  CHECK((*a)->metrics().EmulationUpdates(true) == 2);
+
+  // Subsequent compute is stretched, and the window restarted: the median is the new reality.
+  REQUIRE((*cl)->Infer("e", t).ok());
+  CHECK(layer_ms() == Approx(3.0));
+  // Heartbeats report the new emulation (bounded wait for one sent after the change).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  v1::Heartbeat hb;
+  do {
+    hb = ctl.last_heartbeat("emu");
+    if (hb.capacity().compute_slowdown() == 3.0 && hb.capacity().egress_mbps() == 8.0) break;
+    std::this_thread::sleep_for(10ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  CHECK(hb.capacity().compute_slowdown() == 3.0);
+  CHECK(hb.capacity().egress_mbps() == 8.0);
+  CHECK(hb.capacity().speed_factor() == Approx(1.0 / 3.0));
+
+  // Back to normal.
+  body = HttpCall("PUT", http, "/v1/emulation", R"({"compute_slowdown": 1, "egress_mbps": 0})", &status);
+  CHECK(status == 200);
+  REQUIRE((*cl)->Infer("e", t).ok());
+  CHECK(layer_ms() == Approx(1.0));
+  body = HttpGet(http, "/metrics", &status);
+  CHECK(body.find("edgesplit_agent_emulation_updates_total{outcome=\"applied\"} 3") != std::string::npos);
+}
+
+TEST_CASE("an egress cap set at runtime paces link probes") {
+  TestController ctl(100);
+  auto make = [&](const char* node, const char* http) {
+    agent::AgentConfig c;
+    c.node = node;
+    c.orchestrator = ctl.address();
+    c.data_listen = "127.0.0.1:0";
+    c.http_listen = http;
+    auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+      return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
+    });
+    REQUIRE(a.ok());
+    REQUIRE((*a)->Start().ok());
+    return std::move(*a);
+  };
+  auto sender = make("tx", "127.0.0.1:0");
+  auto receiver = make("rx", "");
+  REQUIRE(ctl.WaitForAgents(2, 30s));
+  int status = 0;
+  HttpCall("PUT", sender->http_address(), "/v1/emulation", R"({"egress_mbps": 8})", &status);
+  REQUIRE(status == 200);
+  v1::Command cmd;
+  auto* p = cmd.mutable_probe()->add_peers();
+  p->set_node("rx");
+  p->set_data_address(receiver->data_address());
+  cmd.mutable_probe()->set_probe_bytes(256 << 10);
+  auto ack = ctl.Call("tx", cmd, 60s);
+  REQUIRE(ack.ok());
+  REQUIRE(ack->links_size() == 1);
+  REQUIRE(ack->links(0).error().empty());
+  // 256 KiB at 8 Mbit/s: the bucket's 64 KiB burst, the rest paced. One-sided: a token bucket can
+  // only make the link slower (loopback without the cap runs at thousands of Mbit/s).
+  CHECK(ack->links(0).bandwidth_mbps() < 20.0);
 }
 
 TEST_CASE("link probes run over the data port and go through the emulated egress cap") {

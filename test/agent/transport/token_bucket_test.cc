@@ -27,3 +27,16 @@ TEST_CASE("idle time refills at most the burst") {
   b.Reserve(100, t);
   CHECK(ToMillis(b.Reserve(300, t + 100s)) == Approx(200.0));
 }
+
+TEST_CASE("the rate can change at runtime: capped, re-capped and uncapped") {
+  TokenBucket b(0, 0);
+  TimePoint t(10s);
+  CHECK(b.Reserve(1 << 20, t) == Duration::zero());
+  b.SetRate(1000.0, 500.0);  // from unlimited: a full burst, then the new rate
+  CHECK(b.Reserve(500, t) == Duration::zero());
+  CHECK(ToMillis(b.Reserve(1000, t)) == Approx(1000.0));
+  b.SetRate(2000.0, 500.0);  // the debt is kept and paid at the new rate
+  CHECK(ToMillis(b.Reserve(1000, t)) == Approx(1000.0));  // 2000 B of debt at 2000 B/s
+  b.SetRate(0, 0);
+  CHECK(b.Reserve(1 << 30, t) == Duration::zero());
+}
