@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The main job: an orchestrator and 4 agents on loopback (different emulated speeds and links),
 # a synthetic GPT deployed on them, steady load, and three faults the system adapts to:
-#   slow  - a stage node is slowed (CPU contention: it shares one core with busy loops) -> migration
-#   link  - the link into a stage node drops to a few Mbps (throttling proxy)          -> re-split
+#   slow  - a stage node is slowed 4x (its compute_slowdown, PUT /v1/emulation)     -> migration
+#   link  - a stage node's egress is capped at 8 Mbps (its egress_mbps, same endpoint) -> re-split/migration
 #   kill  - a stage node is killed (SIGKILL)                                            -> recovery
 #   restart - the orchestrator is killed and restarted under load (data plane keeps serving)
 # Prints a readable timeline; with --json one summary object:
@@ -47,9 +47,8 @@ PY=/usr/bin/python3
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-demo.XXXXXX")
 PIDS=()
-HOGS=()
 cleanup() {
-  for p in "${HOGS[@]}" "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
@@ -86,7 +85,7 @@ with open(sys.argv[1], 'wb') as f:
 PYEOF
 
 # ---- processes
-read -r CPORT HPORT D1 D2 D3 D4 P2 P3 P4 <<<"$(free_ports 9)"
+read -r CPORT HPORT D1 D2 D3 D4 H1 H2 H3 H4 <<<"$(free_ports 10)"
 export EDGESPLIT_ADDR=127.0.0.1:$HPORT
 ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
   --state-dir "$WORK/state" --heartbeat-period-ms 250
@@ -102,24 +101,26 @@ start_orchestrator() {
 log "== starting the orchestrator and 4 agents (n3 is 1.5x slower, n4 sends at most 400 Mbps)"
 start_orchestrator
 declare -A AGENT_PID
-start_agent() {  # name data_port advertise extra...
-  local name=$1 port=$2 adv=$3; shift 3
+declare -A AGENT_HTTP
+start_agent() {  # name data_port http_port extra...
+  local name=$1 port=$2 http=$3; shift 3
+  AGENT_HTTP[$name]=127.0.0.1:$http
   "$BIN/edgesplit-agent" --node "$name" --orchestrator 127.0.0.1:$CPORT --data-listen 127.0.0.1:$port \
-    --advertise-address "$adv" --http-listen "" --models-dir "$WORK/models" --trusted true \
+    --http-listen "127.0.0.1:$http" --models-dir "$WORK/models" --trusted true \
     --heartbeat-period-ms 250 --frame-deadline-ms 3000 "$@" >"$WORK/$name.log" 2>&1 &
   AGENT_PID[$name]=$!
   PIDS+=("$!")
 }
-for i in 2 3 4; do
-  dp=D$i; pp=P$i
-  echo 0 > "$WORK/n$i.rate"
-  $PY "$ROOT/scripts/demo/link_proxy.py" "${!pp}" "127.0.0.1:${!dp}" "$WORK/n$i.rate" 2>>"$WORK/proxy.log" &
-  PIDS+=("$!")
-done
-start_agent n1 "$D1" "127.0.0.1:$D1"
-start_agent n2 "$D2" "127.0.0.1:$P2"
-start_agent n3 "$D3" "127.0.0.1:$P3" --compute-slowdown 1.5
-start_agent n4 "$D4" "127.0.0.1:$P4" --egress-mbps 400
+start_agent n1 "$D1" "$H1"
+start_agent n2 "$D2" "$H2"
+start_agent n3 "$D3" "$H3" --compute-slowdown 1.5
+start_agent n4 "$D4" "$H4" --egress-mbps 400
+# Runtime emulation (agent test feature, docs/agent.md): emulation NODE -> current JSON;
+# emulation NODE JSON -> sets it.
+emulation() {
+  if [ $# -eq 1 ]; then curl -sf "http://${AGENT_HTTP[$1]}/v1/emulation"; return; fi
+  curl -sf -X PUT -H 'Content-Type: application/json' --data "$2" "http://${AGENT_HTTP[$1]}/v1/emulation" >/dev/null
+}
 nodes_alive() { [ "$("$CTL" nodes --json | jq_py "sum(1 for n in d['nodes'] if n['state']=='alive')")" = "$1" ]; }
 wait_for 30 nodes_alive 4 || { echo "agents did not register" >&2; exit 1; }
 
@@ -162,14 +163,16 @@ record() {  # name action t_action t_done
   echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))" >>"$RESULTS"
 }
 
-victim_layers() {  # layers the node holds in the committed plan (0 if none); "first" if it is stage 0
-  dep_json | jq_py "next((('first' if i==0 and '$2'=='link' else str(s['end_layer']-s['first_layer'])) for i,s in enumerate(d['stages']) if s['node']=='$1'), '0')"
+victim_layers() {  # layers the node holds in the committed plan (0 if none)
+  dep_json | jq_py "next((str(s['end_layer']-s['first_layer']) for s in d['stages'] if s['node']=='$1'), '0')"
 }
 wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of the commit that relieved it
+  # slow: the victim holds fewer layers or none; link (its egress is capped: every stage sends
+  # its output on) and kill: none.
   local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) cur
   while [ "$(now_ms)" -lt "$until" ]; do
     cur=$(victim_layers "$v" "$kind" 2>/dev/null || echo "$old")
-    if [ "$cur" = 0 ] || [ "$cur" = first ] || { [ "$cur" != "$old" ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; then
+    if [ "$cur" = 0 ] || { [ "$kind" = slow ] && [ "$cur" != "$old" ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; then
       commit_ms "$(epoch)" 2>/dev/null || now_ms
       return 0
     fi
@@ -179,39 +182,37 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of th
 }
 
 run_slow() {
-  local v old t1 t2
-  v=$(stage_victim); old=$(victim_layers "$v" slow)
+  local v old t1 t2 orig
+  v=$(stage_victim); old=$(victim_layers "$v" slow); orig=$(emulation "$v")
   log ""
-  log "== [slow] $v shares one core with 2 busy loops (stages: $(stages))"
+  log "== [slow] $v computes 4x slower (compute_slowdown 4 via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
-  taskset -a -c -p 1 "${AGENT_PID[$v]}" >/dev/null
-  for _ in 1 2; do taskset -c 1 $PY -c "while True: pass" & HOGS+=("$!"); done
+  emulation "$v" '{"compute_slowdown": 4}'
   if t2=$(wait_adapted "$v" slow "$old" 60); then
     log "   relieved $v in $(( t2 - t1 )) ms: $(stages)"
-    record slow "slowed $v (CPU contention)" "$t1" "$t2"
+    record slow "slowed $v (compute_slowdown 4)" "$t1" "$t2"
   else
-    log "   $v still carries its stage after 60 s: $(stages)"; record slow "slowed $v (CPU contention)" "$t1" 0
+    log "   $v still carries its stage after 60 s: $(stages)"; record slow "slowed $v (compute_slowdown 4)" "$t1" 0
   fi
   sleep 6
-  for p in "${HOGS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  HOGS=()
-  taskset -a -c -p 0-$(( $(nproc) - 1 )) "${AGENT_PID[$v]}" >/dev/null 2>&1 || true
+  emulation "$v" "$orig" || true
 }
 
 run_link() {
-  local v old t1 t2
-  v=$(stage_victim); old=$(victim_layers "$v" link)
+  local v old t1 t2 orig
+  v=$(stage_victim); old=$(victim_layers "$v" link); orig=$(emulation "$v")
   log ""
-  log "== [link] the link into $v drops to 8 Mbps (stages: $(stages))"
+  log "== [link] $v's egress drops to 8 Mbps (egress_mbps 8 via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
-  echo 8 > "$WORK/$v.rate"
+  emulation "$v" '{"egress_mbps": 8}'
   if t2=$(wait_adapted "$v" link "$old" 60); then
-    log "   no activations cross the slow link after $(( t2 - t1 )) ms: $(stages)"
-    record link "link into $v cut to 8 Mbps" "$t1" "$t2"
+    log "   no activations leave $v after $(( t2 - t1 )) ms: $(stages)"
+    record link "egress of $v capped to 8 Mbps" "$t1" "$t2"
   else
-    log "   activations still cross the slow link after 60 s: $(stages)"; record link "link into $v cut to 8 Mbps" "$t1" 0
+    log "   activations still leave $v after 60 s: $(stages)"; record link "egress of $v capped to 8 Mbps" "$t1" 0
   fi
   sleep 6
+  emulation "$v" "$orig" || true
 }
 
 run_kill() {
@@ -221,7 +222,7 @@ run_kill() {
   log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
   t1=$(now_ms)
   kill -9 "${AGENT_PID[$v]}"
-  if t2=$(wait_adapted "$v" kill 999 60); then
+  if t2=$(wait_adapted "$v" kill "$(victim_layers "$v" kill)" 60); then
     log "   recovered in $(( t2 - t1 )) ms: $(stages)"
     record kill "killed $v" "$t1" "$t2"
   else
