@@ -166,14 +166,25 @@ record() {  # name action t_action t_done
 victim_layers() {  # layers the node holds in the committed plan (0 if none)
   dep_json | jq_py "next((str(s['end_layer']-s['first_layer']) for s in d['stages'] if s['node']=='$1'), '0')"
 }
-wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of the commit that relieved it
-  # slow: the victim holds fewer layers or none; link (its egress is capped: every stage sends
-  # its output on) and kill: none.
-  local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) cur
+settle() {  # before a fault: no rollout in flight and the epoch unchanged for 3 s (at most 30 s)
+  local until=$(( $(now_ms) + 30000 )) last="" since cur
+  since=$(now_ms)
   while [ "$(now_ms)" -lt "$until" ]; do
-    cur=$(victim_layers "$v" "$kind" 2>/dev/null || echo "$old")
-    if [ "$cur" = 0 ] || { [ "$kind" = slow ] && [ "$cur" != "$old" ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; then
-      commit_ms "$(epoch)" 2>/dev/null || now_ms
+    cur=$(dep_json 2>/dev/null | jq_py "'%d %s' % (d['epoch'], d['rollout'] is None)" 2>/dev/null || echo "?")
+    if [ "$cur" != "$last" ]; then last=$cur; since=$(now_ms); fi
+    case "$cur" in *True) [ $(( $(now_ms) - since )) -ge 3000 ] && return 0 ;; esac
+    sleep 0.1
+  done
+  log "   (the plan did not settle within 30 s)"
+}
+wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of the commit that relieved it
+  # Only epochs after FAULT_EPOCH (the committed epoch just before the fault) count. slow: the victim holds fewer layers or none;
+  # link (its egress is capped: every stage sends its output on) and kill: none.
+  local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) e0=$FAULT_EPOCH e cur
+  while [ "$(now_ms)" -lt "$until" ]; do
+    read -r e cur <<<"$(dep_json 2>/dev/null | jq_py "'%d %s' % (d['epoch'], next((str(s['end_layer']-s['first_layer']) for s in d['stages'] if s['node']=='$v'), '0'))" 2>/dev/null || echo "$e0 $old")"
+    if [ "$e" != "$e0" ] && { [ "$cur" = 0 ] || { [ "$kind" = slow ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; }; then
+      commit_ms "$e" 2>/dev/null || now_ms
       return 0
     fi
     sleep 0.1
@@ -183,7 +194,8 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of th
 
 run_slow() {
   local v old t1 t2 orig
-  v=$(stage_victim); old=$(victim_layers "$v" slow); orig=$(emulation "$v")
+  settle
+  v=$(stage_victim); old=$(victim_layers "$v" slow); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
   log ""
   log "== [slow] $v computes 4x slower (compute_slowdown 4 via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
@@ -200,7 +212,8 @@ run_slow() {
 
 run_link() {
   local v old t1 t2 orig
-  v=$(stage_victim); old=$(victim_layers "$v" link); orig=$(emulation "$v")
+  settle
+  v=$(stage_victim); old=$(victim_layers "$v" link); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
   log ""
   log "== [link] $v's egress drops to 8 Mbps (egress_mbps 8 via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
@@ -216,13 +229,14 @@ run_link() {
 }
 
 run_kill() {
-  local v e0 t1 t2
-  v=$(stage_victim); e0=$(epoch)
+  local v old t1 t2
+  settle
+  v=$(stage_victim); old=$(victim_layers "$v" kill); FAULT_EPOCH=$(epoch)
   log ""
   log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
   t1=$(now_ms)
   kill -9 "${AGENT_PID[$v]}"
-  if t2=$(wait_adapted "$v" kill "$(victim_layers "$v" kill)" 60); then
+  if t2=$(wait_adapted "$v" kill "$old" 60); then
     log "   recovered in $(( t2 - t1 )) ms: $(stages)"
     record kill "killed $v" "$t1" "$t2"
   else
