@@ -166,7 +166,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     }
     return WriteManifest(m, out_dir);
   } catch (const std::exception& e) {
-    return Internal(std::string("synthesis failed: ") + TorchErrorMessage(e) + (getenv("ES_DEBUG") ? e.what() : ""));
+    return Internal(std::string("synthesis failed: ") + TorchErrorMessage(e));
   }
 }
 
