@@ -6,6 +6,7 @@
 #include <random>
 
 #include "agent/runtime/segment.h"
+#include "common/base/json_escape.h"
 
 namespace edgesplit {
 
@@ -83,7 +84,7 @@ Result<ModelProfile> ProfileModel(const std::string& dir, int runs) {
 }
 
 std::string ModelProfileToJson(const ModelProfile& p) {
-  std::string s = "{\"model\": \"" + p.model + "\", \"runs\": " + std::to_string(p.runs) +
+  std::string s = "{\"model\": " + JsonQuote(p.model) + ", \"runs\": " + std::to_string(p.runs) +
                   ", \"input_bytes\": " + std::to_string(p.input_bytes);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.4f", p.total_median_ms);
@@ -91,8 +92,8 @@ std::string ModelProfileToJson(const ModelProfile& p) {
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const auto& l = p.layers[i];
     std::snprintf(buf, sizeof(buf), "%.4f", l.median_ms);
-    s += std::string(i ? ", " : "") + "{\"index\": " + std::to_string(i) + ", \"name\": \"" + l.name +
-         "\", \"median_ms\": " + buf + ", \"param_bytes\": " + std::to_string(l.param_bytes) +
+    s += std::string(i ? ", " : "") + "{\"index\": " + std::to_string(i) + ", \"name\": " + JsonQuote(l.name) +
+         ", \"median_ms\": " + buf + ", \"param_bytes\": " + std::to_string(l.param_bytes) +
          ", \"output_bytes\": " + std::to_string(l.output_bytes) + "}";
   }
   return s + "]}";

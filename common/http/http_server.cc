@@ -37,29 +37,6 @@ HttpResponse HttpResponse::Error(int status, const std::string& code, const std:
   return Json(status, "{\"error\": {\"code\": \"" + JsonEscape(code) + "\", \"message\": \"" + JsonEscape(message) + "\"}}");
 }
 
-std::string JsonEscape(const std::string& s) {
-  std::string o;
-  o.reserve(s.size() + 8);
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof(b), "\\u%04x", c);
-          o += b;
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
-  }
-  return o;
-}
-
 bool UrlDecode(const std::string& in, std::string* out, bool plus_is_space) {
   out->clear();
   for (size_t i = 0; i < in.size(); ++i) {

@@ -17,6 +17,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "common/base/json_escape.h"  // JsonEscape, used by every handler
 #include "common/base/status.h"
 
 namespace edgesplit {
@@ -90,7 +91,5 @@ class HttpServer {
 
 // Percent-decoding of a URL component ('+' is a space in queries); false on a bad escape.
 bool UrlDecode(const std::string& in, std::string* out, bool plus_is_space);
-// Escapes a string for inclusion inside JSON double quotes.
-std::string JsonEscape(const std::string& s);
 
 }  // namespace edgesplit

@@ -7,6 +7,7 @@
 #include "agent/runtime/segment.h"
 #include "agent/runtime/torch_threads.h"
 #include "common/base/flags.h"
+#include "common/base/json_escape.h"
 #include "common/base/subcommand.h"
 #include "common/model/manifest.h"
 #include "common/model/npy.h"
@@ -84,15 +85,15 @@ int Inspect(const std::vector<std::string>& args) {
   auto m = LoadManifest(dir);
   if (!m.ok()) return Fail(m.status());
   if (f->GetBool("json")) {
-    std::printf("{\"name\": \"%s\", \"format_version\": %d, \"family\": \"%s\", \"input\": {\"dtype\": \"%s\", \"shape\": %s}, "
+    std::printf("{\"name\": %s, \"format_version\": %d, \"family\": %s, \"input\": {\"dtype\": \"%s\", \"shape\": %s}, "
                 "\"param_bytes\": %llu, \"layers\": [",
-                m->name.c_str(), m->format_version, m->family.c_str(), DTypeName(m->input.dtype),
+                JsonQuote(m->name).c_str(), m->format_version, JsonQuote(m->family).c_str(), DTypeName(m->input.dtype),
                 ShapeToString(m->input.shape).c_str(), static_cast<unsigned long long>(m->TotalParamBytes()));
     for (int i = 0; i < m->num_layers(); ++i) {
       const auto& l = m->layers[i];
-      std::printf("%s{\"index\": %d, \"name\": \"%s\", \"file\": \"%s\", \"param_bytes\": %llu, \"output\": {\"dtype\": "
+      std::printf("%s{\"index\": %d, \"name\": %s, \"file\": %s, \"param_bytes\": %llu, \"output\": {\"dtype\": "
                   "\"%s\", \"shape\": %s}, \"output_bytes\": %zu%s}",
-                  i ? ", " : "", i, l.name.c_str(), l.file.c_str(), static_cast<unsigned long long>(l.param_bytes),
+                  i ? ", " : "", i, JsonQuote(l.name).c_str(), JsonQuote(l.file).c_str(), static_cast<unsigned long long>(l.param_bytes),
                   DTypeName(l.output.dtype), ShapeToString(l.output.shape).c_str(), l.output.Bytes(),
                   l.flops ? (", \"flops\": " + std::to_string(static_cast<uint64_t>(*l.flops))).c_str() : "");
     }

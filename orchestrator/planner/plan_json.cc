@@ -3,6 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/base/json_escape.h"
+
 namespace edgesplit::planner {
 namespace {
 
@@ -16,42 +18,21 @@ std::string Num(double x) {
   return s;
 }
 
-std::string Quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          out += b;
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 }  // namespace
 
 std::string PlanResultToJson(const PlanResult& r, bool include_migration) {
-  std::string j = "{\"status\": " + Quote(PlanStatusName(r.status)) + ", \"objective\": " +
-                  Quote(ObjectiveKindName(r.objective)) + ", \"value\": " + Num(r.value) +
+  std::string j = "{\"status\": " + JsonQuote(PlanStatusName(r.status)) + ", \"objective\": " +
+                  JsonQuote(ObjectiveKindName(r.objective)) + ", \"value\": " + Num(r.value) +
                   ", \"latency_ms\": " + Num(r.latency_ms) + ", \"period_ms\": " + Num(r.period_ms) +
                   ", \"lower_bound\": " + Num(r.lower_bound) + ", \"stages\": [";
   for (size_t i = 0; i < r.stages.size(); ++i) {
     const auto& s = r.stages[i];
-    j += (i ? ", " : "") + std::string("{\"node\": ") + Quote(s.node) + ", \"first_layer\": " +
+    j += (i ? ", " : "") + std::string("{\"node\": ") + JsonQuote(s.node) + ", \"first_layer\": " +
          std::to_string(s.first_layer) + ", \"end_layer\": " + std::to_string(s.end_layer) + "}";
   }
   j += "], \"solve_ms\": " + Num(r.solve_ms);
   if (include_migration) j += ", \"migration_ms\": " + Num(r.migration_ms) + std::string(", \"kept_current\": ") + (r.kept_current ? "true" : "false");
-  if (r.status == PlanStatus::kInfeasible) j += ", \"reason\": " + Quote(r.reason);
+  if (r.status == PlanStatus::kInfeasible) j += ", \"reason\": " + JsonQuote(r.reason);
   return j + "}";
 }
 
