@@ -192,40 +192,36 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of th
   return 1
 }
 
-run_slow() {
+# Injects an emulated fault on a stage node through PUT /v1/emulation, waits until the plan
+# relieves that node, records the adaptation time, then restores the node's settings.
+#   $1 scenario  $2 emulation JSON  $3 headline  $4 action  $5 relieved text  $6 still-loaded text
+run_emulated_fault() {
+  local name=$1 body=$2 headline=$3 action=$4 relieved=$5 still=$6
   local v old t1 t2 orig
   settle
-  v=$(stage_victim); old=$(victim_layers "$v" slow); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
+  v=$(stage_victim); old=$(victim_layers "$v" "$name"); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
   log ""
-  log "== [slow] $v computes 4x slower (compute_slowdown 4 via PUT /v1/emulation; stages: $(stages))"
+  log "== [$name] $v ${headline} ($body via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
-  emulation "$v" '{"compute_slowdown": 4}'
-  if t2=$(wait_adapted "$v" slow "$old" 60); then
-    log "   relieved $v in $(( t2 - t1 )) ms: $(stages)"
-    record slow "slowed $v (compute_slowdown 4)" "$t1" "$t2"
+  emulation "$v" "$body"
+  if t2=$(wait_adapted "$v" "$name" "$old" 60); then
+    log "   ${relieved/\$v/$v} after $(( t2 - t1 )) ms: $(stages)"
+    record "$name" "${action/\$v/$v}" "$t1" "$t2"
   else
-    log "   $v still carries its stage after 60 s: $(stages)"; record slow "slowed $v (compute_slowdown 4)" "$t1" 0
+    log "   ${still/\$v/$v} after 60 s: $(stages)"; record "$name" "${action/\$v/$v}" "$t1" 0
   fi
   sleep 6
   emulation "$v" "$orig" || true
 }
 
+run_slow() {
+  run_emulated_fault slow '{"compute_slowdown": 4}' "computes 4x slower" \
+    'slowed $v (compute_slowdown 4)' 'relieved $v' '$v still carries its stage'
+}
+
 run_link() {
-  local v old t1 t2 orig
-  settle
-  v=$(stage_victim); old=$(victim_layers "$v" link); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
-  log ""
-  log "== [link] $v's egress drops to 8 Mbps (egress_mbps 8 via PUT /v1/emulation; stages: $(stages))"
-  t1=$(now_ms)
-  emulation "$v" '{"egress_mbps": 8}'
-  if t2=$(wait_adapted "$v" link "$old" 60); then
-    log "   no activations leave $v after $(( t2 - t1 )) ms: $(stages)"
-    record link "egress of $v capped to 8 Mbps" "$t1" "$t2"
-  else
-    log "   activations still leave $v after 60 s: $(stages)"; record link "egress of $v capped to 8 Mbps" "$t1" 0
-  fi
-  sleep 6
-  emulation "$v" "$orig" || true
+  run_emulated_fault link '{"egress_mbps": 8}' "egress drops to 8 Mbps" \
+    'egress of $v capped to 8 Mbps' 'no activations leave $v' 'activations still leave $v'
 }
 
 run_kill() {
