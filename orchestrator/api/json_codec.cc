@@ -1,9 +1,15 @@
 #include "orchestrator/api/json_codec.h"
 
+#include <cfloat>
 #include <cmath>
 #include <cstring>
+#include <string_view>
+#include <unordered_set>
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include "common/base/json_escape.h"
 
 namespace edgesplit::orch {
 
@@ -11,20 +17,122 @@ namespace json = boost::json;
 
 json::value Num(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
 
+std::string QuoteForError(std::string_view s) {
+  constexpr size_t kMax = 64;
+  if (s.size() <= kMax) return JsonQuote(std::string(s));
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // keep whole UTF-8 sequences
+  return JsonQuote(std::string(s.substr(0, n))) + "...";
+}
+
+namespace {
+
+// boost::json's own DOM handler (detail::handler) plus a check for duplicate keys, which
+// boost::json::parse resolves silently (last one wins): a body that says two things is refused.
+class CheckedHandler {
+ public:
+  static constexpr size_t max_object_size = json::object::max_size();
+  static constexpr size_t max_array_size = json::array::max_size();
+  static constexpr size_t max_key_size = json::string::max_size();
+  static constexpr size_t max_string_size = json::string::max_size();
+
+  json::value_stack st;
+  bool has_duplicate = false;  // on_key refused a repeated key ...
+  std::string duplicate;       // ... this one
+
+  bool on_document_begin(json::error_code&) { return true; }
+  bool on_document_end(json::error_code&) { return true; }
+  bool on_object_begin(json::error_code&) {
+    keys_.emplace_back();
+    return true;
+  }
+  bool on_object_end(size_t n, json::error_code&) {
+    keys_.pop_back();
+    st.push_object(n);
+    return true;
+  }
+  bool on_array_begin(json::error_code&) { return true; }
+  bool on_array_end(size_t n, json::error_code&) {
+    st.push_array(n);
+    return true;
+  }
+  bool on_key_part(json::string_view s, size_t, json::error_code&) {
+    key_.append(s.data(), s.size());
+    st.push_chars(s);
+    return true;
+  }
+  bool on_key(json::string_view s, size_t, json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    if (!keys_.back().insert(key_).second) {
+      has_duplicate = true;
+      duplicate = std::move(key_);
+      key_.clear();
+      ec = json::error::syntax;  // replaced by the duplicate-key message
+      return false;
+    }
+    key_.clear();
+    st.push_key(s);
+    return true;
+  }
+  bool on_string_part(json::string_view s, size_t, json::error_code&) {
+    st.push_chars(s);
+    return true;
+  }
+  bool on_string(json::string_view s, size_t, json::error_code&) {
+    st.push_string(s);
+    return true;
+  }
+  bool on_number_part(json::string_view, json::error_code&) { return true; }
+  bool on_int64(int64_t i, json::string_view, json::error_code&) {
+    st.push_int64(i);
+    return true;
+  }
+  bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
+    st.push_uint64(u);
+    return true;
+  }
+  bool on_double(double d, json::string_view, json::error_code&) {
+    st.push_double(d);
+    return true;
+  }
+  bool on_bool(bool b, json::error_code&) {
+    st.push_bool(b);
+    return true;
+  }
+  bool on_null(json::error_code&) {
+    st.push_null();
+    return true;
+  }
+  bool on_comment_part(json::string_view, json::error_code&) { return true; }
+  bool on_comment(json::string_view, json::error_code&) { return true; }
+
+ private:
+  std::vector<std::unordered_set<std::string>> keys_;  // keys seen in each open object
+  std::string key_;                                    // the key being read
+};
+
+}  // namespace
+
 Result<json::value> ParseJson(const std::string& text) {
-  json::error_code ec;
   json::parse_options opt;
-  opt.max_depth = 32;
-  json::value v = json::parse(text, ec, {}, opt);
-  if (ec) return InvalidArgument("malformed JSON: " + ec.message());
-  return v;
+  opt.max_depth = kMaxJsonDepth;
+  json::basic_parser<CheckedHandler> p(opt);
+  p.handler().st.reset();
+  json::error_code ec;
+  const size_t n = p.write_some(/*more=*/false, text.data(), text.size(), ec);
+  if (p.handler().has_duplicate)
+    return InvalidArgument("malformed JSON at byte " + std::to_string(n) + ": duplicate key " +
+                           QuoteForError(p.handler().duplicate));
+  if (!ec && n < text.size()) ec = json::error::extra_data;
+  if (ec) return InvalidArgument("malformed JSON at byte " + std::to_string(n) + ": " + ec.message());
+  return p.handler().st.release();
 }
 
 Status CheckKeys(const json::object& o, const std::vector<std::string>& allowed, const std::string& where) {
   for (const auto& kv : o) {
     bool ok = false;
     for (const auto& a : allowed) ok = ok || kv.key() == a;
-    if (!ok) return InvalidArgument(where + ": unknown key \"" + std::string(kv.key()) + "\"");
+    if (!ok) return InvalidArgument(where + ": unknown key " + QuoteForError(kv.key()));
   }
   return Status::Ok();
 }
@@ -35,7 +143,7 @@ Result<double> GetNumber(const json::object& o, const char* key, double def, con
   const json::value* v = o.if_contains(key);
   if (!v) return def;
   if (!v->is_number()) return InvalidArgument(where + "." + key + ": must be a number");
-  double d = v->to_number<double>();
+  double d = v->to_number<double>();  // never throws: every JSON number converts to double
   if (!std::isfinite(d)) return InvalidArgument(where + "." + key + ": must be finite");
   return d;
 }
@@ -47,9 +155,35 @@ Result<std::string> GetString(const json::object& o, const char* key, const std:
   return std::string(v->as_string());
 }
 
-Result<int> GetInt(const json::object& o, const char* key, int def, const std::string& where) {
+// JSON integers are int64 or, above INT64_MAX only when parsed, uint64; 2.0 is a double.
+enum class IntKind { kInt64, kTooLarge, kNotInteger };
+IntKind ClassifyInt(const json::value& v) {
+  if (v.is_int64()) return IntKind::kInt64;
+  if (v.is_uint64()) return v.get_uint64() <= static_cast<uint64_t>(INT64_MAX) ? IntKind::kInt64 : IntKind::kTooLarge;
+  return IntKind::kNotInteger;
+}
+// Only for kInt64.
+int64_t AsInt64(const json::value& v) { return v.is_int64() ? v.get_int64() : static_cast<int64_t>(v.get_uint64()); }
+
+// A name (model, node, address): a string of at most kMaxJsonNameBytes without control characters,
+// so it can be echoed in errors and logs as is.
+Result<std::string> GetName(const json::object& o, const char* key, const std::string& def, const std::string& where) {
+  ES_ASSIGN_OR_RETURN(std::string s, GetString(o, key, def, where));
+  if (s.size() > kMaxJsonNameBytes)
+    return InvalidArgument(where + "." + key + ": longer than " + std::to_string(kMaxJsonNameBytes) + " bytes");
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return InvalidArgument(where + "." + key + ": contains a control character");
+  }
+  return s;
+}
+
+// An integer in [lo, hi] (written as a JSON integer or an integral double such as 2.0).
+Result<int> GetInt(const json::object& o, const char* key, int def, const std::string& where, int lo = -1000000000,
+                   int hi = 1000000000) {
   ES_ASSIGN_OR_RETURN(double d, GetNumber(o, key, def, where));
-  if (d != std::floor(d) || d < -1e9 || d > 1e9) return InvalidArgument(where + "." + key + ": must be an integer");
+  if (d != std::floor(d)) return InvalidArgument(where + "." + key + ": must be an integer");
+  if (d < lo || d > hi)
+    return InvalidArgument(where + "." + key + ": must be in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]");
   return static_cast<int>(d);
 }
 
@@ -62,14 +196,17 @@ Result<DeploymentSpec> DeploymentSpecFromJson(const json::value& v, bool require
                                    "trusted_prefix_layers", "max_stages"}, "deployment"));
   DeploymentSpec s;
   ES_ASSIGN_OR_RETURN(s.name, GetString(o, "name", require_name ? "" : "preview", "deployment"));
-  ES_ASSIGN_OR_RETURN(s.model, GetString(o, "model", "", "deployment"));
-  ES_ASSIGN_OR_RETURN(s.entry_node, GetString(o, "entry_node", "", "deployment"));
+  ES_ASSIGN_OR_RETURN(s.model, GetName(o, "model", "", "deployment"));
+  ES_ASSIGN_OR_RETURN(s.entry_node, GetName(o, "entry_node", "", "deployment"));
   ES_ASSIGN_OR_RETURN(s.slo_latency_ms, GetNumber(o, "slo_latency_ms", 0, "deployment"));
-  ES_ASSIGN_OR_RETURN(s.trusted_prefix_layers, GetInt(o, "trusted_prefix_layers", 0, "deployment"));
-  ES_ASSIGN_OR_RETURN(s.max_stages, GetInt(o, "max_stages", 0, "deployment"));
+  ES_ASSIGN_OR_RETURN(s.trusted_prefix_layers, GetInt(o, "trusted_prefix_layers", 0, "deployment", 0, kMaxJsonLayers));
+  ES_ASSIGN_OR_RETURN(s.max_stages, GetInt(o, "max_stages", 0, "deployment", 0, kMaxJsonLayers));
   if (const json::value* obj = o.if_contains("objective")) {
     if (obj->is_string()) {
-      ES_ASSIGN_OR_RETURN(s.objective.kind, planner::ParseObjectiveKind(std::string(obj->as_string())));
+      // Not ParseObjectiveKind's message: it echoes the whole string and lacks the key.
+      auto k = planner::ParseObjectiveKind(std::string(obj->as_string()));
+      if (!k.ok()) return InvalidArgument("deployment.objective: must be latency, period or mixed");
+      s.objective.kind = *k;
     } else if (obj->is_object()) {
       const auto& oo = obj->as_object();
       ES_RETURN_IF_ERROR(CheckKeys(oo, {"kind", "alpha", "beta"}, "deployment.objective"));
@@ -117,8 +254,11 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   ES_ASSIGN_OR_RETURN(double ev, GetNumber(o, "evaluate_interval_ms", ToMillis(base.evaluate_interval), "policy"));
   ES_ASSIGN_OR_RETURN(double sw, GetNumber(o, "slo_window_s", ToSeconds(base.slo_window), "policy"));
   ES_ASSIGN_OR_RETURN(p.confirm_evaluations, GetInt(o, "confirm_evaluations", base.confirm_evaluations, "policy"));
-  if (cd < 0 || cd > 1e6 || ev <= 0 || ev > 1e9 || sw <= 0 || sw > 1e6)
-    return InvalidArgument("policy: cooldown_s, evaluate_interval_ms and slo_window_s out of range");
+  // Bounded before the conversion to Duration (int64 nanoseconds) so it cannot overflow; a
+  // positive value that rounds to 0 ns is refused here rather than as "must be > 0" below.
+  if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
+  if (!(ev >= 1e-3 && ev <= 1e9)) return InvalidArgument("policy.evaluate_interval_ms: must be in [0.001, 1e9]");
+  if (!(sw >= 1e-3 && sw <= 1e6)) return InvalidArgument("policy.slo_window_s: must be in [0.001, 1e6]");
   p.cooldown = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cd));
   p.evaluate_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ev));
   p.slo_window = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(sw));
@@ -207,16 +347,25 @@ json::array StagesToJson(const std::vector<StageTarget>& st) {
 Result<std::vector<StageTarget>> StagesFromJson(const json::value& v) {
   if (!v.is_array()) return InvalidArgument("stages: must be an array");
   std::vector<StageTarget> out;
-  for (const auto& e : v.as_array()) {
-    if (!e.is_object()) return InvalidArgument("stages[]: must be objects");
-    const auto& o = e.as_object();
+  const auto& arr = v.as_array();
+  for (size_t i = 0; i < arr.size(); ++i) {
+    const std::string where = "stages[" + std::to_string(i) + "]";
+    if (!arr[i].is_object()) return InvalidArgument(where + ": must be an object");
+    const auto& o = arr[i].as_object();
+    ES_RETURN_IF_ERROR(CheckKeys(o, {"node", "address", "first_layer", "end_layer"}, where));
     StageTarget s;
-    ES_ASSIGN_OR_RETURN(s.node, GetString(o, "node", "", "stages[]"));
-    ES_ASSIGN_OR_RETURN(s.data_address, GetString(o, "address", "", "stages[]"));
-    ES_ASSIGN_OR_RETURN(s.first_layer, GetInt(o, "first_layer", 0, "stages[]"));
-    ES_ASSIGN_OR_RETURN(s.end_layer, GetInt(o, "end_layer", 0, "stages[]"));
-    if (s.node.empty() || s.end_layer <= s.first_layer) return InvalidArgument("stages[]: bad stage");
-    out.push_back(s);
+    ES_ASSIGN_OR_RETURN(s.node, GetName(o, "node", "", where));
+    ES_ASSIGN_OR_RETURN(s.data_address, GetName(o, "address", "", where));
+    ES_ASSIGN_OR_RETURN(s.first_layer, GetInt(o, "first_layer", 0, where, 0, kMaxJsonLayers));
+    ES_ASSIGN_OR_RETURN(s.end_layer, GetInt(o, "end_layer", 0, where, 0, kMaxJsonLayers));
+    if (s.node.empty()) return InvalidArgument(where + ".node: required non-empty string");
+    if (s.end_layer <= s.first_layer) return InvalidArgument(where + ": end_layer must be > first_layer");
+    // A plan is a pipeline: the stages cover layers 0.. without gaps or overlaps.
+    const int expected_first = out.empty() ? 0 : out.back().end_layer;
+    if (s.first_layer != expected_first)
+      return InvalidArgument(where + ".first_layer: must be " + std::to_string(expected_first) +
+                             (out.empty() ? " (the first stage starts at layer 0)" : " (the previous stage's end_layer)"));
+    out.push_back(std::move(s));
   }
   return out;
 }
@@ -290,42 +439,63 @@ Result<HostTensor> TensorFromJson(const json::value& v, size_t max_bytes) {
   if (!sh || !sh->is_array()) return InvalidArgument("tensor.shape: required array");
   if (!data || !data->is_array()) return InvalidArgument("tensor.data: required flat array");
   auto dtype = ParseDType(std::string(dt->as_string()));
-  if (!dtype.ok()) return InvalidArgument("tensor.dtype: " + dtype.status().message());
+  if (!dtype.ok()) return InvalidArgument("tensor.dtype: must be float32, int64 or int32");
+  if (*dtype != DType::kFloat32 && *dtype != DType::kInt64 && *dtype != DType::kInt32)
+    return InvalidArgument("tensor.dtype: JSON tensors support float32, int64 and int32 (use .npy for float16)");
+  const auto& dims = sh->as_array();
+  if (dims.size() > static_cast<size_t>(kMaxRank))
+    return InvalidArgument("tensor.shape: rank " + std::to_string(dims.size()) + " exceeds " + std::to_string(kMaxRank));
   std::vector<int64_t> shape;
-  for (const auto& d : sh->as_array()) {
-    if (!d.is_int64() && !d.is_uint64()) return InvalidArgument("tensor.shape: dims must be integers");
-    shape.push_back(d.to_number<int64_t>());
+  for (size_t i = 0; i < dims.size(); ++i) {
+    // Not to_number<int64_t>: it throws on a uint64 above INT64_MAX.
+    const IntKind k = ClassifyInt(dims[i]);
+    if (k == IntKind::kNotInteger) return InvalidArgument("tensor.shape[" + std::to_string(i) + "]: must be an integer");
+    if (k == IntKind::kTooLarge)
+      return InvalidArgument("tensor.shape[" + std::to_string(i) + "]: dimension exceeds the size limit");
+    shape.push_back(AsInt64(dims[i]));
   }
   auto numel = CheckedNumel(shape, *dtype, max_bytes);
   if (!numel.ok()) return InvalidArgument("tensor.shape: " + numel.status().message());
   const auto& arr = data->as_array();
   if (arr.size() != *numel)
-    return InvalidArgument("tensor.data: " + std::to_string(arr.size()) + " values for shape " + ShapeToString(shape));
+    return InvalidArgument("tensor.data: " + std::to_string(arr.size()) + " values for shape " + ShapeToString(shape) +
+                           " (" + std::to_string(*numel) + " expected)");
   HostTensor t = HostTensor::Allocate(*dtype, shape);
+  auto bad = [](size_t i, const char* what) {
+    return InvalidArgument("tensor.data[" + std::to_string(i) + "]: " + what);
+  };
   for (size_t i = 0; i < arr.size(); ++i) {
-    if (!arr[i].is_number()) return InvalidArgument("tensor.data: values must be numbers");
+    const json::value& x = arr[i];
+    if (!x.is_number()) return bad(i, "must be a number");
     switch (*dtype) {
       case DType::kFloat32: {
-        float f = static_cast<float>(arr[i].to_number<double>());
+        // Out-of-range double-to-float conversion is undefined behaviour; inf comes from 1e400.
+        const double d = x.to_number<double>();
+        if (!std::isfinite(d) || std::fabs(d) > FLT_MAX) return bad(i, "out of float32 range");
+        float f = static_cast<float>(d);
         std::memcpy(t.data + i * 4, &f, 4);
         break;
       }
       case DType::kInt64: {
-        if (!arr[i].is_int64() && !arr[i].is_uint64()) return InvalidArgument("tensor.data: int64 values must be integers");
-        int64_t x = arr[i].to_number<int64_t>();
-        std::memcpy(t.data + i * 8, &x, 8);
+        const IntKind k = ClassifyInt(x);
+        if (k == IntKind::kNotInteger) return bad(i, "int64 values must be integers");
+        if (k == IntKind::kTooLarge) return bad(i, "out of int64 range");
+        int64_t y = AsInt64(x);
+        std::memcpy(t.data + i * 8, &y, 8);
         break;
       }
       case DType::kInt32: {
-        if (!arr[i].is_int64() && !arr[i].is_uint64()) return InvalidArgument("tensor.data: int32 values must be integers");
-        int64_t x = arr[i].to_number<int64_t>();
-        if (x < INT32_MIN || x > INT32_MAX) return InvalidArgument("tensor.data: int32 value out of range");
-        int32_t y = static_cast<int32_t>(x);
-        std::memcpy(t.data + i * 4, &y, 4);
+        const IntKind k = ClassifyInt(x);
+        if (k == IntKind::kNotInteger) return bad(i, "int32 values must be integers");
+        if (k == IntKind::kTooLarge) return bad(i, "out of int32 range");
+        const int64_t y = AsInt64(x);
+        if (y < INT32_MIN || y > INT32_MAX) return bad(i, "out of int32 range");
+        int32_t z = static_cast<int32_t>(y);
+        std::memcpy(t.data + i * 4, &z, 4);
         break;
       }
       default:
-        return InvalidArgument("tensor.dtype: JSON tensors support float32, int64 and int32 (use .npy for float16)");
+        return InvalidArgument("tensor.dtype: unsupported");  // refused above, before allocation
     }
   }
   return t;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <boost/json/value.hpp>
@@ -36,10 +37,20 @@ Result<std::vector<StageTarget>> StagesFromJson(const boost::json::value& v);
 Result<HostTensor> TensorFromJson(const boost::json::value& v, size_t max_bytes);
 boost::json::object TensorToJson(const HostTensor& t);
 
-// Parses text into a value; invalid_argument with the position on malformed JSON.
+// Longest model, node or address name accepted in JSON input.
+inline constexpr size_t kMaxJsonNameBytes = 256;
+// Bound on layer indices, trusted_prefix_layers and max_stages in JSON input.
+inline constexpr int kMaxJsonLayers = 1000000;
+// Nesting deeper than this is malformed (bounds the parser's stack and ours).
+inline constexpr int kMaxJsonDepth = 32;
+// Parses text into a value; invalid_argument with the byte position on malformed JSON, trailing
+// data, nesting deeper than kMaxJsonDepth, or a key repeated within one object.
 Result<boost::json::value> ParseJson(const std::string& text);
 // Checks that an object has only `allowed` keys; names the first unknown one.
 Status CheckKeys(const boost::json::object& o, const std::vector<std::string>& allowed, const std::string& where);
+
+// `s` quoted and escaped for an error message, cut to 64 bytes (at a UTF-8 boundary) plus "...".
+std::string QuoteForError(std::string_view s);
 
 // JSON number that is finite or null.
 boost::json::value Num(double v);

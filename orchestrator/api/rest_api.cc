@@ -1,5 +1,7 @@
 #include "orchestrator/api/rest_api.h"
 
+#include <charconv>
+
 #include <boost/json.hpp>
 
 #include "common/model/npy.h"
@@ -109,6 +111,14 @@ bool WantsNpy(const HttpRequest& req) {
   return ct.find("application/x-npy") != std::string::npos || ct.find("application/octet-stream") != std::string::npos;
 }
 
+// Decimal digits only. Not std::stoull: it accepts "-1" (as 2^64 - 1), leading blanks and
+// trailing junk ("5abc" is 5).
+bool ParseCount(const std::string& s, uint64_t* out) {
+  const char* end = s.data() + s.size();
+  auto [p, ec] = std::from_chars(s.data(), end, *out);
+  return ec == std::errc() && p == end;  // from_chars takes no sign or blank for unsigned types
+}
+
 }  // namespace
 
 HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond, bool* async) {
@@ -215,14 +225,13 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
   } else if (coll == "events" && parts.size() == 2) {
     if (m != "GET") return MethodNotAllowed(m, req.path);
     uint64_t after = 0;
-    size_t limit = 1000;
+    uint64_t limit = 1000;
     std::string dep;
-    try {
-      if (auto it = req.query.find("after"); it != req.query.end()) after = std::stoull(it->second);
-      if (auto it = req.query.find("limit"); it != req.query.end()) limit = std::min<size_t>(std::stoull(it->second), 10000);
-    } catch (const std::exception&) {
-      return ErrorResponse(InvalidArgument("after and limit must be non-negative integers"));
-    }
+    if (auto it = req.query.find("after"); it != req.query.end() && !ParseCount(it->second, &after))
+      return ErrorResponse(InvalidArgument("after: must be a non-negative integer"));
+    if (auto it = req.query.find("limit"); it != req.query.end() && !ParseCount(it->second, &limit))
+      return ErrorResponse(InvalidArgument("limit: must be a non-negative integer"));
+    limit = std::min<uint64_t>(limit, 10000);
     if (auto it = req.query.find("deployment"); it != req.query.end()) dep = it->second;
     json::array a;
     for (const auto& e : controller_->events().Since(after, limit, dep)) a.push_back(EventToJson(e, origin_, options_.origin_unix_ms));

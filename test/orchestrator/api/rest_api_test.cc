@@ -185,3 +185,37 @@ TEST_CASE("policy changes are validated and applied") {
   CHECK(f.c->policy().hysteresis_fraction == 0.2);
   CHECK(f.c->policy().cooldown == std::chrono::seconds(12));
 }
+
+TEST_CASE("hostile JSON bodies and query values get a 400 naming the problem, not a 500") {
+  Fixture f;
+  REQUIRE(f.Call("POST", "/v1/deployments", R"({"name":"d","model":"gpt","entry_node":"n1"})").status == 201);
+  const int before = f.infer_calls;
+  auto message = [&](const HttpResponse& r) {
+    return std::string(ParseJson(r.body)->at("error").at("message").as_string());
+  };
+  // Was: TensorFromJson threw boost::system::system_error out of Handle (the server's catch made it a 500).
+  auto r = f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[9223372036854775808],"data":[]})");
+  CHECK(r.status == 400);
+  CHECK(message(r) == "tensor.shape[0]: dimension exceeds the size limit");
+  r = f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[1],"data":[18446744073709551615]})");
+  CHECK(r.status == 400);
+  CHECK(message(r) == "tensor.data[0]: out of int64 range");
+  CHECK(f.infer_calls == before);
+  // Was: silently read as the last value.
+  r = f.Call("PUT", "/v1/policy", R"({"cooldown_s":1,"cooldown_s":2})");
+  CHECK(r.status == 400);
+  CHECK(message(r).find("duplicate key \"cooldown_s\"") != std::string::npos);
+  // Was: std::stoull read "-1" as 2^64 - 1 (so no events) and "5abc" as 5.
+  for (std::string bad : {"-1", "5abc", " 5", "", "+5", "99999999999999999999"}) {
+    INFO("after=" << bad);
+    r = f.Call("GET", "/v1/events", "", {}, {{"after", bad}});
+    CHECK(r.status == 400);
+    CHECK(message(r) == "after: must be a non-negative integer");
+  }
+  r = f.Call("GET", "/v1/events", "", {}, {{"limit", "-1"}});
+  CHECK(r.status == 400);
+  CHECK(message(r) == "limit: must be a non-negative integer");
+  r = f.Call("GET", "/v1/events", "", {}, {{"after", "0"}, {"limit", "18446744073709551615"}});
+  CHECK(r.status == 200);
+  CHECK(!ParseJson(r.body)->at("events").as_array().empty());
+}
