@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -28,31 +29,70 @@ std::string StateToJson(const Controller& c) {
   return json::serialize(json::object{{"format_version", 1}, {"policy", PolicyToJson(c.policy())}, {"deployments", deps}});
 }
 
+namespace {
+
+// Epochs only ever grow by one; anything past 2^53 (where JSON numbers stop being exact in
+// most clients) is corruption, and it keeps max_epoch + 1 far from wrapping to 0.
+constexpr uint64_t kMaxEpoch = uint64_t{1} << 53;
+
+// An optional non-negative integer key; to_number<uint64_t> would throw on -1, 2.5 or 1e300.
+Result<uint64_t> GetEpoch(const json::object& o, const char* key, const std::string& where) {
+  const json::value* v = o.if_contains(key);
+  if (!v) return uint64_t{0};
+  uint64_t x = 0;
+  if (v->is_uint64()) {
+    x = v->get_uint64();
+  } else if (v->is_int64() && v->get_int64() >= 0) {
+    x = static_cast<uint64_t>(v->get_int64());
+  } else {
+    return DataLoss(where + "." + key + ": must be a non-negative integer");
+  }
+  if (x > kMaxEpoch) return DataLoss(where + "." + key + ": " + std::to_string(x) + " is implausibly large");
+  return x;
+}
+
+}  // namespace
+
 Result<PersistedState> StateFromJson(const std::string& text, const PolicySettings& defaults) {
-  ES_ASSIGN_OR_RETURN(json::value v, ParseJson(text));
+  auto parsed = ParseJson(text);
+  if (!parsed.ok()) return DataLoss("state: " + parsed.status().message());  // e.g. a truncated file
+  const json::value& v = *parsed;
   if (!v.is_object()) return DataLoss("state: not a JSON object");
   const auto& o = v.as_object();
+  if (Status s = CheckKeys(o, {"format_version", "policy", "deployments"}, "state"); !s.ok())
+    return DataLoss(s.message());
+  const json::value* fv = o.if_contains("format_version");
+  if (!fv) return DataLoss("state.format_version: missing");
+  if (!fv->is_int64() || fv->get_int64() != 1) return DataLoss("state.format_version: must be 1 (the only version this build reads)");
   PersistedState st;
   st.policy = defaults;
   if (const auto* p = o.if_contains("policy")) {
     auto pol = PolicyFromJson(*p, defaults);
-    if (!pol.ok()) return DataLoss("state.policy: " + pol.status().message());
+    if (!pol.ok()) return DataLoss("state." + pol.status().message());
     st.policy = *pol;
   }
   if (const auto* ds = o.if_contains("deployments")) {
     if (!ds->is_array()) return DataLoss("state.deployments: not an array");
-    for (const auto& e : ds->as_array()) {
-      if (!e.is_object() || !e.as_object().if_contains("spec")) return DataLoss("state.deployments[]: missing spec");
-      const auto& eo = e.as_object();
-      auto spec = DeploymentSpecFromJson(eo.at("spec"));
-      if (!spec.ok()) return DataLoss("state.deployments[].spec: " + spec.status().message());
+    std::set<std::string> names;
+    const auto& arr = ds->as_array();
+    for (size_t i = 0; i < arr.size(); ++i) {
+      const std::string where = "state.deployments[" + std::to_string(i) + "]";
+      if (!arr[i].is_object()) return DataLoss(where + ": not an object");
+      const auto& eo = arr[i].as_object();
+      if (Status s = CheckKeys(eo, {"spec", "epoch", "max_epoch", "stages"}, where); !s.ok()) return DataLoss(s.message());
+      const json::value* sp = eo.if_contains("spec");
+      if (!sp) return DataLoss(where + ".spec: missing");
+      auto spec = DeploymentSpecFromJson(*sp);
+      if (!spec.ok()) return DataLoss(where + ".spec: " + spec.status().message());
+      if (!names.insert(spec->name).second)
+        return DataLoss(where + ".spec.name: deployment " + QuoteForError(spec->name) + " appears twice");
       Deployment d;
       d.spec = *spec;
-      if (const auto* ep = eo.if_contains("epoch"); ep && ep->is_number()) d.epoch = ep->to_number<uint64_t>();
-      if (const auto* mx = eo.if_contains("max_epoch"); mx && mx->is_number()) d.max_epoch = mx->to_number<uint64_t>();
+      ES_ASSIGN_OR_RETURN(d.epoch, GetEpoch(eo, "epoch", where));
+      ES_ASSIGN_OR_RETURN(d.max_epoch, GetEpoch(eo, "max_epoch", where));
       if (const auto* s = eo.if_contains("stages")) {
         auto stages = StagesFromJson(*s);
-        if (!stages.ok()) return DataLoss("state.deployments[].stages: " + stages.status().message());
+        if (!stages.ok()) return DataLoss(where + "." + stages.status().message());
         d.stages = *stages;
       }
       st.deployments.push_back(std::move(d));

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <set>
 
 #include <catch.hpp>
 
@@ -63,7 +65,126 @@ TEST_CASE("deployments and policy survive a save and load") {
 }
 
 TEST_CASE("a corrupt state file is reported, not half-loaded") {
-  CHECK(StateFromJson("{\"deployments\": [{\"spec\": {\"name\": \"\"}}]}", PolicySettings{}).status().code() ==
-        StatusCode::kDataLoss);
+  auto empty_name = StateFromJson("{\"format_version\": 1, \"deployments\": [{\"spec\": {\"name\": \"\"}}]}", PolicySettings{});
+  CHECK(empty_name.status().code() == StatusCode::kDataLoss);
+  CHECK(empty_name.status().message().rfind("state.deployments[0].spec: deployment: name must be", 0) == 0);
   CHECK(!StateFromJson("{trunc", PolicySettings{}).ok());
+}
+
+// --- a corrupt, truncated or hostile state file: one DataLoss naming the key, never a throw ---
+
+namespace {
+
+const char kState[] =
+    R"({"format_version":1,"policy":{"horizon_s":30,"cooldown_s":5},"deployments":[)"
+    R"({"spec":{"name":"d","model":"gpt","entry_node":"n1"},"epoch":3,"max_epoch":4,)"
+    R"("stages":[{"node":"n1","address":"127.0.0.1:1","first_layer":0,"end_layer":1},)"
+    R"({"node":"n2","address":"127.0.0.1:2","first_layer":1,"end_layer":2}]},)"
+    R"({"spec":{"name":"e","model":"gpt"}}]})";
+
+std::string StateError(const std::string& text) {
+  auto st = StateFromJson(text, PolicySettings{});
+  REQUIRE(!st.ok());
+  CHECK(st.status().code() == StatusCode::kDataLoss);
+  return st.status().message();
+}
+
+std::string WithEpoch(const std::string& epoch) {
+  return R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"gpt"},"epoch":)" + epoch + "}]}";
+}
+
+}  // namespace
+
+TEST_CASE("a hand-written state file with every key loads") {
+  auto st = StateFromJson(kState, PolicySettings{});
+  REQUIRE(st.ok());
+  REQUIRE(st->deployments.size() == 2);
+  CHECK(st->deployments[0].epoch == 3);
+  CHECK(st->deployments[0].max_epoch == 4);
+  CHECK(st->deployments[0].stages.size() == 2);
+  CHECK(st->deployments[1].epoch == 0);
+  CHECK(st->policy.cooldown == std::chrono::seconds(5));
+}
+
+TEST_CASE("an epoch that is not a non-negative integer is data loss, not an exception") {
+  // Was: to_number<uint64_t> threw boost::system::system_error for -1, 2.5 and 1e300, which ended
+  // the daemon at start-up; a string was silently read as epoch 0.
+  for (std::string bad : {"-1", "2.5", "1e300", "\"3\"", "null", "true", "[3]"}) {
+    INFO("epoch " << bad);
+    CHECK(StateError(WithEpoch(bad)) == "state.deployments[0].epoch: must be a non-negative integer");
+  }
+  // Past 2^53 it is corruption (and max_epoch + 1 must never wrap to 0).
+  CHECK(StateError(WithEpoch("18446744073709551615")) ==
+        "state.deployments[0].epoch: 18446744073709551615 is implausibly large");
+  CHECK(StateFromJson(WithEpoch("9007199254740992"), PolicySettings{}).ok());
+  CHECK(StateFromJson(WithEpoch("3.0e0"), PolicySettings{}).status().code() == StatusCode::kDataLoss);
+}
+
+TEST_CASE("a state file that names a deployment twice, has unknown keys or another version is refused") {
+  // Was: the second entry silently replaced the first on restore.
+  CHECK(StateError(R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"a"}},)"
+                   R"({"spec":{"name":"d","model":"b"}}]})") ==
+        "state.deployments[1].spec.name: deployment \"d\" appears twice");
+  // Was: unknown keys and format_version were never looked at.
+  CHECK(StateError(R"({"format_version":1,"deployment":[]})") == "state: unknown key \"deployment\"");
+  CHECK(StateError(R"({"format_version":2})") == "state.format_version: must be 1 (the only version this build reads)");
+  CHECK(StateError(R"({"deployments":[]})") == "state.format_version: missing");
+  CHECK(StateError(R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"a"},"epoc":1}]})") ==
+        "state.deployments[0]: unknown key \"epoc\"");
+  CHECK(StateError(R"({"format_version":1,"deployments":[7]})") == "state.deployments[0]: not an object");
+  CHECK(StateError(R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"a"},)"
+                   R"("stages":[{"node":"n","first_layer":0,"end_layer":-1}]}]})") ==
+        "state.deployments[0].stages[0].end_layer: must be in [0, 1000000]");
+  CHECK(StateError(R"({"format_version":1,"policy":{"horizon_s":"30"}})") == "state.policy.horizon_s: must be a number");
+}
+
+TEST_CASE("every truncation of a state file is data loss") {
+  // Was: invalid_argument (a request error) for a file the daemon itself wrote.
+  const std::string text = kState;
+  for (size_t n = 0; n < text.size(); ++n) {
+    auto st = StateFromJson(text.substr(0, n), PolicySettings{});
+    REQUIRE(!st.ok());
+    CHECK(st.status().code() == StatusCode::kDataLoss);
+    CHECK(st.status().message().rfind("state: malformed JSON at byte ", 0) == 0);
+  }
+}
+
+TEST_CASE("random corruption of a state file loads consistently or is data loss") {
+  std::mt19937 rng(7);
+  static const char kBytes[] = "{}[]\",:0123456789eE.-+ntfu\\\x00\x01\xff ";
+  int loaded = 0;
+  for (int round = 0; round < 3000; ++round) {
+    std::string text = kState;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      const size_t pos = rng() % text.size();
+      const char c = kBytes[rng() % (sizeof(kBytes) - 1)];
+      switch (rng() % 3) {
+        case 0: text[pos] = c; break;
+        case 1: text.insert(text.begin() + static_cast<long>(pos), c); break;
+        default: text.erase(pos, 1 + rng() % 6); break;
+      }
+    }
+    Result<PersistedState> st = DataLoss("unset");
+    try {
+      st = StateFromJson(text, PolicySettings{});
+    } catch (const std::exception& e) {
+      FAIL("threw " << e.what() << " on " << text);
+    }
+    if (!st.ok()) {
+      CHECK(st.status().code() == StatusCode::kDataLoss);
+      CHECK(!st.status().message().empty());
+      continue;
+    }
+    ++loaded;
+    std::set<std::string> names;
+    for (const auto& d : st->deployments) {
+      CHECK(d.spec.Validate().ok());
+      CHECK(names.insert(d.spec.name).second);
+      CHECK(d.epoch <= (uint64_t{1} << 53));
+      CHECK(d.max_epoch <= (uint64_t{1} << 53));
+    }
+    CHECK(st->policy.Validate().ok());
+  }
+  CHECK(loaded > 50);  // many edits land in digits and still load
 }
