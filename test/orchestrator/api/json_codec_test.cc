@@ -131,6 +131,9 @@ TEST_CASE("malformed JSON reports the byte where parsing stopped") {
   CHECK(!ParseJson("{\"a\":\"\xff\"}").ok());  // invalid UTF-8
   CHECK(!ParseJson("[1,]").ok());
   CHECK(!ParseJson("{\"a\":1e999999999999}").ok());
+  CHECK(ParseJson(" {\"a\":1} \n").ok());  // surrounding whitespace is not trailing data
+  CHECK(ParseJson("12").ok());
+  CHECK(!ParseJson("12 3").ok());
 }
 
 TEST_CASE("nesting deeper than kMaxJsonDepth is refused without recursion") {
