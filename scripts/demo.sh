@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # The main job: an orchestrator and 4 agents on loopback (different emulated speeds and links),
 # a synthetic GPT deployed on them, steady load, and three faults the system adapts to:
-#   slow  - a stage node is slowed 4x (its compute_slowdown, PUT /v1/emulation)     -> migration
-#   link  - a stage node's egress is capped at 8 Mbps (its egress_mbps, same endpoint) -> re-split/migration
-#   kill  - a stage node is killed (SIGKILL)                                            -> recovery
+#   slow  - a stage node is slowed 4x (its compute_slowdown, PUT /v1/emulation)  -> migration: same cuts,
+#           the spare node (as fast as the victim was) takes the stage
+#   link  - the entry's uplink is capped at 2 Mbps (its egress_mbps, same endpoint) -> re-split: every
+#           multi-stage plan sends an activation over that uplink, so the layers come back to the entry
+#   kill  - a stage node is killed (SIGKILL)                                         -> recovery
 #   restart - the orchestrator is killed and restarted under load (data plane keeps serving)
 # Prints a readable timeline; with --json one summary object:
-#   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms"}],
-#    "total_requests", "failed_requests"}
+#   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms",
+#                   "decision","stages_before","stages_after"}], "total_requests", "failed_requests"}
+# ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
 # Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill] [--via gateway|entry]
-# Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt or requests failed.
+# Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt, adapted by another
+# kind of decision than expected (slow: migrate, link: resplit) or requests failed.
 # Cleans up every process it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -90,7 +94,7 @@ export EDGESPLIT_ADDR=127.0.0.1:$HPORT
 ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
   --state-dir "$WORK/state" --heartbeat-period-ms 250
   --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
-  --set policy.min_gain_ms=1 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
+  --set policy.min_gain_ms=1 --set policy.resplit_margin_fraction=0.25 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
   --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
 start_orchestrator() {
   "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}" >>"$WORK/orchestrator.out" 2>>"$WORK/orchestrator.log" &
@@ -98,7 +102,7 @@ start_orchestrator() {
   PIDS+=("$ORCH_PID")
   wait_for 20 curl -sf "http://127.0.0.1:$HPORT/readyz"
 }
-log "== starting the orchestrator and 4 agents (n3 is 1.5x slower, n4 sends at most 400 Mbps)"
+log "== starting the orchestrator and 4 agents (entry n1 is 1.5x slower, n4 sends at most 200 Mbps)"
 start_orchestrator
 declare -A AGENT_PID
 declare -A AGENT_HTTP
@@ -111,10 +115,10 @@ start_agent() {  # name data_port http_port extra...
   AGENT_PID[$name]=$!
   PIDS+=("$!")
 }
-start_agent n1 "$D1" "$H1"
+start_agent n1 "$D1" "$H1" --compute-slowdown 1.5
 start_agent n2 "$D2" "$H2"
-start_agent n3 "$D3" "$H3" --compute-slowdown 1.5
-start_agent n4 "$D4" "$H4" --egress-mbps 400
+start_agent n3 "$D3" "$H3"
+start_agent n4 "$D4" "$H4" --egress-mbps 200
 # Runtime emulation (agent test feature, docs/agent.md): emulation NODE -> current JSON;
 # emulation NODE JSON -> sets it.
 emulation() {
@@ -159,8 +163,13 @@ wait_new_epoch() {  # wait_new_epoch OLD_EPOCH SECONDS -> prints the wall ms of 
   done
   return 1
 }
-record() {  # name action t_action t_done
-  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))" >>"$RESULTS"
+record() {  # name action t_action t_done stages_before
+  local e=0 kind="" after=""
+  if [ "$4" != 0 ]; then e=$(epoch); kind=$(decision_kind "$e" 2>/dev/null || true); after=$(stages); fi
+  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after" >>"$RESULTS"
+}
+decision_kind() {  # the kind (migrate|resplit|...) of the decision that started the rollout to EPOCH
+  "$CTL" events --deployment demo --json | jq_py "(lambda ev: [e['kind'] for e in ev if e['type']=='decision' and e['seq'] < min(x['seq'] for x in ev if x['type']=='rollout' and x['kind']=='preparing' and x['epoch']==$1)][-1])(d['events'])"
 }
 
 victim_layers() {  # layers the node holds in the committed plan (0 if none)
@@ -178,12 +187,19 @@ settle() {  # before a fault: no rollout in flight and the epoch unchanged for 3
   log "   (the plan did not settle within 30 s)"
 }
 wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of the commit that relieved it
-  # Only epochs after FAULT_EPOCH (the committed epoch just before the fault) count. slow: the victim holds fewer layers or none;
-  # link (its egress is capped: every stage sends its output on) and kill: none.
-  local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) e0=$FAULT_EPOCH e cur
+  # Only epochs after FAULT_EPOCH (the committed epoch just before the fault) count. slow: the
+  # victim holds fewer layers or none; kill: none; link (the victim's uplink is capped): no
+  # activation leaves it (it holds no stage, or it is the entry and holds the whole model).
+  local v=$1 kind=$2 old=$3 until=$(( $(now_ms) + $4 * 1000 )) e0=$FAULT_EPOCH e ok held
+  held="next((s['end_layer']-s['first_layer'] for s in d['stages'] if s['node']=='$v'), 0)"
+  case "$kind" in
+    slow) ok="$held < $old" ;;
+    link) ok="$held == 0 or len(d['stages']) == 1" ;;
+    *) ok="$held == 0" ;;
+  esac
   while [ "$(now_ms)" -lt "$until" ]; do
-    read -r e cur <<<"$(dep_json 2>/dev/null | jq_py "'%d %s' % (d['epoch'], next((str(s['end_layer']-s['first_layer']) for s in d['stages'] if s['node']=='$v'), '0'))" 2>/dev/null || echo "$e0 $old")"
-    if [ "$e" != "$e0" ] && { [ "$cur" = 0 ] || { [ "$kind" = slow ] && [ "$cur" -lt "$old" ] 2>/dev/null; }; }; then
+    read -r e cur <<<"$(dep_json 2>/dev/null | jq_py "'%d %d' % (d['epoch'], $ok)" 2>/dev/null || echo "$e0 0")"
+    if [ "$e" != "$e0" ] && [ "$cur" = 1 ]; then
       commit_ms "$e" 2>/dev/null || now_ms
       return 0
     fi
@@ -196,19 +212,20 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of th
 # relieves that node, records the adaptation time, then restores the node's settings.
 #   $1 scenario  $2 emulation JSON  $3 headline  $4 action  $5 relieved text  $6 still-loaded text
 run_emulated_fault() {
-  local name=$1 body=$2 headline=$3 action=$4 relieved=$5 still=$6
-  local v old t1 t2 orig
+  local name=$1 body=$2 headline=$3 action=$4 relieved=$5 still=$6 v=${7:-}
+  local old t1 t2 orig before
   settle
-  v=$(stage_victim); old=$(victim_layers "$v" "$name"); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch)
+  [ -n "$v" ] || v=$(stage_victim)
+  old=$(victim_layers "$v" "$name"); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch); before=$(stages)
   log ""
   log "== [$name] $v ${headline} ($body via PUT /v1/emulation; stages: $(stages))"
   t1=$(now_ms)
   emulation "$v" "$body"
   if t2=$(wait_adapted "$v" "$name" "$old" 60); then
-    log "   ${relieved/\$v/$v} after $(( t2 - t1 )) ms: $(stages)"
-    record "$name" "${action/\$v/$v}" "$t1" "$t2"
+    log "   ${relieved/\$v/$v} after $(( t2 - t1 )) ms by a $(decision_kind "$(epoch)" 2>/dev/null || echo '?'): $(stages)"
+    record "$name" "${action/\$v/$v}" "$t1" "$t2" "$before"
   else
-    log "   ${still/\$v/$v} after 60 s: $(stages)"; record "$name" "${action/\$v/$v}" "$t1" 0
+    log "   ${still/\$v/$v} after 60 s: $(stages)"; record "$name" "${action/\$v/$v}" "$t1" 0 "$before"
   fi
   sleep 6
   emulation "$v" "$orig" || true
@@ -220,30 +237,30 @@ run_slow() {
 }
 
 run_link() {
-  run_emulated_fault link '{"egress_mbps": 8}' "egress drops to 8 Mbps" \
-    'egress of $v capped to 8 Mbps' 'no activations leave $v' 'activations still leave $v'
+  run_emulated_fault link '{"egress_mbps": 2}' "uplink drops to 2 Mbps" \
+    'uplink of $v capped to 2 Mbps' 'no activations leave $v' 'activations still leave $v' n1
 }
 
 run_kill() {
-  local v old t1 t2
+  local v old t1 t2 before
   settle
-  v=$(stage_victim); old=$(victim_layers "$v" kill); FAULT_EPOCH=$(epoch)
+  v=$(stage_victim); old=$(victim_layers "$v" kill); FAULT_EPOCH=$(epoch); before=$(stages)
   log ""
   log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
   t1=$(now_ms)
   kill -9 "${AGENT_PID[$v]}"
   if t2=$(wait_adapted "$v" kill "$old" 60); then
-    log "   recovered in $(( t2 - t1 )) ms: $(stages)"
-    record kill "killed $v" "$t1" "$t2"
+    log "   recovered in $(( t2 - t1 )) ms by a $(decision_kind "$(epoch)" 2>/dev/null || echo '?'): $(stages)"
+    record kill "killed $v" "$t1" "$t2" "$before"
   else
-    log "   no recovery within 60 s"; record kill "killed $v" "$t1" 0
+    log "   no recovery within 60 s"; record kill "killed $v" "$t1" 0 "$before"
   fi
   sleep 6
 }
 
 run_restart() {
-  local t1 t2 e0
-  e0=$(epoch)
+  local t1 t2 e0 before
+  e0=$(epoch); before=$(stages)
   log ""
   log "== [restart] SIGKILL to the orchestrator, restart on the same state (stages: $(stages))"
   t1=$(now_ms)
@@ -253,7 +270,7 @@ run_restart() {
   wait_for 30 sh -c "'$CTL' deployments demo --json | grep -q '\"status\":\"serving\"'" || true
   t2=$(now_ms)
   log "   re-adopted in $(( t2 - t1 )) ms (epoch $e0 -> $(epoch)): $(stages)"
-  record restart "orchestrator killed and restarted" "$t1" "$t2"
+  record restart "orchestrator killed and restarted" "$t1" "$t2" "$before"
   sleep 6
 }
 
@@ -291,26 +308,34 @@ def p50(a, b):
     return round(v[len(v) // 2], 2) if v else None
 out = []
 ok_all = True
-for i, (name, action, t1, t2) in enumerate(rows):
+for i, (name, action, t1, t2, kind, before, after) in enumerate(rows):
     t1, t2 = int(t1), int(t2)
     nxt = int(rows[i + 1][2]) if i + 1 < len(rows) else t_end
     failed = sum(1 for s, _, ok, _ in reqs if t1 - 5000 <= s < nxt and not ok) if i == 0 else \
              sum(1 for s, _, ok, _ in reqs if t1 <= s < nxt and not ok)
     adapted = t2 > 0
+    # The service each fault calls for: a slowed node's stage moves with the same cuts; a capped
+    # entry uplink needs new cuts. Anything else is reported and fails the run.
+    expected = {"slow": "migrate", "link": "resplit"}.get(name)
+    if adapted and expected and kind != expected:
+        print("%s: expected a %s, the orchestrator decided %r" % (name, expected, kind), file=sys.stderr)
+        ok_all = False
     ok_all = ok_all and adapted and failed == 0
     out.append({"name": name, "action": action, "adaptation_s": round((t2 - t1) / 1000.0, 3) if adapted else None,
                 "failed_requests": failed, "p50_before_ms": p50(t1 - 5000, t1),
-                "p50_after_ms": p50(t2 + 1000, nxt) if adapted else None})
+                "p50_after_ms": p50(t2 + 1000, nxt) if adapted else None,
+                "decision": kind or None, "stages_before": before, "stages_after": after or None})
 summary = {"scenarios": out, "total_requests": len(reqs), "failed_requests": sum(1 for r in reqs if not r[2])}
 ok_all = ok_all and summary["failed_requests"] == 0
 if as_json:
     print(json.dumps(summary))
 else:
     print("\n== summary")
-    print("%-8s %-40s %12s %8s %14s %13s" % ("scenario", "action", "adaptation_s", "failed", "p50_before_ms", "p50_after_ms"))
+    print("%-8s %-36s %-9s %12s %8s %14s %13s" % ("scenario", "action", "decision", "adaptation_s", "failed",
+                                                   "p50_before_ms", "p50_after_ms"))
     for r in out:
-        print("%-8s %-40s %12s %8d %14s %13s" % (r["name"], r["action"], r["adaptation_s"], r["failed_requests"],
-                                                  r["p50_before_ms"], r["p50_after_ms"]))
+        print("%-8s %-36s %-9s %12s %8d %14s %13s" % (r["name"], r["action"], r["decision"], r["adaptation_s"],
+                                                      r["failed_requests"], r["p50_before_ms"], r["p50_after_ms"]))
     print("total requests %d, failed %d" % (summary["total_requests"], summary["failed_requests"]))
 sys.exit(0 if ok_all else 1)
 PYEOF

@@ -241,7 +241,8 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   if (!v.is_object()) return InvalidArgument("policy: body must be a JSON object");
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
-                                   "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations"},
+                                   "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations",
+                                   "resplit_margin_fraction"},
                                "policy"));
   PolicySettings p = base;
   ES_ASSIGN_OR_RETURN(p.horizon_s, GetNumber(o, "horizon_s", base.horizon_s, "policy"));
@@ -254,6 +255,8 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   ES_ASSIGN_OR_RETURN(double ev, GetNumber(o, "evaluate_interval_ms", ToMillis(base.evaluate_interval), "policy"));
   ES_ASSIGN_OR_RETURN(double sw, GetNumber(o, "slo_window_s", ToSeconds(base.slo_window), "policy"));
   ES_ASSIGN_OR_RETURN(p.confirm_evaluations, GetInt(o, "confirm_evaluations", base.confirm_evaluations, "policy"));
+  ES_ASSIGN_OR_RETURN(p.resplit_margin_fraction,
+                      GetNumber(o, "resplit_margin_fraction", base.resplit_margin_fraction, "policy"));
   // Bounded before the conversion to Duration (int64 nanoseconds) so it cannot overflow; a
   // positive value that rounds to 0 ns is refused here rather than as "must be > 0" below.
   if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
@@ -277,7 +280,8 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"drift_fraction", p.drift_fraction},
           {"evaluate_interval_ms", ToMillis(p.evaluate_interval)},
           {"slo_window_s", ToSeconds(p.slo_window)},
-          {"confirm_evaluations", p.confirm_evaluations}};
+          {"confirm_evaluations", p.confirm_evaluations},
+          {"resplit_margin_fraction", p.resplit_margin_fraction}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/base/log.h"
+#include "orchestrator/planner/assignment.h"
 
 namespace edgesplit::orch {
 
@@ -485,6 +486,15 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   planner::PlannerOptions po;
   po.time_limit_ms = options_.planner_time_limit_ms;
   planner::PlanResult r = planner::Plan(*inst, po);
+  // Migration vs re-split (DESIGN.md): with a plan deployed, also find the best nodes for the
+  // current cuts, and propose that unless new cuts win by the re-split margin.
+  if (in.has_current && r.status != planner::PlanStatus::kInfeasible && !SameCuts(in.current, r.stages)) {
+    planner::PlanResult same = planner::AssignNodes(*inst, planner::RangesOf(in.current));
+    if (same.status != planner::PlanStatus::kInfeasible && PreferSameCuts(options_.policy, r.value, same.value)) {
+      in.passed_over_resplit_ms = r.value;
+      r = std::move(same);
+    }
+  }
   in.trigger = trigger;
   in.candidate_feasible = r.status != planner::PlanStatus::kInfeasible;
   in.candidate_reason = r.reason;

@@ -41,9 +41,14 @@ Status PolicySettings::Validate() const {
   if (!(drift_fraction > 0)) e += "drift_fraction must be > 0; ";
   if (evaluate_interval <= Duration::zero()) e += "evaluate_interval_ms must be > 0; ";
   if (slo_window <= Duration::zero()) e += "slo_window_s must be > 0; ";
+  if (!(resplit_margin_fraction >= 0 && resplit_margin_fraction < 10)) e += "resplit_margin_fraction must be in [0, 10); ";
   if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();
+}
+
+bool PreferSameCuts(const PolicySettings& s, double resplit_ms, double same_cuts_ms) {
+  return same_cuts_ms - resplit_ms <= s.resplit_margin_fraction * same_cuts_ms;
 }
 
 bool SameCuts(const std::vector<planner::Stage>& a, const std::vector<planner::Stage>& b) {
@@ -106,6 +111,8 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
     d.kind = move;
     d.predicted_gain_ms = 0;
     d.reason = "current plan no longer works (" + in.current_invalid_reason + "); replacing it";
+    if (in.passed_over_resplit_ms > 0)
+      d.reason += Fmt(" with the same cuts (a re-split to %.2f ms is within the re-split margin)", in.passed_over_resplit_ms);
     return d;
   }
   d.predicted_gain_ms = in.current_ms - in.candidate_ms;
@@ -115,7 +122,10 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
     d.predicted_gain_ms = 0;
     d.horizon_gain_ms = 0;
     d.stages.clear();
-    d.reason = "current plan is the best plan";
+    d.reason = in.passed_over_resplit_ms > 0
+                   ? Fmt("current plan is the best with its cuts (%.2f ms); a re-split to %.2f ms is within the "
+                         "re-split margin", in.current_ms, in.passed_over_resplit_ms)
+                   : "current plan is the best plan";
     return d;
   }
   if (in.now - in.last_reconfiguration < s.cooldown) {
@@ -144,6 +154,8 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   d.kind = move;
   d.reason = Fmt("gain %.2f ms/request (%.0f ms over horizon) exceeds migration cost %.0f ms", d.predicted_gain_ms,
                  d.horizon_gain_ms, in.migration_cost_ms);
+  if (in.passed_over_resplit_ms > 0)
+    d.reason += Fmt("; kept the cuts (a re-split to %.2f ms is within the re-split margin)", in.passed_over_resplit_ms);
   return d;
 }
 

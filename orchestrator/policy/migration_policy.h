@@ -32,6 +32,9 @@ struct PolicySettings {
   Duration evaluate_interval = std::chrono::milliseconds(250);
   Duration slo_window = std::chrono::seconds(5);
   int confirm_evaluations = 3;         // a voluntary change must win this many evaluations in a row
+  // New cut points are proposed only when they beat the best plan with the current cuts by
+  // this fraction; otherwise that same-cuts plan (a migration, or the current plan) is proposed.
+  double resplit_margin_fraction = 0.10;
   Status Validate() const;
 };
 
@@ -52,6 +55,7 @@ struct PolicyInput {
   TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)
   bool rollout_in_flight = false;
   int confirmations = 1;             // consecutive evaluations that named this candidate
+  double passed_over_resplit_ms = 0; // a re-split set aside for the same-cuts candidate (0: none)
 };
 
 struct Decision {
@@ -68,6 +72,11 @@ struct Decision {
 };
 
 Decision Decide(const PolicySettings& settings, const PolicyInput& in);
+
+// Whether to propose the best plan keeping the current cuts (value `same_cuts_ms`) rather than
+// the planner's best plan with other cuts (`resplit_ms`): moving cut points reloads weights on
+// more nodes and reshapes every stage, so new cuts must win by resplit_margin_fraction.
+bool PreferSameCuts(const PolicySettings& settings, double resplit_ms, double same_cuts_ms);
 
 // Same cut points (layer ranges) in both plans.
 bool SameCuts(const std::vector<planner::Stage>& a, const std::vector<planner::Stage>& b);

@@ -32,9 +32,11 @@ TEST_CASE("deployment specs round-trip through JSON and unknown keys are refused
 TEST_CASE("policy settings round-trip and keep unspecified keys") {
   PolicySettings p;
   p.cooldown = std::chrono::seconds(7);
+  p.resplit_margin_fraction = 0.3;
   auto back = PolicyFromJson(boost::json::value(PolicyToJson(p)), PolicySettings{});
   REQUIRE(back.ok());
   CHECK(back->cooldown == p.cooldown);
+  CHECK(back->resplit_margin_fraction == 0.3);
   auto partial = PolicyFromJson(*ParseJson(R"({"horizon_s": 99})"), p);
   REQUIRE(partial.ok());
   CHECK(partial->horizon_s == 99);
@@ -214,4 +216,5 @@ TEST_CASE("policy range errors name the key") {
   CHECK(err(R"({"confirm_evaluations":1e300})") == "policy.confirm_evaluations: must be in [-1000000000, 1000000000]");
   CHECK(err(R"({"confirm_evaluations":0})") == "policy: confirm_evaluations must be in [1, 100]");
   CHECK(err(R"({"horizon_s":null})") == "policy.horizon_s: must be a number");
+  CHECK(err(R"({"resplit_margin_fraction":-0.1})") == "policy: resplit_margin_fraction must be in [0, 10)");
 }

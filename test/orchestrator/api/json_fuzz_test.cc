@@ -187,7 +187,8 @@ bool PolicyInRange(const PolicySettings& p) {
          p.cooldown >= Duration::zero() && p.cooldown <= std::chrono::seconds(1000000) &&
          p.evaluate_interval > Duration::zero() && p.evaluate_interval <= std::chrono::seconds(1000000) &&
          p.slo_window > Duration::zero() && p.slo_window <= std::chrono::seconds(1000000) &&
-         p.confirm_evaluations >= 1 && p.confirm_evaluations <= 100;
+         p.confirm_evaluations >= 1 && p.confirm_evaluations <= 100 && p.resplit_margin_fraction >= 0 &&
+         p.resplit_margin_fraction < 10;
 }
 
 bool TensorInRange(const HostTensor& t) {

@@ -152,3 +152,37 @@ TEST_CASE("a voluntary change waits until the same plan wins several evaluations
   in.current_invalid_reason = "node a is not alive";
   CHECK(Decide(s, in).adopt());
 }
+
+TEST_CASE("new cuts are proposed only when they beat the same-cuts plan by the re-split margin") {
+  PolicySettings s;
+  s.resplit_margin_fraction = 0.10;
+  CHECK(PreferSameCuts(s, 95, 100));    // 5 % better: keep the cuts
+  CHECK(PreferSameCuts(s, 90, 100));    // exactly the margin: keep the cuts
+  CHECK_FALSE(PreferSameCuts(s, 89, 100));
+  CHECK(PreferSameCuts(s, 100, 100));
+  s.resplit_margin_fraction = 0;
+  CHECK_FALSE(PreferSameCuts(s, 99.9, 100));
+  s.resplit_margin_fraction = -1;
+  CHECK_FALSE(s.Validate().ok());
+}
+
+TEST_CASE("a passed-over re-split is named in the decision") {
+  PolicySettings s;
+  auto in = Base();  // candidate keeps the cuts: a migration
+  in.passed_over_resplit_ms = 48;
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.reason.find("re-split to 48.00 ms is within the re-split margin") != std::string::npos);
+  in.candidate = in.current;
+  in.candidate_ms = in.current_ms;
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("best with its cuts") != std::string::npos);
+  in = Base();
+  in.current_valid = false;
+  in.current_invalid_reason = "node a is not alive";
+  in.passed_over_resplit_ms = 48;
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.reason.find("with the same cuts") != std::string::npos);
+}
