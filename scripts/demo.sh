@@ -6,12 +6,14 @@
 #   link  - the entry's uplink is capped at 2 Mbps (its egress_mbps, same endpoint) -> re-split: every
 #           multi-stage plan sends an activation over that uplink, so the layers come back to the entry
 #   kill  - a stage node is killed (SIGKILL)                                         -> recovery
+#   hang  - a stage node is stopped (SIGSTOP: connections open, no answers), later resumed -> recovery;
+#           the entry resubmits the requests stuck in the old epoch
 #   restart - the orchestrator is killed and restarted under load (data plane keeps serving)
 # Prints a readable timeline; with --json one summary object:
 #   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms",
 #                   "decision","stages_before","stages_after"}], "total_requests", "failed_requests"}
 # ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
-# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill] [--via gateway|entry]
+# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry]
 # Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt, adapted by another
 # kind of decision than expected (slow: migrate, link: resplit) or requests failed.
 # Cleans up every process it started.
@@ -28,7 +30,7 @@ while [ $# -gt 0 ]; do
     --scenarios) SCENARIOS=$2; shift ;;
     --scenarios=*) SCENARIOS=${1#*=} ;;
     --via) VIA=$2; shift ;;
-    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,restart] [--via gateway|entry]" >&2; exit 2 ;;
+    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -100,6 +102,7 @@ start_orchestrator() {
   "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}" >>"$WORK/orchestrator.out" 2>>"$WORK/orchestrator.log" &
   ORCH_PID=$!
   PIDS+=("$ORCH_PID")
+  disown "$ORCH_PID"  # killed on purpose in some scenarios: no job-control notice
   wait_for 20 curl -sf "http://127.0.0.1:$HPORT/readyz"
 }
 log "== starting the orchestrator and 4 agents (entry n1 is 1.5x slower, n4 sends at most 200 Mbps)"
@@ -114,6 +117,7 @@ start_agent() {  # name data_port http_port extra...
     --heartbeat-period-ms 250 --frame-deadline-ms 3000 "$@" >"$WORK/$name.log" 2>&1 &
   AGENT_PID[$name]=$!
   PIDS+=("$!")
+  disown "$!"
 }
 start_agent n1 "$D1" "$H1" --compute-slowdown 1.5
 start_agent n2 "$D2" "$H2"
@@ -135,9 +139,6 @@ log "$(cat "$WORK/deploy.txt")"
 dep_json() { "$CTL" deployments demo --json; }
 epoch() { dep_json | jq_py "d['epoch']"; }
 stages() { dep_json | jq_py "' -> '.join('%s[%d,%d)' % (s['node'], s['first_layer'], s['end_layer']) for s in d['stages'])"; }
-stage_victim() {  # a stage node other than the entry
-  dep_json | jq_py "[s['node'] for s in d['stages'] if s['node']!='n1'][-1] if [s for s in d['stages'] if s['node']!='n1'] else ''"
-}
 
 # ---- load
 LOAD_SECONDS=600
@@ -208,55 +209,68 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> wall ms of th
   return 1
 }
 
-# Injects an emulated fault on a stage node through PUT /v1/emulation, waits until the plan
-# relieves that node, records the adaptation time, then restores the node's settings.
-#   $1 scenario  $2 emulation JSON  $3 headline  $4 action  $5 relieved text  $6 still-loaded text
-run_emulated_fault() {
-  local name=$1 body=$2 headline=$3 action=$4 relieved=$5 still=$6 v=${7:-}
-  local old t1 t2 orig before
-  settle
-  [ -n "$v" ] || v=$(stage_victim)
-  old=$(victim_layers "$v" "$name"); orig=$(emulation "$v"); FAULT_EPOCH=$(epoch); before=$(stages)
+# Runs one fault scenario: settles, picks the victim (a stage node other than the entry unless
+# given), arms the fault (a reversible step), and checks that the plan did not move between the
+# snapshot and the fault (the policy may re-plan on noise at any time); if it did, disarms and
+# tries again, so the recorded "before" plan is the one the fault hit. Then fires the rest of the
+# fault, waits until the plan relieves the victim, records the adaptation time, and runs `undo`.
+#   $1 scenario  $2 victim ('' = a stage node)  $3 headline  $4 action  $5 relieved text  $6 still text
+#   $7 arm  $8 disarm  $9 fire (after the check)  $10 undo   (commands; $v is the victim, $ORIG its emulation)
+run_fault() {
+  local name=$1 want=$2 headline=$3 action=$4 relieved=$5 still=$6 arm=$7 disarm=$8 fire=$9 undo=${10}
+  local v old t1 t2 before tries=0 snap
+  while :; do
+    settle
+    snap=$(dep_json | jq_py "(lambda st: '%d|%s|%s' % (d['epoch'], ' -> '.join('%s[%d,%d)' % (s['node'], s['first_layer'], s['end_layer']) for s in st), ' '.join(s['node'] for s in st)))(d['stages'])")
+    IFS='|' read -r FAULT_EPOCH before nodes <<<"$snap"
+    v=$want
+    if [ -z "$v" ]; then v=$(for n in $nodes; do [ "$n" != n1 ] && echo "$n"; done | tail -1); fi
+    old=$(victim_layers "$v")
+    ORIG=$(emulation "$v" 2>/dev/null || echo '{}')
+    t1=$(now_ms)
+    eval "$arm"
+    [ "$(epoch)" = "$FAULT_EPOCH" ] && break
+    eval "$disarm"
+    tries=$((tries + 1))
+    log "   (the plan moved just before the fault; again)"
+    [ "$tries" -lt 5 ] || break
+  done
   log ""
-  log "== [$name] $v ${headline} ($body via PUT /v1/emulation; stages: $(stages))"
-  t1=$(now_ms)
-  emulation "$v" "$body"
+  log "== [$name] $v ${headline} (stages: $before)"
+  eval "$fire"
   if t2=$(wait_adapted "$v" "$name" "$old" 60); then
     log "   ${relieved/\$v/$v} after $(( t2 - t1 )) ms by a $(decision_kind "$(epoch)" 2>/dev/null || echo '?'): $(stages)"
     record "$name" "${action/\$v/$v}" "$t1" "$t2" "$before"
   else
     log "   ${still/\$v/$v} after 60 s: $(stages)"; record "$name" "${action/\$v/$v}" "$t1" 0 "$before"
   fi
-  sleep 6
-  emulation "$v" "$orig" || true
+  eval "$undo"
 }
 
 run_slow() {
-  run_emulated_fault slow '{"compute_slowdown": 4}' "computes 4x slower" \
-    'slowed $v (compute_slowdown 4)' 'relieved $v' '$v still carries its stage'
+  run_fault slow "" "computes 4x slower (compute_slowdown 4 via PUT /v1/emulation)" \
+    'slowed $v (compute_slowdown 4)' 'relieved $v' '$v still carries its stage' \
+    'emulation "$v" "{\"compute_slowdown\": 4}"' 'emulation "$v" "$ORIG"' ':' 'sleep 6; emulation "$v" "$ORIG" || true'
 }
 
 run_link() {
-  run_emulated_fault link '{"egress_mbps": 2}' "uplink drops to 2 Mbps" \
-    'uplink of $v capped to 2 Mbps' 'no activations leave $v' 'activations still leave $v' n1
+  run_fault link n1 "uplink drops to 2 Mbps (egress_mbps 2 via PUT /v1/emulation)" \
+    'uplink of $v capped to 2 Mbps' 'no activations leave $v' 'activations still leave $v' \
+    'emulation "$v" "{\"egress_mbps\": 2}"' 'emulation "$v" "$ORIG"' ':' 'sleep 6; emulation "$v" "$ORIG" || true'
 }
 
-run_kill() {
-  local v old t1 t2 before
-  settle
-  v=$(stage_victim); old=$(victim_layers "$v" kill); FAULT_EPOCH=$(epoch); before=$(stages)
-  log ""
-  log "== [kill] SIGKILL to stage node $v (stages: $(stages))"
-  t1=$(now_ms)
-  kill -9 "${AGENT_PID[$v]}"
-  if t2=$(wait_adapted "$v" kill "$old" 60); then
-    log "   recovered in $(( t2 - t1 )) ms by a $(decision_kind "$(epoch)" 2>/dev/null || echo '?'): $(stages)"
-    record kill "killed $v" "$t1" "$t2" "$before"
-  else
-    log "   no recovery within 60 s"; record kill "killed $v" "$t1" 0 "$before"
-  fi
-  sleep 6
+run_kill() {  # SIGSTOP first (reversible while the plan is checked), then SIGKILL
+  run_fault kill "" "gets SIGKILL" 'killed $v' 'recovered' 'no recovery' \
+    'kill -STOP "${AGENT_PID[$v]}"' 'kill -CONT "${AGENT_PID[$v]}"' 'kill -9 "${AGENT_PID[$v]}"' 'sleep 6'
 }
+
+run_hang() {  # SIGSTOP: the node keeps its connections open but answers nothing; SIGCONT later
+  run_fault hang "" "hangs (SIGSTOP: connections stay open, nothing answers)" 'hung $v (SIGSTOP)' 'recovered' \
+    'no recovery' 'kill -STOP "${AGENT_PID[$v]}"' 'kill -CONT "${AGENT_PID[$v]}"' ':' \
+    'log "   the entry resubmitted $(retried_at_entry) requests stuck in the old epoch so far";
+     sleep 3; kill -CONT "${AGENT_PID[$v]}"; log "   SIGCONT to $v: it rejoins; its stale epoch is fenced"; sleep 6'
+}
+retried_at_entry() { curl -sf "http://${AGENT_HTTP[n1]}/metrics" | awk '/^edgesplit_agent_requests_retried_total/ {print $2}'; }
 
 run_restart() {
   local t1 t2 e0 before
@@ -277,7 +291,7 @@ run_restart() {
 IFS=, read -ra LIST <<<"$SCENARIOS"
 for s in "${LIST[@]}"; do
   case "$s" in
-    slow) run_slow ;; link) run_link ;; kill) run_kill ;; restart) run_restart ;;
+    slow) run_slow ;; link) run_link ;; kill) run_kill ;; hang) run_hang ;; restart) run_restart ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done

@@ -77,6 +77,11 @@ class AgentCore {
   void CompletePending(transport::Frame f);
   // Entry: resubmits a request that failed with `unavailable` on the newly active epoch (once).
   bool RetryOnActiveEpoch(const transport::Frame& err, Pending* p);
+  // Entry: runs pending request `id` again on `epoch` (once per request); false if it cannot.
+  bool Resubmit(uint64_t id, Pending* p, uint64_t epoch, const std::string& why);
+  // Entry, on Activate with retry_in_flight: resubmits every request of `deployment` still in
+  // flight on an older epoch to `epoch` (a stage of the old plan was lost). Returns the count.
+  int ResubmitInFlight(const std::string& deployment, uint64_t epoch);
   void ReplyToClient(const std::shared_ptr<InConn>& conn, transport::Frame f);
   std::shared_ptr<PeerLink> Peer(const std::string& address);
   net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);

@@ -122,7 +122,10 @@ void AgentCore::HandleCommand(const v1::Command& cmd, std::function<void(v1::Com
     case v1::Command::kActivate: {
       SegmentKey key{cmd.activate().deployment(), cmd.activate().epoch()};
       Status s = table_.Activate(key);
-      LogInfo("segment_activate").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("status", s.ToString());
+      int retried = 0;
+      if (s.ok() && cmd.activate().retry_in_flight()) retried = ResubmitInFlight(key.deployment, key.epoch);
+      LogInfo("segment_activate").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("status", s.ToString())
+          .Kv("retried", retried);
       return finish(s, &key);
     }
     case v1::Command::kDrain: {

@@ -342,31 +342,45 @@ bool AgentCore::RetryOnActiveEpoch(const Frame& err, Pending* p) {
   // A stage of the request's epoch became unreachable (e.g. its node died) and the orchestrator
   // has meanwhile committed another epoch: run the request once more there. Request ids are
   // entry-internal, so a late answer from the old attempt cannot be confused with the new one.
-  if (shutting_down_ || p->attempts > 1 || transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable)
-    return false;
+  if (transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable) return false;
   auto active = table_.ActiveEpoch(p->key.deployment);
   if (!active || *active == p->key.epoch) return false;
+  return Resubmit(err.request_id, p, *active, err.error);
+}
+
+bool AgentCore::Resubmit(uint64_t id, Pending* p, uint64_t epoch, const std::string& why) {
+  if (shutting_down_ || p->attempts > 1) return false;
   std::optional<RejectReason> reason;
-  auto r = table_.RouteRequest(p->key.deployment, *active, &reason);
+  auto r = table_.RouteRequest(p->key.deployment, epoch, &reason);
   if (!r.ok()) return false;
   Frame f;
   f.kind = FrameKind::kRequest;
-  f.request_id = err.request_id;
+  f.request_id = id;  // an answer of the old attempt may still arrive: the first one wins
   f.deployment = p->key.deployment;
-  f.epoch = *active;
+  f.epoch = epoch;
   f.layer = 0;
   f.origin = data_address_;
   f.deadline_unix_ms = p->deadline_unix_ms;
   f.has_tensor = true;
   f.tensor = p->input;
   if (!SubmitCompute(*r, std::move(f)).ok()) return false;
-  LogInfo("request_retried").Kv("request", err.request_id).Kv("from_epoch", p->key.epoch).Kv("to_epoch", *active)
-      .Kv("error", err.error);
+  LogInfo("request_retried").Kv("request", id).Kv("from_epoch", p->key.epoch).Kv("to_epoch", epoch).Kv("why", why);
+  metrics_->RequestRetried();
   if (SegmentSlot* old = table_.Find(p->key)) old->in_flight_entry--;
   (*r)->in_flight_entry++;
-  p->key.epoch = *active;
+  p->key.epoch = epoch;
   p->attempts++;
   return true;
+}
+
+int AgentCore::ResubmitInFlight(const std::string& deployment, uint64_t epoch) {
+  int n = 0;
+  for (auto& [id, p] : pending_) {
+    if (p->key.deployment == deployment && p->key.epoch != epoch &&
+        Resubmit(id, p.get(), epoch, "a stage node of epoch " + std::to_string(p->key.epoch) + " was lost"))
+      ++n;
+  }
+  return n;
 }
 
 net::Awaitable<void> AgentCore::SweepLoop() {

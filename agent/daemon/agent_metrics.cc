@@ -25,6 +25,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   auto& req = BuildCounter().Name("edgesplit_agent_requests_total").Help("Client requests finished at this entry, by outcome").Register(*registry_);
   requests_ok_ = &req.Add({{"outcome", "ok"}});
   requests_failed_ = &req.Add({{"outcome", "error"}});
+  retried_ = &BuildCounter().Name("edgesplit_agent_requests_retried_total")
+                  .Help("Entry requests resubmitted to a newer epoch (a stage of the old one failed or was lost)")
+                  .Register(*registry_).Add({});
   overloaded_ = &BuildCounter().Name("edgesplit_agent_overloaded_total").Help("Work refused because the compute queue was full").Register(*registry_).Add({});
   auto& emu = BuildCounter().Name("edgesplit_agent_emulation_updates_total")
                   .Help("PUT /v1/emulation requests (test feature), by outcome").Register(*registry_);

@@ -27,6 +27,8 @@ class AgentMetrics {
   void ComputeSeconds(double s) { compute_->Observe(s); }
   void RequestDone(bool ok) { (ok ? requests_ok_ : requests_failed_)->Increment(); }
   void Overloaded() { overloaded_->Increment(); }
+  void RequestRetried() { retried_->Increment(); }
+  double RetriedCount() const { return retried_->Value(); }
   void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }
   double EmulationUpdates(bool applied) const { return (applied ? emulation_applied_ : emulation_rejected_)->Value(); }
 
@@ -45,6 +47,7 @@ class AgentMetrics {
   prometheus::Counter* requests_ok_;
   prometheus::Counter* requests_failed_;
   prometheus::Counter* overloaded_;
+  prometheus::Counter* retried_;
   prometheus::Counter* emulation_applied_;
   prometheus::Counter* emulation_rejected_;
 };

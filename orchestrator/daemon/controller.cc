@@ -564,6 +564,12 @@ void Controller::StartRollout(Deployment& d, const Decision& decision, TimePoint
                 }), rs.from.end());
   rs.to_epoch = ++d.max_epoch;
   rs.to = Targets(decision.stages);
+  // Requests in flight through a node that stopped answering would wait for their deadline:
+  // the entry resubmits them to the new epoch at commit.
+  rs.retry_in_flight = std::any_of(d.stages.begin(), d.stages.end(), [&](const StageTarget& s) {
+    const NodeRecord* n = registry_.Find(s.node);
+    return !n || n->state != NodeState::kAlive;
+  });
   d.rollout = std::make_unique<Rollout>(rs, options_.rollout, &ids_);
   d.rollout_decision = decision;
   d.fault_at = now;

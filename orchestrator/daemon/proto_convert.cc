@@ -133,6 +133,7 @@ void ToProto(const AgentCommand& c, v1::Command* p) {
     case CommandKind::kActivate:
       p->mutable_activate()->set_deployment(c.deployment);
       p->mutable_activate()->set_epoch(c.epoch);
+      p->mutable_activate()->set_retry_in_flight(c.retry_in_flight);
       break;
     case CommandKind::kDrain:
       p->mutable_drain()->set_deployment(c.deployment);
@@ -175,6 +176,7 @@ AgentCommand FromProto(const v1::Command& p) {
       c.kind = CommandKind::kActivate;
       c.deployment = p.activate().deployment();
       c.epoch = p.activate().epoch();
+      c.retry_in_flight = p.activate().retry_in_flight();
       break;
     case v1::Command::kDrain:
       c.kind = CommandKind::kDrain;

@@ -89,6 +89,7 @@ bool Rollout::Waiting() const { return !pending_.empty(); }
 std::vector<AgentCommand> Rollout::EnterCommit(TimePoint now) {
   SetPhase(RolloutPhase::kCommitting, now);
   AgentCommand c = Make(spec_.to.front().node, CommandKind::kActivate, spec_.to_epoch);
+  c.retry_in_flight = spec_.retry_in_flight;
   pending_[c.id] = c;
   return {c};
 }

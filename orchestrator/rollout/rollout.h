@@ -48,6 +48,8 @@ struct AgentCommand {
   // kProbe only: (node, data address) of the peers to measure.
   std::vector<std::pair<std::string, std::string>> peers;
   uint32_t probe_bytes = 0;  // 0: the agent's default
+  // kActivate only: the entry resubmits requests in flight on older epochs (a node was lost).
+  bool retry_in_flight = false;
 };
 
 enum class RolloutPhase { kPreparing, kCommitting, kDraining, kReleasing, kDone, kAborted };
@@ -77,6 +79,9 @@ struct RolloutSpec {
   std::vector<StageTarget> from;     // stages of from_epoch (empty when initial)
   uint64_t to_epoch = 0;
   std::vector<StageTarget> to;
+  // A stage node of from_epoch is lost: at commit the entry resubmits from_epoch's in-flight
+  // requests to to_epoch (they would otherwise wait for their deadline).
+  bool retry_in_flight = false;
 };
 
 class Rollout {

@@ -245,6 +245,8 @@ TEST_CASE("a slowed stage node is migrated with the same cuts when new cuts are 
     CHECK(after[i].end_layer == before[i].end_layer);
   }
   CHECK(after.back().node == "n4");
+  for (const auto& cmd : w.agents.log)
+    if (cmd.kind == CommandKind::kActivate) CHECK_FALSE(cmd.retry_in_flight);  // planned: old epoch drains
   auto ev = w.c->events().Since(0, 1000, "d");
   auto it = std::find_if(ev.begin(), ev.end(), [](const Event& e) { return e.type == "decision" && e.kind == "migrate"; });
   REQUIRE(it != ev.end());
@@ -280,6 +282,12 @@ TEST_CASE("a lost stage node is replaced even during the cool-down") {
   CHECK(w.Dep().epoch == 2);
   for (const auto& s : w.Dep().stages) CHECK(s.node != victim);
   CHECK(w.CountEvents("rollout", "done") >= 2);
+  // The entry is told to resubmit what was in flight through the lost node; the initial
+  // placement's activation was not.
+  std::vector<bool> retry;
+  for (const auto& cmd : w.agents.log)
+    if (cmd.kind == CommandKind::kActivate) retry.push_back(cmd.retry_in_flight);
+  CHECK(retry == std::vector<bool>{false, true});
   REQUIRE(!w.c->adaptation_ms().empty());
   CHECK(w.c->adaptation_ms().back() <= 1000);
 }

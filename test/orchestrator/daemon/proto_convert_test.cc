@@ -67,6 +67,7 @@ TEST_CASE("commands and acks round-trip through the wire messages") {
   c.downstream_address = "a:1";
   c.entry_address = "b:2";
   c.is_entry = true;
+  c.retry_in_flight = true;
   for (CommandKind k : {CommandKind::kLoad, CommandKind::kActivate, CommandKind::kDrain, CommandKind::kUnload}) {
     c.kind = k;
     v1::Command p;
@@ -83,6 +84,7 @@ TEST_CASE("commands and acks round-trip through the wire messages") {
       CHECK(back.is_entry);
       CHECK(back.entry_address == "b:2");
     }
+    if (k == CommandKind::kActivate) CHECK(back.retry_in_flight);
   }
   c.kind = CommandKind::kProbe;
   c.peers = {{"n2", "x:2"}};
