@@ -1,5 +1,7 @@
 #include "orchestrator/api/rest_api.h"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 #include <boost/json.hpp>
@@ -268,6 +270,10 @@ HttpResponse RestApi::Infer(const HttpRequest& req, const std::string& name, con
     input = DecodeNpy(req.body, options_.max_tensor_bytes);
     if (!input.ok()) return ErrorResponse(InvalidArgument("bad .npy body: " + input.status().message()));
   } else {
+    if (req.body.size() > options_.max_json_tensor_bytes)
+      return HttpResponse::Error(413, "payload_too_large",
+                                 "JSON tensor body exceeds " + std::to_string(options_.max_json_tensor_bytes) +
+                                     " bytes; send larger tensors as application/x-npy");
     auto v = ParseJson(req.body);
     if (!v.ok()) return ErrorResponse(v.status());
     input = TensorFromJson(*v, options_.max_tensor_bytes);
@@ -275,10 +281,14 @@ HttpResponse RestApi::Infer(const HttpRequest& req, const std::string& name, con
   }
   Duration deadline = options_.default_infer_deadline;
   if (auto it = req.query.find("deadline_ms"); it != req.query.end()) {
-    char* end = nullptr;
-    double ms = std::strtod(it->second.c_str(), &end);
-    if (end == it->second.c_str() || *end || !(ms > 0) || ms > ToMillis(options_.max_infer_deadline))
-      return ErrorResponse(InvalidArgument("deadline_ms must be in (0, " +
+    // Plain decimal only (no sign, exponent, hex or spaces), at least 1 ms.
+    const std::string& text = it->second;
+    const bool plain = !text.empty() && text.size() <= 32 && std::isdigit(static_cast<unsigned char>(text[0])) &&
+                       text.find_first_not_of("0123456789.") == std::string::npos &&
+                       std::count(text.begin(), text.end(), '.') <= 1 && text.back() != '.';
+    const double ms = plain ? std::strtod(text.c_str(), nullptr) : 0.0;
+    if (!(ms >= 1) || ms > ToMillis(options_.max_infer_deadline))
+      return ErrorResponse(InvalidArgument("deadline_ms must be a number of milliseconds in [1, " +
                                            std::to_string(static_cast<long long>(ToMillis(options_.max_infer_deadline))) + "]"));
     deadline = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ms));
   }

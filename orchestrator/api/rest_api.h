@@ -21,6 +21,9 @@ struct RestApiOptions {
   std::string bearer_token;                // empty: no authentication
   size_t max_json_bytes = size_t{1} << 20; // bodies of non-inference routes
   size_t max_tensor_bytes = size_t{64} << 20;
+  // JSON inference bodies: a parsed JSON number array takes ~25x its text in memory (measured:
+  // 64 MB of "[0,0,...]" peaked at 1.6 GB), so JSON tensors get a much smaller limit than .npy.
+  size_t max_json_tensor_bytes = size_t{4} << 20;
   Duration default_infer_deadline = std::chrono::seconds(10);
   Duration max_infer_deadline = std::chrono::seconds(120);
   int64_t origin_unix_ms = 0;  // wall time when the API was built (events' unix_ms); 0 = omit

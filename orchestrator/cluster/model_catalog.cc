@@ -96,7 +96,8 @@ Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_la
     const auto* ms = l.is_object() ? l.as_object().if_contains("median_ms") : nullptr;
     if (!ms || !ms->is_number()) return InvalidArgument("profile.json: layers[].median_ms missing");
     double d = ms->to_number<double>();
-    if (!(d >= 0)) return InvalidArgument("profile.json: layers[].median_ms negative");
+    // A layer time is finite and below an hour (1e400 parses as infinity; the planner needs sums).
+    if (!(d >= 0 && d <= 3.6e6)) return InvalidArgument("profile.json: layers[].median_ms must be in [0, 3.6e6]");
     out.push_back(std::max(d, 1e-4));
   }
   if (static_cast<int>(out.size()) != num_layers)

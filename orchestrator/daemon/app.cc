@@ -45,7 +45,9 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
     else LogWarn("models_dir_missing").Kv("dir", config.models_dir);
   }
   std::unique_ptr<OrchestratorApp> app(new OrchestratorApp(config));
-  app->controller_ = std::make_unique<Controller>(config.controller, std::move(catalog));
+  ControllerOptions controller_options = config.controller;
+  controller_options.planner_clock = SteadyClock::Default();  // time limits in real milliseconds
+  app->controller_ = std::make_unique<Controller>(controller_options, std::move(catalog));
   app->metrics_ = std::make_unique<OrchestratorMetrics>();
   app->controller_->Tick(Now());
   if (!config.state_dir.empty()) {

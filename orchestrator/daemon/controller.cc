@@ -395,9 +395,18 @@ Result<planner::PlanningInstance> Controller::BuildInstance(const DeploymentSpec
 Result<planner::PlanResult> Controller::PreviewPlan(const DeploymentSpec& spec) const {
   ES_RETURN_IF_ERROR(spec.Validate());
   ES_ASSIGN_OR_RETURN(auto inst, BuildInstance(spec));
+  planner::PlannerOptions po = PlannerOptionsNow();
+  return planner::Plan(inst, po);
+}
+
+planner::PlannerOptions Controller::PlannerOptionsNow() const {
   planner::PlannerOptions po;
   po.time_limit_ms = options_.planner_time_limit_ms;
-  return planner::Plan(inst, po);
+  if (const Clock* clock = options_.planner_clock) {
+    const TimePoint start = clock->Now();
+    po.elapsed_ms = [clock, start] { return ToMillis(clock->Now() - start); };
+  }
+  return po;
 }
 
 std::vector<StageTarget> Controller::Targets(const std::vector<planner::Stage>& stages) const {
@@ -483,8 +492,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     }
   }
   d.nodes_seen = alive;
-  planner::PlannerOptions po;
-  po.time_limit_ms = options_.planner_time_limit_ms;
+  planner::PlannerOptions po = PlannerOptionsNow();
   planner::PlanResult r = planner::Plan(*inst, po);
   // Migration vs re-split (DESIGN.md): with a plan deployed, also find the best nodes for the
   // current cuts, and propose that unless new cuts win by the re-split margin.
@@ -647,8 +655,7 @@ Result<const Deployment*> Controller::CreateDeployment(DeploymentSpec spec, Time
   if (!catalog_.Find(spec.model)) return NotFound("unknown model " + spec.model);
   ES_ASSIGN_OR_RETURN(auto inst, BuildInstance(spec));
   spec.entry_node = inst.source;
-  planner::PlannerOptions po;
-  po.time_limit_ms = options_.planner_time_limit_ms;
+  planner::PlannerOptions po = PlannerOptionsNow();
   planner::PlanResult r = planner::Plan(inst, po);
   if (r.status == planner::PlanStatus::kInfeasible) return FailedPrecondition("infeasible: " + r.reason);
   Deployment& d = deployments_[spec.name];

@@ -91,6 +91,9 @@ struct ControllerOptions {
   PolicySettings policy;
   planner::LinkSpec default_link{1000.0, 0.2};  // assumed for pairs never measured
   double planner_time_limit_ms = 200;
+  // Clock the planner's time limit is measured on (the daemon: the steady clock). Null: the
+  // planner bounds its work by iteration budgets only (deterministic; unit tests).
+  const Clock* planner_clock = nullptr;
   Duration adopt_grace = std::chrono::seconds(5);  // after a restart: wait for agents to report
   Duration probe_interval = std::chrono::seconds(0);  // 0: no link probes
   uint32_t probe_bytes = 256 << 10;
@@ -159,6 +162,8 @@ class Controller {
   void Emit(Event e, TimePoint now);
   void EmitDecision(const Deployment& d, const Decision& dec, TimePoint now);
   void CountReconfiguration(const std::string& kind, const std::string& reason);
+  // Planner options for one call starting now (time limit, and the clock when configured).
+  planner::PlannerOptions PlannerOptionsNow() const;
   std::vector<StageTarget> Targets(const std::vector<planner::Stage>& stages) const;
   static std::vector<planner::Stage> Plain(const std::vector<StageTarget>& t);
   void Push(std::vector<AgentCommand> cmds);

@@ -161,8 +161,18 @@ TEST_CASE("inference accepts .npy and JSON tensors and answers in the same form"
   // Bad .npy, bad deadline and unknown deployment never reach the gateway.
   const int before = f.infer_calls;
   CHECK(f.Call("POST", "/v1/deployments/d/infer", "garbage", {{"content-type", "application/x-npy"}}).status == 400);
-  CHECK(f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[1,2],"data":[5,6]})", {},
-               {{"deadline_ms", "-4"}}).status == 400);
+  for (const char* bad : {"-4", "0", "0.5", "1e3", " 5", "0x10", "5.", "1.2.3", "", "nan", "99999999999"}) {
+    INFO("deadline_ms=" << bad);
+    auto e = f.Call("POST", "/v1/deployments/d/infer", R"({"dtype":"int64","shape":[1,2],"data":[5,6]})", {},
+                    {{"deadline_ms", bad}});
+    CHECK(e.status == 400);
+    CHECK(e.body.find("deadline_ms must be a number of milliseconds") != std::string::npos);
+  }
+  // A JSON tensor body above its own (smaller than .npy) limit is refused before parsing.
+  std::string big = R"({"dtype":"int64","shape":[1,2],"data":[5,6]})" + std::string((4u << 20) + 1, ' ');
+  auto too_big = f.Call("POST", "/v1/deployments/d/infer", big);
+  CHECK(too_big.status == 413);
+  CHECK(too_big.body.find("application/x-npy") != std::string::npos);
   CHECK(f.Call("POST", "/v1/deployments/x/infer", "{}").status == 404);
   CHECK(f.infer_calls == before);
 }

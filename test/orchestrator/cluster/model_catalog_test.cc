@@ -60,6 +60,9 @@ TEST_CASE("profile json must match the manifest's layer count") {
   CHECK((*ok)[1] == Approx(2.0));
   CHECK(!ParseProfileJson(R"({"layers":[{"median_ms":1.5}]})", 2).ok());
   CHECK(!ParseProfileJson("nope", 2).ok());
+  CHECK(ParseProfileJson(R"({"layers":[{"median_ms":1e400},{"median_ms":2}]})", 2).status().message() ==
+        "profile.json: layers[].median_ms must be in [0, 3.6e6]");
+  CHECK(!ParseProfileJson(R"({"layers":[{"median_ms":-1},{"median_ms":2}]})", 2).ok());
 }
 
 TEST_CASE("the catalog refuses duplicates and profiles of the wrong length") {
