@@ -13,6 +13,7 @@ PACKAGES=(
   catch2
   python3 python3-torch python3-torchvision python3-numpy python3-yaml
   iproute2 curl procps
+  systemd   # systemd-analyze verify for the units (test/systemd)
 )
 
 missing=()

@@ -23,7 +23,7 @@ struct OrchestratorConfig {
   std::string control_listen = "127.0.0.1:7100";  // agents dial here
   std::string http_listen = "127.0.0.1:8080";     // REST API, /metrics, probes
   std::string models_dir = "/var/lib/edgesplit/models";
-  std::string state_dir = "/var/lib/edgesplit/orchestrator";  // empty: no persistence
+  std::string state_dir = "/var/lib/edgesplit-orchestrator";  // empty: no persistence
   std::string token;                               // bearer token; empty: none
   std::string log_level = "info";
   int heartbeat_period_ms = 250;                   // told to agents at registration

@@ -1,0 +1,18 @@
+# `cmake --install build [--prefix P]`: the three programs, the systemd units (ExecStart and the
+# documentation link follow the install prefix), the example configurations and the docs.
+include(GNUInstallDirs)
+install(TARGETS edgesplit-agent edgesplit-orchestrator edgesplitctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+
+# The units in systemd/ name /usr/local/bin and /usr/share/doc/edgesplit (the default prefix and
+# Debian's doc dir); the installed copies name the configured locations.
+foreach(unit edgesplit-agent.service edgesplit-orchestrator.service)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/systemd/${unit})
+  file(READ ${CMAKE_SOURCE_DIR}/systemd/${unit} text)
+  string(REPLACE "/usr/local/bin/" "${CMAKE_INSTALL_FULL_BINDIR}/" text "${text}")
+  string(REPLACE "/usr/share/doc/edgesplit/" "${CMAKE_INSTALL_FULL_DOCDIR}/" text "${text}")
+  file(WRITE ${CMAKE_BINARY_DIR}/systemd/${unit} "${text}")
+  # <prefix>/lib/systemd/system is on systemd's unit search path for /usr and /usr/local.
+  install(FILES ${CMAKE_BINARY_DIR}/systemd/${unit} DESTINATION lib/systemd/system)
+endforeach()
+install(FILES config/agent.example.yaml config/orchestrator.example.yaml DESTINATION ${CMAKE_INSTALL_DOCDIR}/examples)
+install(DIRECTORY docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR})

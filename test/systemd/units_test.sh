@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# The systemd units and example configurations as an operator installs them:
+#  1. `cmake --install` into a staging root puts the programs, both units, the example configs
+#     and the docs where the units say they are;
+#  2. `systemd-analyze verify` accepts each installed unit (ExecStart pointed into the root);
+#  3. each unit's own ExecStart command line, run with the installed example configuration
+#     (only ports, directories and the node name changed), starts: the orchestrator gets ready,
+#     the agent registers with it; SIGTERM (the units' KillSignal) makes both exit 0 within the
+#     units' TimeoutStopSec, and the orchestrator leaves its state file behind.
+# Usage: units_test.sh BUILD_DIR BINDIR UNITDIR DOCDIR (the configured install locations).
+set -euo pipefail
+BUILD=$1 BINDIR=$2 UNITDIR=$3 DOCDIR=$4
+PY=/usr/bin/python3
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-units.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+ROOT=$TMP/root
+
+# 1. install
+DESTDIR=$ROOT cmake --install "$BUILD" >/dev/null || fail "cmake --install"
+for f in "$BINDIR/edgesplit-agent" "$BINDIR/edgesplit-orchestrator" "$BINDIR/edgesplitctl"; do
+  [ -x "$ROOT$f" ] || fail "not installed: $f"
+done
+for f in "$UNITDIR/edgesplit-agent.service" "$UNITDIR/edgesplit-orchestrator.service" \
+         "$DOCDIR/examples/agent.example.yaml" "$DOCDIR/examples/orchestrator.example.yaml" \
+         "$DOCDIR/agent.md" "$DOCDIR/orchestrator.md"; do
+  [ -f "$ROOT$f" ] || fail "not installed: $f"
+done
+
+# 2. verify: the units name the installed binary and docs
+for u in edgesplit-agent edgesplit-orchestrator; do
+  unit=$ROOT$UNITDIR/$u.service
+  grep -q "^ExecStart=$BINDIR/$u " "$unit" || fail "$u.service does not start $BINDIR/$u"
+  grep -q "^Documentation=file://$DOCDIR/" "$unit" || fail "$u.service does not link $DOCDIR"
+  sed "s#^ExecStart=$BINDIR/#ExecStart=$ROOT$BINDIR/#" "$unit" >"$TMP/$u.service"
+  out=$(systemd-analyze verify "$TMP/$u.service" 2>&1) || fail "systemd-analyze verify $u.service: $out"
+  [ -z "$out" ] || fail "systemd-analyze verify $u.service warns: $out"
+done
+
+# 3. run each unit's ExecStart with the example config
+read -r CP HP DP AP <<<"$($PY -c "
+import socket
+ss=[socket.socket() for _ in range(4)]
+for s in ss: s.bind(('127.0.0.1',0))
+print(' '.join(str(s.getsockname()[1]) for s in ss))")"
+mkdir -p "$TMP/models" "$TMP/state"
+set_key() { sed -i "s#^$2:.*#$2: $3#" "$1"; grep -q "^$2: $3\$" "$1" || fail "no key $2 in $1"; }
+OCONF=$TMP/orchestrator.yaml ACONF=$TMP/agent.yaml
+cp "$ROOT$DOCDIR/examples/orchestrator.example.yaml" "$OCONF"
+set_key "$OCONF" control_listen "127.0.0.1:$CP"
+set_key "$OCONF" http_listen "127.0.0.1:$HP"
+set_key "$OCONF" models_dir "$TMP/models"
+set_key "$OCONF" state_dir "$TMP/state"
+cp "$ROOT$DOCDIR/examples/agent.example.yaml" "$ACONF"
+set_key "$ACONF" node units-test-node
+set_key "$ACONF" orchestrator "127.0.0.1:$CP"
+set_key "$ACONF" data_listen "127.0.0.1:$DP"
+set_key "$ACONF" http_listen "127.0.0.1:$AP"
+set_key "$ACONF" models_dir "$TMP/models"
+
+exec_start() {  # the unit's ExecStart, binary in the staging root, config replaced
+  sed -n "s#^ExecStart=##p" "$ROOT$UNITDIR/$1.service" | sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#"
+}
+wait_http() {  # wait_http URL SECONDS
+  local i
+  for ((i = 0; i < $2 * 10; i++)); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+stop_unit() {  # stop_unit PID UNIT: SIGTERM, exit 0 within the unit's TimeoutStopSec
+  local pid=$1 limit rc=0 i
+  limit=$(sed -n 's/^TimeoutStopSec=//p' "$ROOT$UNITDIR/$2.service")
+  grep -q "^KillSignal=SIGTERM" "$ROOT$UNITDIR/$2.service" || fail "$2.service: KillSignal is not SIGTERM"
+  kill -TERM "$pid"
+  for ((i = 0; i < limit * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$pid" 2>/dev/null && fail "$2 still running ${limit}s after SIGTERM"
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "$2 exited $rc after SIGTERM"
+}
+
+read -ra OCMD <<<"$(exec_start edgesplit-orchestrator "$OCONF")"
+"${OCMD[@]}" >"$TMP/orchestrator.log" 2>&1 &
+OPID=$!; PIDS+=("$OPID")
+wait_http "http://127.0.0.1:$HP/readyz" 20 || fail "orchestrator not ready"
+
+read -ra ACMD <<<"$(exec_start edgesplit-agent "$ACONF")"
+"${ACMD[@]}" >"$TMP/agent.log" 2>&1 &
+APID=$!; PIDS+=("$APID")
+wait_http "http://127.0.0.1:$AP/livez" 20 || fail "agent not live"
+CTL=$ROOT$BINDIR/edgesplitctl
+registered() { "$CTL" nodes --json --addr "127.0.0.1:$HP" 2>/dev/null | grep -q '"name":"units-test-node"'; }
+for ((i = 0; i < 100; i++)); do registered && break; sleep 0.1; done
+registered || fail "agent did not register with the orchestrator"
+curl -sf "http://127.0.0.1:$AP/metrics" | grep -q '^edgesplit_agent_segments_loaded' || fail "agent /metrics"
+curl -sf "http://127.0.0.1:$HP/metrics" | grep -q '^edgesplit_orchestrator_' || fail "orchestrator /metrics"
+
+stop_unit "$APID" edgesplit-agent
+stop_unit "$OPID" edgesplit-orchestrator
+[ -f "$TMP/state/state.json" ] || fail "orchestrator left no state.json in its state_dir"
+echo "ok: installed, verified and ran both units"
