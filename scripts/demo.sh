@@ -114,7 +114,7 @@ start_agent() {  # name data_port http_port extra...
   AGENT_HTTP[$name]=127.0.0.1:$http
   "$BIN/edgesplit-agent" --node "$name" --orchestrator 127.0.0.1:$CPORT --data-listen 127.0.0.1:$port \
     --http-listen "127.0.0.1:$http" --models-dir "$WORK/models" --trusted true \
-    --heartbeat-period-ms 250 --frame-deadline-ms 3000 "$@" >"$WORK/$name.log" 2>&1 &
+    --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true "$@" >"$WORK/$name.log" 2>&1 &
   AGENT_PID[$name]=$!
   PIDS+=("$!")
   disown "$!"

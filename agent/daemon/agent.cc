@@ -151,6 +151,11 @@ void Agent::HandleEmulation(HttpRequest req, Responder respond) {
     r.headers.emplace_back("Allow", "GET, PUT");
     return respond(std::move(r));
   }
+  if (!config_.emulation.runtime_api) {
+    metrics_->EmulationUpdate(false);
+    return respond(HttpResponse::Error(403, "forbidden",
+                                       "runtime emulation changes are off (set emulation.runtime_api: true on testbeds)"));
+  }
   Result<EmulationUpdate> u = ParseEmulationUpdate(req.body);
   if (!u.ok()) {
     metrics_->EmulationUpdate(false);

@@ -47,6 +47,8 @@ const std::map<std::string, Setter>& Setters() {
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
       {"emulation.egress_mbps",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("egress_mbps", v, &c.emulation.egress_mbps); }},
+      {"emulation.runtime_api",
+       [](AgentConfig& c, const std::string& v) { return ParseBool("runtime_api", v, &c.emulation.runtime_api); }},
   };
   return s;
 }

@@ -13,6 +13,9 @@ namespace edgesplit::agent {
 struct EmulationConfig {
   double compute_slowdown = 1.0;  // >= 1: compute time is stretched by waiting (test feature)
   double egress_mbps = 0;         // > 0: token-bucket cap on data sent to peers (test feature)
+  // PUT /v1/emulation accepted (testbeds only: the HTTP port has no authentication, and anyone
+  // reaching it could otherwise slow this node down). GET always answers.
+  bool runtime_api = false;
 };
 
 struct AgentConfig {

@@ -404,6 +404,7 @@ TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies 
   TestController ctl(50);
   agent::AgentConfig c;
   c.node = "emu";
+  c.emulation.runtime_api = true;
   c.orchestrator = ctl.address();
   c.data_listen = "127.0.0.1:0";
   c.http_listen = "127.0.0.1:0";
@@ -487,6 +488,7 @@ TEST_CASE("an egress cap set at runtime paces link probes") {
   auto make = [&](const char* node, const char* http) {
     agent::AgentConfig c;
     c.node = node;
+    c.emulation.runtime_api = true;
     c.orchestrator = ctl.address();
     c.data_listen = "127.0.0.1:0";
     c.http_listen = http;
@@ -678,4 +680,28 @@ TEST_CASE("the data plane keeps serving while the orchestrator is away and the a
   CHECK(ctl->registration("steady").capacity().segments_size() == 1);
   CHECK(ctl->registration("steady").capacity().segments(0).active());
   REQUIRE((*cl)->Infer("d", t).ok());
+}
+
+TEST_CASE("PUT /v1/emulation is refused unless emulation.runtime_api is on") {
+  TestController ctl(50);
+  agent::AgentConfig c;
+  c.node = "locked";
+  c.orchestrator = ctl.address();
+  c.data_listen = "127.0.0.1:0";
+  c.http_listen = "127.0.0.1:0";
+  c.heartbeat_period_ms = 50;
+  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
+  });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->Start().ok());
+  const std::string http = (*a)->http_address();
+  int status = 0;
+  std::string body = HttpCall("PUT", http, "/v1/emulation", R"({"compute_slowdown": 3})", &status);
+  CHECK(status == 403);
+  CHECK(body.find("emulation.runtime_api") != std::string::npos);
+  body = HttpGet(http, "/v1/emulation", &status);
+  CHECK(status == 200);
+  CHECK(body.find("\"compute_slowdown\":1") != std::string::npos);
+  (*a)->Shutdown();
 }
