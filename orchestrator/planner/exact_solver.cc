@@ -88,6 +88,115 @@ void RemoveDominated(std::vector<Label>& list, const Label& x) {
              list.end());
 }
 
+// Distinct-node bound on the sum part still to come, for the capped (threshold) subproblems,
+// where the reuse-relaxed cost-to-go is weak (it may reuse the fastest node in cap-sized
+// pieces). The layers [k, L) must run on candidates not used yet, each at most once. With
+// unit[l] the fastest time of layer l over the candidates, a range of unit work x costs v at
+// least x * c_v (c_v = min_l t(v, l) / unit[l]), so a stage on v under the cap T carries at most
+// room_v(k) = min(T / c_v, the largest range v can hold starting at or after k) unit work.
+//  - compute: filling the remaining work into the unused candidates, cheapest per unit first,
+//    gives the least compute time (a fractional knapsack);
+//  - stages: at least r_min, the fewest unused candidates whose rooms cover the work (and at
+//    most max_stages - used, else no completion);
+//  - transfers: every cut after k moves at least the smallest activation left over some
+//    candidate link, and the last stage returns the output to the source.
+// Every completion pays all three at once, so their sum is admissible. O(m) per query.
+class DistinctBound {
+ public:
+  DistinctBound() = default;
+  DistinctBound(const CompiledInstance& ci, const std::vector<int>& cand, double cap) {
+    const int m = static_cast<int>(cand.size());
+    L_ = ci.num_layers();
+    A_ = ci.A();
+    max_stages_ = ci.max_stages();
+    std::vector<double> unit(L_, kInf);
+    for (int l = 0; l < L_; ++l)
+      for (int V : cand) unit[l] = std::min(unit[l], ci.LayerTime(V, l));
+    work_.assign(L_ + 1, 0);
+    for (int l = 0; l < L_; ++l) work_[l + 1] = work_[l] + unit[l];
+    const double total = work_[L_];
+    if (!(total > 0) || !(total < kInf)) return;  // nothing to bound
+    eps_ = 1e-9 * total;
+    cost_.assign(m, kInf);
+    room_.assign(static_cast<size_t>(L_ + 1) * m, 0);
+    for (int w = 0; w < m; ++w) {
+      const int V = cand[w];
+      for (int l = 0; l < L_; ++l)
+        if (unit[l] > 0) cost_[w] = std::min(cost_[w], ci.LayerTime(V, l) / unit[l]);
+      const double by_cap = cap == kInf ? kInf : (cost_[w] > 0 ? cap / cost_[w] : kInf);
+      double best = 0;
+      for (int i = L_ - 1; i >= 0; --i) {
+        const int e = ci.MaxEnd(V, i);
+        if (e > i) best = std::max(best, work_[e] - work_[i]);
+        room_[static_cast<size_t>(i) * m + w] = std::min(best, by_cap);
+      }
+    }
+    by_cost_.resize(m);
+    for (int w = 0; w < m; ++w) by_cost_[w] = w;
+    std::sort(by_cost_.begin(), by_cost_.end(), [&](int a, int b) { return cost_[a] < cost_[b]; });
+    by_room_.resize(static_cast<size_t>(L_ + 1) * m);
+    for (int k = 0; k <= L_; ++k) {
+      int* o = &by_room_[static_cast<size_t>(k) * m];
+      const double* r = &room_[static_cast<size_t>(k) * m];
+      for (int w = 0; w < m; ++w) o[w] = w;
+      std::sort(o, o + m, [&](int a, int b) { return r[a] > r[b]; });
+    }
+    // hop_[i]: least transfer time of a cut at a layer >= i (cuts are at 1..L-1).
+    hop_.assign(L_ + 1, kInf);
+    double amin = kInf;
+    for (int i = L_ - 1; i >= 1; --i) {
+      amin = std::min(amin, ci.act(i));
+      double h = kInf;
+      for (int U : cand)
+        for (int V : cand)
+          if (U != V && ci.HasLink(U, V)) h = std::min(h, ci.Transfer(U, V, amin));
+      hop_[i] = h;
+    }
+    hop_[0] = hop_[std::min(1, L_)];
+    ret_ = kInf;
+    for (int V : cand)
+      if (ci.HasLink(V, ci.source())) ret_ = std::min(ret_, ci.Transfer(V, ci.source(), ci.act(L_)));
+    m_ = m;
+    active_ = true;
+  }
+  bool active() const { return active_; }
+  // Least sum part of layers [k, L) (k < L) on candidates outside `used` (popcount `n_used`).
+  // `after_stage`: a stage just ended at k, so the cut at k is still to pay; otherwise the
+  // transfer into the next stage is paid and its node is among the unused. kInf: no completion.
+  double operator()(int k, uint32_t used, int n_used, bool after_stage) const {
+    double rem = work_[L_] - work_[k], t = 0;
+    if (rem <= eps_) return 0;  // layers without work: nothing to say
+    for (int w : by_cost_) {
+      if (used & (1u << w)) continue;
+      const double x = std::min(rem, room_[static_cast<size_t>(k) * m_ + w]);
+      t += x * cost_[w];
+      rem -= x;
+      if (rem <= eps_) break;
+    }
+    if (rem > eps_) return kInf;
+    rem = work_[L_] - work_[k];
+    int r = 0;
+    const int* o = &by_room_[static_cast<size_t>(k) * m_];
+    const double* room = &room_[static_cast<size_t>(k) * m_];
+    for (int i = 0; i < m_ && rem > eps_; ++i) {
+      if (used & (1u << o[i])) continue;
+      rem -= room[o[i]];
+      ++r;
+    }
+    if (r + n_used > max_stages_) return kInf;
+    const int hops = after_stage ? r : r - 1;
+    const double tr = hops == 0 ? 0.0 : hops * hop_[after_stage ? k : k + 1];
+    return A_ * (t + tr + ret_) * (1 - 1e-12);
+  }
+
+ private:
+  bool active_ = false;
+  int L_ = 0, m_ = 0, max_stages_ = 0;
+  double A_ = 0, eps_ = 0, ret_ = 0;
+  std::vector<double> work_, cost_, room_, hop_;
+  std::vector<int> by_cost_, by_room_;
+};
+
 struct Slot {
   int16_t j;
   int16_t v;  // candidate index; -1: the source before the first stage
@@ -126,7 +235,7 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   std::vector<std::vector<int32_t>> layer_slots(L + 1);
   slots.push_back({0, -1, 0});
   labels.emplace_back();
-  labels.back().push_back({0.0, 0.0, -1, -1});
+  labels.back().push_back({0.0, opt.m_floor, -1, -1});  // periods below m_floor count as m_floor
   layer_slots[0].push_back(0);
 
   double ub = incumbent;
@@ -153,6 +262,14 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
       }
     }
     return false;
+  };
+
+  // Distinct-node bound on the rest of S, only under a cap, where the relaxed cost-to-go is weak
+  // (it may reuse the fastest node in cap-sized pieces). Without a latency part (A == 0) the
+  // sum part is migration only and the bound is not worth its cost.
+  const DistinctBound distinct = cap < kInf && A > 0 ? DistinctBound(ci, cand, cap) : DistinctBound();
+  auto DistinctS = [&](int k, uint32_t used, bool after_stage) {
+    return distinct.active() && k < L ? distinct(k, used, std::popcount(used), after_stage) : 0.0;
   };
 
   std::vector<Label> g;
@@ -203,7 +320,8 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
           kmin = std::max(kmin, ci.pin_hi(W));
         }
         if (kmin > e) continue;
-        const double cs = rb.c_s[hidx(W, j)], cm = std::max(rb.c_m[hidx(W, j)], mf);
+        const double cs = std::max(rb.c_s[hidx(W, j)], DistinctS(j, mask, false)), cm = std::max(rb.c_m[hidx(W, j)], mf);
+        if (cs == kInf) continue;
         g.clear();
         for (size_t t = gb; t < ge; ++t) {
           const int32_t sl = here[t];
@@ -244,7 +362,8 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
             continue;
           }
           if (!more_allowed) continue;
-          const double hs = rb.h_s[hidx(W, k)], hm = std::max(rb.h_m[hidx(W, k)], mf);
+          const double hs = std::max(rb.h_s[hidx(W, k)], DistinctS(k, nmask, true)), hm = std::max(rb.h_m[hidx(W, k)], mf);
+          if (hs == kInf) continue;
           int32_t* so = &slot_of[k * per_layer + static_cast<size_t>(nmask) * m + w];
           for (const auto& x : g) {
             ++ops;

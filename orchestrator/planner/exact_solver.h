@@ -26,9 +26,14 @@ struct DpOptions {
   int beam_width = 0;                    // 0: exact
   long long max_labels = 60'000'000;     // label operations before giving up
   std::function<bool()> out_of_time;     // polled now and then; may be empty
-  double m_floor = 0;                    // proven lower bound on the final M (e.g. the min period)
+  // A proven lower bound on the final M (e.g. the min period); labels start at M = m_floor, so
+  // a plan whose period is below it is valued as if its period were m_floor (exact when the
+  // bound holds for every plan; the threshold search also uses it on intervals of periods).
+  double m_floor = 0;
   // Threshold subproblem of the mixed objective: only stages and transfers whose period term
-  // is <= m_cap, minimising S alone (value and incumbent are then in S units).
+  // is <= m_cap (value and incumbent in S units when s_only, minimising S alone). Under a cap
+  // the S cost-to-go is also bounded with distinct nodes (fractional fill of the remaining
+  // work into the unused candidates, the fewest stages that can hold it, their transfers).
   double m_cap = kInf;
   bool s_only = false;
   // Optional scratch reused across calls with the same (L, m) (saves clearing ~L*2^m*m ints).

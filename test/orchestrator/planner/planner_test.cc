@@ -4,6 +4,7 @@
 
 #include "orchestrator/planner/brute_force.h"
 #include "orchestrator/planner/exact_solver.h"
+#include "orchestrator/planner/heuristic_solver.h"
 #include "orchestrator/planner/instance_gen.h"
 #include "orchestrator/planner/lower_bound.h"
 #include "orchestrator/planner/period_solver.h"
@@ -215,6 +216,150 @@ TEST_CASE("the period-threshold branch and bound alone finds the brute-force opt
     CHECK(ci.EvaluateIndex(plan).feasible);
   }
   CHECK(checked > 300);
+}
+
+namespace {
+
+// Every feasible plan of a tiny instance as (S, period): S = value - B * period.
+void EnumeratePlans(const CompiledInstance& ci, std::vector<IStage>& st, std::vector<char>& used,
+                    std::vector<std::pair<double, double>>& out) {
+  const int L = ci.num_layers();
+  const int j = st.empty() ? 0 : st.back().end;
+  if (j == L) {
+    const PlanCost c = ci.EvaluateIndex(st);
+    if (c.feasible) out.push_back({c.value - ci.B() * c.period_ms, c.period_ms});
+    return;
+  }
+  for (int w = 0; w < ci.num_nodes(); ++w) {
+    if (used[w]) continue;
+    used[w] = 1;
+    for (int k = j + 1; k <= L; ++k) {
+      st.push_back({w, j, k});
+      EnumeratePlans(ci, st, used, out);
+      st.pop_back();
+    }
+    used[w] = 0;
+  }
+}
+
+}  // namespace
+
+// The capped DPs of the threshold search, with the distinct-node bound and the m_floor start,
+// against the enumeration of all plans: S*(T) (S-only), the probes below and above it, and
+// the interval DP min S + B * max(period, t_lo) over periods <= T.
+TEST_CASE("capped DPs match the enumeration: S*(T), probes, interval values", "[planner]") {
+  int checked = 0;
+  for (uint64_t seed = 50000; seed < 51200; ++seed) {
+    PlanningInstance in = RandomTinyInstance(seed, 5, 6);
+    if (in.objective.kind != ObjectiveKind::kMixed) in.objective = {ObjectiveKind::kMixed, 0.3 + (seed % 7) * 0.2, 0.5 + (seed % 5)};
+    const CompiledInstance ci(in);
+    if (ci.B() == 0 || ci.s_trivial()) continue;
+    std::vector<std::pair<double, double>> plans;
+    {
+      std::vector<IStage> st;
+      std::vector<char> used(ci.num_nodes(), 0);
+      EnumeratePlans(ci, st, used, plans);
+    }
+    if (plans.empty()) continue;
+    std::vector<int> all(ci.num_nodes());
+    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<double> t = PeriodCandidates(ci, all, 0, kInf);
+    // Caps between candidate values, so no plan sits on a cap up to rounding.
+    std::vector<double> caps;
+    for (size_t i = 0; i + 1 < t.size(); i += std::max<size_t>(1, t.size() / 4)) caps.push_back((t[i] + t[i + 1]) / 2);
+    caps.push_back(t.back() * 1.5);
+    for (size_t ci_ = 0; ci_ < caps.size(); ++ci_) {
+      const double T = caps[ci_];
+      const double t_lo = ci_ == 0 ? 0.0 : caps[ci_ - 1];
+      double s_star = kInf, mixed = kInf;
+      for (const auto& [S, P] : plans)
+        if (P <= T) s_star = std::min(s_star, S), mixed = std::min(mixed, S + ci.B() * std::max(P, t_lo));
+      INFO("seed " << seed << " cap " << T << " t_lo " << t_lo);
+      const RelaxedBounds rt = ComputeRelaxedBounds(ci, T);
+      DpOptions o;
+      o.s_only = true;
+      o.m_cap = T;
+      const DpResult d = SolveDp(ci, rt, all, kInf, o);
+      REQUIRE(d.complete);
+      REQUIRE(d.improved == (s_star < kInf));
+      if (s_star == kInf) continue;
+      ++checked;
+      CHECK(Close(d.value, s_star));
+      const PlanCost c = ci.EvaluateIndex(d.stages);
+      REQUIRE(c.feasible);
+      CHECK(c.period_ms <= T);
+      CHECK(Close(c.value - ci.B() * c.period_ms, s_star));
+      // Probes: just above S*(T) finds it, just below proves there is none.
+      const double eps = 1e-6 * std::max(1.0, std::abs(s_star));
+      const DpResult above = SolveDp(ci, rt, all, s_star + eps, o);
+      REQUIRE(above.complete);
+      CHECK(above.improved);
+      CHECK(Close(above.value, s_star));
+      const DpResult below = SolveDp(ci, rt, all, s_star - eps, o);
+      REQUIRE(below.complete);
+      CHECK_FALSE(below.improved);
+      // The interval DP: (S, M) labels starting at M = t_lo, periods capped at T.
+      DpOptions p;
+      p.m_cap = T;
+      p.m_floor = t_lo;
+      const DpResult dm = SolveDp(ci, rt, all, kInf, p);
+      REQUIRE(dm.complete);
+      REQUIRE(dm.improved);
+      CHECK(Close(dm.value, mixed));
+      const PlanCost cm = ci.EvaluateIndex(dm.stages);
+      REQUIRE(cm.feasible);
+      CHECK(cm.period_ms <= T);
+      CHECK(Close(cm.value - ci.B() * cm.period_ms + ci.B() * std::max(cm.period_ms, t_lo), mixed));
+    }
+  }
+  CHECK(checked > 1000);
+}
+
+// The branch and bound with every interval closed by the interval DP, with none (except
+// single values), and with eager probing, started from no incumbent, the greedy plan or the
+// optimum itself, floored by 0 or the exact minimum period.
+TEST_CASE("the period-threshold branch and bound matches brute force under every option", "[planner]") {
+  int checked = 0;
+  for (uint64_t seed = 60000; seed < 60600; ++seed) {
+    PlanningInstance in = RandomTinyInstance(seed, 5, 6);
+    if (in.objective.kind == ObjectiveKind::kLatency) in.objective = {ObjectiveKind::kMixed, 0.7, 2.0};
+    const CompiledInstance ci(in);
+    if (ci.B() == 0 || ci.s_trivial()) continue;
+    const BruteForceResult bf = SolveBruteForce(ci);
+    const RelaxedBounds rb = ComputeRelaxedBounds(ci);
+    std::vector<int> all(ci.num_nodes());
+    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const PeriodResult pr = SolveMinPeriod(ci, all, 0, kInf);
+    REQUIRE(pr.complete);
+    const PlanCost greedy = ci.EvaluateIndex(GreedyBaseline(ci));
+    for (int variant = 0; variant < 3; ++variant) {
+      ThresholdSearchOptions tso;
+      if (variant == 0) tso.narrow_fraction = 0;
+      if (variant == 1) tso.narrow_fraction = 1e9;
+      if (variant == 2) tso.probe_min_gap = 0, tso.probe_first = 0.01, tso.probe_growth = 1.3;
+      for (int start = 0; start < 3; ++start) {
+        double best = start == 0 ? kInf : start == 1 ? (greedy.feasible ? greedy.value : kInf) : bf.value;
+        std::vector<IStage> plan;
+        const double m_floor = (start == 2 && pr.feasible) ? pr.period : 0.0;
+        const ThresholdSearchResult ts = SolveByPeriodThresholds(
+            ci, rb, all, m_floor, best,
+            [&](const std::vector<IStage>& st) {
+              const double v = ci.EvaluateIndex(st).value;
+              if (v < best) best = v, plan = st;
+              return best;
+            },
+            {}, tso);
+        INFO("seed " << seed << " variant " << variant << " start " << start);
+        REQUIRE(ts.complete);
+        CHECK((best < kInf) == bf.feasible);
+        if (!bf.feasible) continue;
+        ++checked;
+        CHECK(Close(best, bf.value));
+        if (!plan.empty()) CHECK(ci.EvaluateIndex(plan).feasible);
+      }
+    }
+  }
+  CHECK(checked > 1000);
 }
 
 TEST_CASE("re-planning moves when the gain over the horizon pays for the weights", "[planner]") {
