@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 #include <cstdint>
+#include <limits>
 
 namespace edgesplit::planner {
 namespace {
@@ -268,8 +270,19 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   // (it may reuse the fastest node in cap-sized pieces). Without a latency part (A == 0) the
   // sum part is migration only and the bound is not worth its cost.
   const DistinctBound distinct = cap < kInf && A > 0 ? DistinctBound(ci, cand, cap) : DistinctBound();
-  auto DistinctS = [&](int k, uint32_t used, bool after_stage) {
-    return distinct.active() && k < L ? distinct(k, used, std::popcount(used), after_stage) : 0.0;
+  // Memoised per (k, used, after_stage): the same position is reached from many (j, mask, w).
+  std::vector<float> memo;
+  if (distinct.active()) memo.assign(static_cast<size_t>(L + 1) << (m + 1), -1.0f);
+  auto DistinctS = [&](int k, uint32_t used, bool after_stage) -> double {
+    if (!distinct.active() || k >= L) return 0.0;
+    float& x = memo[((static_cast<size_t>(k) << m | used) << 1) | after_stage];
+    if (x < 0) {
+      // Stored rounded down, so the memo never overstates the bound.
+      const double b = distinct(k, used, std::popcount(used), after_stage);
+      x = b == kInf ? std::numeric_limits<float>::infinity() : std::nextafter(static_cast<float>(b), 0.0f);
+      if (x < 0) x = 0;
+    }
+    return x;
   };
 
   std::vector<Label> g;
