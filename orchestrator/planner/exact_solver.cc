@@ -253,6 +253,11 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
   auto Bm = [B](double x) { return B == 0 ? 0.0 : B * x; };
   auto hidx = [L](int v, int j) { return static_cast<size_t>(v) * (L + 1) + j; };
 
+  auto Dominated = [&](const Labels& list, const Label& y) {
+    for (const auto& z : list)
+      if (mode == Mode::kSOnly ? z.s <= y.s : mode == Mode::kMOnly ? z.m <= y.m : (z.s <= y.s && z.m <= y.m)) return true;
+    return false;
+  };
   auto SubsetDominated = [&](const Label& y, int k, uint32_t nmask, int w) {
     for (uint32_t rest = nmask & ~(1u << w); rest; rest &= rest - 1) {
       const uint32_t sub = nmask & ~(rest & (~rest + 1));
@@ -382,8 +387,10 @@ DpResult SolveDp(const CompiledInstance& ci, const RelaxedBounds& rb, const std:
             ++ops;
             Label y{x.s + A * comp + mig, std::max(x.m, comp), x.pslot, x.plabel};
             if (y.s + hs + Bm(std::max(y.m, hm)) >= ub) continue;
-            // Subset dominance: the same position reached with one node fewer used and no
-            // worse label has every completion this one has.
+            // Dominated in its own state (checked first: the subset lookups below miss the
+            // cache), or by the same position reached with one node fewer used and no worse
+            // label, which has every completion this one has.
+            if (*so >= 0 && Dominated(labels[*so], y)) continue;
             if (SubsetDominated(y, k, nmask, w)) continue;
             if (*so < 0) {
               *so = static_cast<int32_t>(slots.size());
