@@ -23,8 +23,9 @@
 //       reachability over masks, O(L * n * (n + L) * 2^n / 64) per check, binary search over the
 //       O(n*L^2 + n^2*L) candidate values of T.
 //     mixed (and period with migration): branch and bound over period-threshold intervals, each
-//       split by an S-only DP with every period term capped (Alpa-style), floored by the exact
-//       minimum period.
+//       split by an S-only DP with every period term capped (Alpa-style), run with rising
+//       targets, narrow intervals closed by one capped mixed DP, a distinct-node bound added
+//       under the cap (threshold_search.h), floored by the exact minimum period.
 //     A search that ends within its budget proves optimality ("optimal", lower_bound = value).
 //  4. n > exact_max_nodes: nodes ranked by the best relaxed plan through them (forward pass,
 //     O(n*L^2 + n^2*L)); rounds over m candidates (alternately a well-linked neighbourhood of a
