@@ -92,11 +92,14 @@ read -ra ACMD <<<"$(exec_start edgesplit-agent "$ACONF")"
 APID=$!; PIDS+=("$APID")
 wait_http "http://127.0.0.1:$AP/livez" 20 || fail "agent not live"
 CTL=$ROOT$BINDIR/edgesplitctl
-registered() { "$CTL" nodes --json --addr "127.0.0.1:$HP" 2>/dev/null | grep -q '"name":"units-test-node"'; }
+# (Output captured before grep: `grep -q` exiting early would SIGPIPE the producer under pipefail.)
+registered() { local out; out=$("$CTL" nodes --json --addr "127.0.0.1:$HP" 2>/dev/null) && grep -q '"name":"units-test-node"' <<<"$out"; }
 for ((i = 0; i < 100; i++)); do registered && break; sleep 0.1; done
 registered || fail "agent did not register with the orchestrator"
-curl -sf "http://127.0.0.1:$AP/metrics" | grep -q '^edgesplit_agent_segments_loaded' || fail "agent /metrics"
-curl -sf "http://127.0.0.1:$HP/metrics" | grep -q '^edgesplit_orchestrator_' || fail "orchestrator /metrics"
+metrics=$(curl -sf "http://127.0.0.1:$AP/metrics") || fail "agent /metrics unreachable"
+grep -q '^edgesplit_agent_segments_loaded' <<<"$metrics" || fail "agent /metrics lacks edgesplit_agent_segments_loaded"
+metrics=$(curl -sf "http://127.0.0.1:$HP/metrics") || fail "orchestrator /metrics unreachable"
+grep -q '^edgesplit_orchestrator_' <<<"$metrics" || fail "orchestrator /metrics lacks edgesplit_orchestrator_*"
 
 stop_unit "$APID" edgesplit-agent
 stop_unit "$OPID" edgesplit-orchestrator
