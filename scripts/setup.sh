@@ -14,6 +14,7 @@ PACKAGES=(
   python3 python3-torch python3-torchvision python3-numpy python3-yaml
   iproute2 curl procps
   systemd   # systemd-analyze verify for the units (test/systemd)
+  prometheus   # prometheus and promtool for test/prometheus (the packaged server is stopped below)
 )
 
 missing=()
@@ -31,6 +32,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq >/dev/null
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian starts its own Prometheus service on install where systemd runs; the tests start
+  # their own server on a free loopback port, so do not leave the packaged one running.
+  if [[ " ${missing[*]} " == *" prometheus "* ]] && [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
+  fi
 fi
 
 # Debian's libtorch computes with whichever libblas.so.3 is selected. The reference BLAS is
