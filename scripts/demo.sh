@@ -13,7 +13,11 @@
 #   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms",
 #                   "decision","stages_before","stages_after"}], "total_requests", "failed_requests"}
 # ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
-# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry]
+# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry] [--netns]
+# --netns (root): every process in its own network namespace on one bridge, links shaped by the
+#   kernel (`tc tbf` on each node's uplink) instead of the agents' egress emulation: n4's uplink
+#   is a real 200 Mbit/s link and the link fault is a real 2 Mbit/s cap, seen by the agents'
+#   link probes only (nothing is reported by the agents themselves).
 # Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt, adapted by another
 # kind of decision than expected (slow: migrate, link: resplit) or requests failed.
 # Cleans up every process it started.
@@ -24,13 +28,15 @@ BUILD_DIR=${BUILD_DIR:-build}
 JSON=0
 SCENARIOS=slow,link,kill
 VIA=""
+NETNS=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --json) JSON=1 ;;
     --scenarios) SCENARIOS=$2; shift ;;
     --scenarios=*) SCENARIOS=${1#*=} ;;
     --via) VIA=$2; shift ;;
-    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry]" >&2; exit 2 ;;
+    --netns) NETNS=1 ;;
+    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry] [--netns]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -48,17 +54,65 @@ if [ ! -x "$BIN/edgesplit-orchestrator" ] || [ ! -x "$BIN/edgesplit-agent" ] || 
   cmake --build "$BUILD_DIR" --target edgesplit-orchestrator edgesplit-agent edgesplitctl -j "$(nproc)" >&2
 fi
 BIN=$(cd "$BIN" && pwd)
-CTL="$BIN/edgesplitctl"
 PY=/usr/bin/python3
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-demo.XXXXXX")
 PIDS=()
+NAMESPACES=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# Where each process runs: loopback, or (--netns) namespace NS[name] at address HOST[name] on a
+# bridge in a hub namespace. in_ns NAME CMD... runs CMD there; the ctl and curl run beside the
+# orchestrator.
+declare -A NS HOST
+for n in orch n1 n2 n3 n4; do HOST[$n]=127.0.0.1; done
+in_ns() { local n=$1; shift; if [ "$NETNS" = 1 ]; then ip netns exec "${NS[$n]}" "$@"; else "$@"; fi; }
+# spawn NAME OUT ERR CMD...: CMD in the background where NAME runs, stdout/stderr appended to
+# OUT/ERR. SPAWNED is CMD's own PID (ip netns exec execs it), so signals reach the program;
+# it is killed at exit.
+spawn() {
+  local n=$1 out=$2 err=$3; shift 3
+  if [ "$NETNS" = 1 ]; then set -- ip netns exec "${NS[$n]}" "$@"; fi
+  "$@" >>"$out" 2>>"$err" &
+  SPAWNED=$!
+  PIDS+=("$SPAWNED")
+}
+ctl() { in_ns orch "$BIN/edgesplitctl" "$@"; }
+if [ "$NETNS" = 1 ]; then
+  [ "$(id -u)" = 0 ] || { echo "--netns needs root (network namespaces, tc)" >&2; exit 2; }
+  id=$(( $$ % 200 + 20 ))
+  hub=es${id}hub
+  ip netns add "$hub"; NAMESPACES+=("$hub")
+  ip netns exec "$hub" ip link add br0 type bridge
+  ip netns exec "$hub" ip link set br0 up
+  k=10
+  for n in orch n1 n2 n3 n4; do
+    NS[$n]=es${id}$n; HOST[$n]=10.77.$id.$k
+    ip netns add "${NS[$n]}"; NAMESPACES+=("${NS[$n]}")
+    ip link add "es${id}v$k" type veth peer name eth0 netns "${NS[$n]}"
+    ip link set "es${id}v$k" netns "$hub"
+    ip netns exec "$hub" ip link set "es${id}v$k" master br0
+    ip netns exec "$hub" ip link set "es${id}v$k" up
+    ip netns exec "${NS[$n]}" ip addr add "${HOST[$n]}/24" dev eth0
+    ip netns exec "${NS[$n]}" ip link set eth0 up
+    ip netns exec "${NS[$n]}" ip link set lo up
+    k=$((k + 1))
+  done
+fi
+# uplink NODE RATE: cap NODE's uplink in the kernel (tbf: burst 10 ms at the rate, at least
+# 16 KiB; 100 ms of queue); uplink NODE off: uncapped.
+uplink() {
+  if [ "$2" = off ]; then in_ns "$1" tc qdisc del dev eth0 root 2>/dev/null || true; return; fi
+  local bits=${2%mbit}
+  local burst=$(( bits * 1000000 / 8 / 100 )); [ "$burst" -ge 16384 ] || burst=16384
+  in_ns "$1" tc qdisc replace dev eth0 root tbf rate "$2" burst "$burst" latency 100ms
+}
 
 now_ms() { date +%s%3N; }
 free_ports() { $PY -c "
@@ -78,8 +132,8 @@ jq_py() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # ---- model: a synthetic GPT (12 blocks, d_model 192, seq 64) and its reference profile
 log "== synthesising a GPT and profiling it on this machine"
 mkdir -p "$WORK/models" "$WORK/state"
-"$CTL" model synth --layers 12 --d-model 192 --heads 4 --vocab 2000 --seq 64 --seed 11 --out "$WORK/models/gpt-demo" >/dev/null
-"$CTL" model profile --model "$WORK/models/gpt-demo" --json --runs 5 > "$WORK/models/gpt-demo/profile.json"
+ctl model synth --layers 12 --d-model 192 --heads 4 --vocab 2000 --seq 64 --seed 11 --out "$WORK/models/gpt-demo" >/dev/null
+ctl model profile --model "$WORK/models/gpt-demo" --json --runs 5 > "$WORK/models/gpt-demo/profile.json"
 $PY - "$WORK/in.npy" <<'PYEOF'
 import random, struct, sys
 random.seed(1); seq = 64
@@ -92,68 +146,74 @@ PYEOF
 
 # ---- processes
 read -r CPORT HPORT D1 D2 D3 D4 H1 H2 H3 H4 <<<"$(free_ports 10)"
-export EDGESPLIT_ADDR=127.0.0.1:$HPORT
-ORCH_ARGS=(--control-listen 127.0.0.1:$CPORT --http-listen 127.0.0.1:$HPORT --models-dir "$WORK/models"
+export EDGESPLIT_ADDR=${HOST[orch]}:$HPORT
+ORCH_ARGS=(--control-listen ${HOST[orch]}:$CPORT --http-listen ${HOST[orch]}:$HPORT --models-dir "$WORK/models"
   --state-dir "$WORK/state" --heartbeat-period-ms 250
   --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
   --set policy.min_gain_ms=1 --set policy.resplit_margin_fraction=0.25 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
   --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
 start_orchestrator() {
-  "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}" >>"$WORK/orchestrator.out" 2>>"$WORK/orchestrator.log" &
-  ORCH_PID=$!
-  PIDS+=("$ORCH_PID")
+  spawn orch "$WORK/orchestrator.out" "$WORK/orchestrator.log" "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}"
+  ORCH_PID=$SPAWNED
   disown "$ORCH_PID"  # killed on purpose in some scenarios: no job-control notice
-  wait_for 20 curl -sf "http://127.0.0.1:$HPORT/readyz"
+  wait_for 20 in_ns orch curl -sf "http://${HOST[orch]}:$HPORT/readyz"
 }
+if [ "$NETNS" = 1 ]; then
+  log "== network namespaces on one bridge (10.77.$id.0/24); links shaped with tc in the kernel"
+fi
 log "== starting the orchestrator and 4 agents (entry n1 is 1.5x slower, n4 sends at most 200 Mbps)"
 start_orchestrator
 declare -A AGENT_PID
 declare -A AGENT_HTTP
 start_agent() {  # name data_port http_port extra...
   local name=$1 port=$2 http=$3; shift 3
-  AGENT_HTTP[$name]=127.0.0.1:$http
-  "$BIN/edgesplit-agent" --node "$name" --orchestrator 127.0.0.1:$CPORT --data-listen 127.0.0.1:$port \
-    --http-listen "127.0.0.1:$http" --models-dir "$WORK/models" --trusted true \
-    --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true "$@" >"$WORK/$name.log" 2>&1 &
-  AGENT_PID[$name]=$!
-  PIDS+=("$!")
-  disown "$!"
+  AGENT_HTTP[$name]=${HOST[$name]}:$http
+  spawn "$name" "$WORK/$name.log" "$WORK/$name.log" "$BIN/edgesplit-agent" --node "$name" \
+    --orchestrator "${HOST[orch]}:$CPORT" --data-listen "${HOST[$name]}:$port" --http-listen "${HOST[$name]}:$http" \
+    --models-dir "$WORK/models" --trusted true --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true "$@"
+  AGENT_PID[$name]=$SPAWNED
+  disown "$SPAWNED"
 }
 start_agent n1 "$D1" "$H1" --compute-slowdown 1.5
 start_agent n2 "$D2" "$H2"
 start_agent n3 "$D3" "$H3"
-start_agent n4 "$D4" "$H4" --egress-mbps 200
+if [ "$NETNS" = 1 ]; then
+  uplink n4 200mbit
+  start_agent n4 "$D4" "$H4"
+else
+  start_agent n4 "$D4" "$H4" --egress-mbps 200
+fi
 # Runtime emulation (agent test feature, docs/agent.md): emulation NODE -> current JSON;
 # emulation NODE JSON -> sets it.
 emulation() {
-  if [ $# -eq 1 ]; then curl -sf "http://${AGENT_HTTP[$1]}/v1/emulation"; return; fi
-  curl -sf -X PUT -H 'Content-Type: application/json' --data "$2" "http://${AGENT_HTTP[$1]}/v1/emulation" >/dev/null
+  if [ $# -eq 1 ]; then in_ns orch curl -sf "http://${AGENT_HTTP[$1]}/v1/emulation"; return; fi
+  in_ns orch curl -sf -X PUT -H 'Content-Type: application/json' --data "$2" "http://${AGENT_HTTP[$1]}/v1/emulation" >/dev/null
 }
-nodes_alive() { [ "$("$CTL" nodes --json | jq_py "sum(1 for n in d['nodes'] if n['state']=='alive')")" = "$1" ]; }
+nodes_alive() { [ "$(ctl nodes --json | jq_py "sum(1 for n in d['nodes'] if n['state']=='alive')")" = "$1" ]; }
 wait_for 30 nodes_alive 4 || { echo "agents did not register" >&2; exit 1; }
 
 log "== deploying gpt-demo (objective: period, at most 3 stages, entry n1)"
-"$CTL" deploy --name demo --model gpt-demo --entry n1 --objective period --max-stages 3 --wait-s 60 >"$WORK/deploy.txt"
+ctl deploy --name demo --model gpt-demo --entry n1 --objective period --max-stages 3 --wait-s 60 >"$WORK/deploy.txt"
 log "$(cat "$WORK/deploy.txt")"
 
-dep_json() { "$CTL" deployments demo --json; }
+dep_json() { ctl deployments demo --json; }
 epoch() { dep_json | jq_py "d['epoch']"; }
 stages() { dep_json | jq_py "' -> '.join('%s[%d,%d)' % (s['node'], s['first_layer'], s['end_layer']) for s in d['stages'])"; }
 
 # ---- load
 LOAD_SECONDS=600
 T0=$(now_ms)
-"$CTL" load --deployment demo --input "$WORK/in.npy" --rps 10 --concurrency 8 --duration-s $LOAD_SECONDS \
-  --via "$VIA" --deadline-ms 15000 --timeline "$WORK/timeline.txt" --stop-file "$WORK/stop" --json >"$WORK/load.json" 2>"$WORK/load.err" &
-LOAD_PID=$!
-PIDS+=("$LOAD_PID")
+spawn orch "$WORK/load.json" "$WORK/load.err" "$BIN/edgesplitctl" load --deployment demo --input "$WORK/in.npy" \
+  --rps 10 --concurrency 8 --duration-s $LOAD_SECONDS --via "$VIA" --deadline-ms 15000 --timeline "$WORK/timeline.txt" \
+  --stop-file "$WORK/stop" --json
+LOAD_PID=$SPAWNED
 log "== steady load: 10 requests/s via $VIA"
 sleep 6
 
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 commit_ms() {  # commit_ms EPOCH -> wall ms at which the orchestrator committed that epoch
-  "$CTL" events --deployment demo --json | jq_py "[e['unix_ms'] for e in d['events'] if e['type']=='rollout' and e['kind']=='draining' and e['epoch']==$1][0]"
+  ctl events --deployment demo --json | jq_py "[e['unix_ms'] for e in d['events'] if e['type']=='rollout' and e['kind']=='draining' and e['epoch']==$1][0]"
 }
 wait_new_epoch() {  # wait_new_epoch OLD_EPOCH SECONDS -> prints the wall ms of the commit
   local old=$1 until=$(( $(now_ms) + $2 * 1000 )) e
@@ -170,7 +230,7 @@ record() {  # name action t_action t_done stages_before
   echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after" >>"$RESULTS"
 }
 decision_kind() {  # the kind (migrate|resplit|...) of the decision that started the rollout to EPOCH
-  "$CTL" events --deployment demo --json | jq_py "(lambda ev: [e['kind'] for e in ev if e['type']=='decision' and e['seq'] < min(x['seq'] for x in ev if x['type']=='rollout' and x['kind']=='preparing' and x['epoch']==$1)][-1])(d['events'])"
+  ctl events --deployment demo --json | jq_py "(lambda ev: [e['kind'] for e in ev if e['type']=='decision' and e['seq'] < min(x['seq'] for x in ev if x['type']=='rollout' and x['kind']=='preparing' and x['epoch']==$1)][-1])(d['events'])"
 }
 
 victim_layers() {  # layers the node holds in the committed plan (0 if none)
@@ -254,6 +314,12 @@ run_slow() {
 }
 
 run_link() {
+  if [ "$NETNS" = 1 ]; then  # a real link: only the agents' probes can tell the orchestrator
+    run_fault link n1 "uplink drops to 2 Mbit/s (tc tbf in the kernel)" \
+      'uplink of $v capped to 2 Mbit/s (tc)' 'no activations leave $v' 'activations still leave $v' \
+      'uplink "$v" 2mbit' 'uplink "$v" off' ':' 'sleep 6; uplink "$v" off'
+    return
+  fi
   run_fault link n1 "uplink drops to 2 Mbps (egress_mbps 2 via PUT /v1/emulation)" \
     'uplink of $v capped to 2 Mbps' 'no activations leave $v' 'activations still leave $v' \
     'emulation "$v" "{\"egress_mbps\": 2}"' 'emulation "$v" "$ORIG"' ':' 'sleep 6; emulation "$v" "$ORIG" || true'
@@ -270,7 +336,7 @@ run_hang() {  # SIGSTOP: the node keeps its connections open but answers nothing
     'log "   the entry resubmitted $(retried_at_entry) requests stuck in the old epoch so far";
      sleep 3; kill -CONT "${AGENT_PID[$v]}"; log "   SIGCONT to $v: it rejoins; its stale epoch is fenced"; sleep 6'
 }
-retried_at_entry() { curl -sf "http://${AGENT_HTTP[n1]}/metrics" | awk '/^edgesplit_agent_requests_retried_total/ {print $2}'; }
+retried_at_entry() { in_ns orch curl -sf "http://${AGENT_HTTP[n1]}/metrics" | awk '/^edgesplit_agent_requests_retried_total/ {print $2}'; }
 
 run_restart() {
   local t1 t2 e0 before
@@ -281,7 +347,7 @@ run_restart() {
   kill -9 "$ORCH_PID"
   sleep 2
   start_orchestrator
-  wait_for 30 sh -c "'$CTL' deployments demo --json | grep -q '\"status\":\"serving\"'" || true
+  wait_for 30 in_ns orch sh -c "'$BIN/edgesplitctl' deployments demo --json | grep -q '\"status\":\"serving\"'" || true
   t2=$(now_ms)
   log "   re-adopted in $(( t2 - t1 )) ms (epoch $e0 -> $(epoch)): $(stages)"
   record restart "orchestrator killed and restarted" "$t1" "$t2" "$before"
@@ -300,7 +366,7 @@ done
 touch "$WORK/stop"
 wait "$LOAD_PID" 2>/dev/null || true
 T_END=$(( $(now_ms) - T0 ))
-"$CTL" events --deployment demo >"$WORK/events.txt" 2>/dev/null || true
+ctl events --deployment demo >"$WORK/events.txt" 2>/dev/null || true
 if [ "$JSON" != 1 ]; then
   echo
   echo "== decisions and rollouts (orchestrator events)"
