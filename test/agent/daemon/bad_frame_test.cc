@@ -261,7 +261,6 @@ class GateSegment : public SegmentExecutor {
   std::shared_future<void> gate_;
   TensorSpec spec_;
 };
-
 }  // namespace
 
 TEST_CASE("a full compute queue refuses work with overloaded, which reaches the client") {
@@ -352,6 +351,19 @@ class OneMsSegment : public SegmentExecutor {
   TensorSpec spec_;
 };
 
+// A started agent serving OneMsSegment, reporting to `ctl` every 50 ms.
+std::unique_ptr<agent::Agent> StartOneMsAgent(TestController& ctl, agent::AgentConfig c) {
+  c.orchestrator = ctl.address();
+  c.data_listen = "127.0.0.1:0";
+  c.heartbeat_period_ms = 50;
+  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
+    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
+  });
+  REQUIRE(a.ok());
+  REQUIRE((*a)->Start().ok());
+  return std::move(*a);
+}
+
 }  // namespace
 
 TEST_CASE("metrics, liveness and readiness are served over HTTP") {
@@ -405,22 +417,15 @@ TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies 
   agent::AgentConfig c;
   c.node = "emu";
   c.emulation.runtime_api = true;
-  c.orchestrator = ctl.address();
-  c.data_listen = "127.0.0.1:0";
   c.http_listen = "127.0.0.1:0";
-  c.heartbeat_period_ms = 50;
-  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
-    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
-  });
-  REQUIRE(a.ok());
-  REQUIRE((*a)->Start().ok());
+  auto a = StartOneMsAgent(ctl, c);
   REQUIRE(ctl.WaitForAgents(1, 30s));
-  const std::string http = (*a)->http_address();
+  const std::string http = a->http_address();
   REQUIRE(ctl.Call("emu", TestController::Load("e", 1, "x", 0, 2, 2, "", true), 30s)->ok());
   REQUIRE(ctl.Call("emu", TestController::Activate("e", 1), 30s)->ok());
   HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
   std::fill(t.data, t.data + t.nbytes, std::byte{0});
-  auto cl = transport::DataClient::Connect((*a)->data_address());
+  auto cl = transport::DataClient::Connect(a->data_address());
   REQUIRE(cl.ok());
   REQUIRE((*cl)->Infer("e", t).ok());
   auto layer_ms = [&] {
@@ -444,7 +449,7 @@ TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies 
     CHECK(status == 400);
     CHECK(body.find("\"error\"") != std::string::npos);
   }
-  CHECK((*a)->metrics().EmulationUpdates(false) == 4);
+  CHECK(a->metrics().EmulationUpdates(false) == 4);
   body = HttpGet(http, "/v1/emulation", &status);
   CHECK(body.find(R"({"compute_slowdown":1,"egress_mbps":0})") != std::string::npos);
   HttpCall("POST", http, "/v1/emulation", "{}", &status);
@@ -457,7 +462,7 @@ TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies 
   body = HttpCall("PUT", http, "/v1/emulation", R"({"egress_mbps": 8})", &status);
   CHECK(status == 200);
   CHECK(body.find(R"({"compute_slowdown":3,"egress_mbps":8})") != std::string::npos);
-  CHECK((*a)->metrics().EmulationUpdates(true) == 2);
+  CHECK(a->metrics().EmulationUpdates(true) == 2);
 
   // Subsequent compute is stretched, and the window restarted: the median is the new reality.
   REQUIRE((*cl)->Infer("e", t).ok());
@@ -589,7 +594,6 @@ class RangeSegment : public SegmentExecutor {
   std::shared_future<void> gate_;
   TensorSpec spec_;
 };
-
 }  // namespace
 
 TEST_CASE("the entry retries a request whose next stage died on the newly committed epoch") {
@@ -686,16 +690,9 @@ TEST_CASE("PUT /v1/emulation is refused unless emulation.runtime_api is on") {
   TestController ctl(50);
   agent::AgentConfig c;
   c.node = "locked";
-  c.orchestrator = ctl.address();
-  c.data_listen = "127.0.0.1:0";
   c.http_listen = "127.0.0.1:0";
-  c.heartbeat_period_ms = 50;
-  auto a = agent::Agent::Create(c, [](const agent::LoadSpec&) -> Result<std::shared_ptr<SegmentExecutor>> {
-    return std::shared_ptr<SegmentExecutor>(std::make_shared<OneMsSegment>());
-  });
-  REQUIRE(a.ok());
-  REQUIRE((*a)->Start().ok());
-  const std::string http = (*a)->http_address();
+  auto a = StartOneMsAgent(ctl, c);
+  const std::string http = a->http_address();
   int status = 0;
   std::string body = HttpCall("PUT", http, "/v1/emulation", R"({"compute_slowdown": 3})", &status);
   CHECK(status == 403);
@@ -703,5 +700,5 @@ TEST_CASE("PUT /v1/emulation is refused unless emulation.runtime_api is on") {
   body = HttpGet(http, "/v1/emulation", &status);
   CHECK(status == 200);
   CHECK(body.find("\"compute_slowdown\":1") != std::string::npos);
-  (*a)->Shutdown();
+  a->Shutdown();
 }
