@@ -242,7 +242,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
                                    "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations",
-                                   "resplit_margin_fraction"},
+                                   "resplit_margin_fraction", "cooldown_waiver_factor"},
                                "policy"));
   PolicySettings p = base;
   ES_ASSIGN_OR_RETURN(p.horizon_s, GetNumber(o, "horizon_s", base.horizon_s, "policy"));
@@ -257,6 +257,8 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   ES_ASSIGN_OR_RETURN(p.confirm_evaluations, GetInt(o, "confirm_evaluations", base.confirm_evaluations, "policy"));
   ES_ASSIGN_OR_RETURN(p.resplit_margin_fraction,
                       GetNumber(o, "resplit_margin_fraction", base.resplit_margin_fraction, "policy"));
+  ES_ASSIGN_OR_RETURN(p.cooldown_waiver_factor,
+                      GetNumber(o, "cooldown_waiver_factor", base.cooldown_waiver_factor, "policy"));
   // Bounded before the conversion to Duration (int64 nanoseconds) so it cannot overflow; a
   // positive value that rounds to 0 ns is refused here rather than as "must be > 0" below.
   if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
@@ -281,7 +283,8 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"evaluate_interval_ms", ToMillis(p.evaluate_interval)},
           {"slo_window_s", ToSeconds(p.slo_window)},
           {"confirm_evaluations", p.confirm_evaluations},
-          {"resplit_margin_fraction", p.resplit_margin_fraction}};
+          {"resplit_margin_fraction", p.resplit_margin_fraction},
+          {"cooldown_waiver_factor", p.cooldown_waiver_factor}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {

@@ -78,6 +78,7 @@ const std::map<std::string, Setter>& Setters() {
       {"policy.drift_fraction", Fn([](auto& c, double v) { c.controller.policy.drift_fraction = v; })},
       {"policy.evaluate_interval_ms", Fn([](auto& c, double v) { c.controller.policy.evaluate_interval = Ms(v); })},
       {"policy.confirm_evaluations", Fn([](auto& c, double v) { c.controller.policy.confirm_evaluations = static_cast<int>(v); })},
+      {"policy.cooldown_waiver_factor", Fn([](auto& c, double v) { c.controller.policy.cooldown_waiver_factor = v; })},
       {"policy.resplit_margin_fraction", Fn([](auto& c, double v) { c.controller.policy.resplit_margin_fraction = v; })},
       {"policy.slo_window_s", Fn([](auto& c, double v) { c.controller.policy.slo_window = Ms(v * 1e3); })},
       {"rollout.prepare_timeout_ms", Fn([](auto& c, double v) { c.controller.rollout.prepare_timeout = Ms(v); })},

@@ -432,6 +432,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   PolicyInput in;
   in.now = now;
   in.last_reconfiguration = d.last_reconfiguration;
+  in.adopted_ms = d.adopted_ms;
   in.has_current = d.epoch > 0;
   in.current = Plain(d.stages);
   in.request_rate = 0;
@@ -620,6 +621,7 @@ void Controller::AfterRollout(Deployment& d, TimePoint now) {
         d.stages = r.spec().to;
         d.last_reconfiguration = now;
         d.baseline_ms = d.rollout_decision.candidate_ms;
+        d.adopted_ms = d.rollout_decision.candidate_ms;
         d.status = DeploymentStatus::kServing;
         d.status_reason = std::string("epoch ") + std::to_string(d.epoch) + " committed";
         const double adapt = ToMillis(now - d.fault_at);

@@ -49,6 +49,7 @@ struct Deployment {
   double predicted_latency_ms = 0;
   double predicted_period_ms = 0;
   double baseline_ms = 0;  // cost the drift trigger compares against
+  double adopted_ms = 0;   // the committed plan's predicted cost at adoption (cool-down waiver)
   TimePoint created_at{};
   TimePoint last_reconfiguration{};
   TimePoint last_eval{};

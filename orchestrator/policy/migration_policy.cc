@@ -42,6 +42,8 @@ Status PolicySettings::Validate() const {
   if (evaluate_interval <= Duration::zero()) e += "evaluate_interval_ms must be > 0; ";
   if (slo_window <= Duration::zero()) e += "slo_window_s must be > 0; ";
   if (!(resplit_margin_fraction >= 0 && resplit_margin_fraction < 10)) e += "resplit_margin_fraction must be in [0, 10); ";
+  if (!(cooldown_waiver_factor == 0 || (cooldown_waiver_factor >= 1 && cooldown_waiver_factor <= 1000)))
+    e += "cooldown_waiver_factor must be 0 or in [1, 1000]; ";
   if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();
@@ -128,7 +130,10 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
                    : "current plan is the best plan";
     return d;
   }
-  if (in.now - in.last_reconfiguration < s.cooldown) {
+  const bool cooling = in.now - in.last_reconfiguration < s.cooldown;
+  const bool badly_wrong =
+      s.cooldown_waiver_factor > 0 && in.adopted_ms > 0 && in.current_ms > s.cooldown_waiver_factor * in.adopted_ms;
+  if (cooling && !badly_wrong) {
     d.stages.clear();
     d.reason = Fmt("in cool-down (%.1f s left)", ToSeconds(s.cooldown - (in.now - in.last_reconfiguration)));
     return d;
@@ -154,6 +159,9 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   d.kind = move;
   d.reason = Fmt("gain %.2f ms/request (%.0f ms over horizon) exceeds migration cost %.0f ms", d.predicted_gain_ms,
                  d.horizon_gain_ms, in.migration_cost_ms);
+  if (cooling)
+    d.reason += Fmt("; cool-down waived: the current plan costs %.1fx its prediction (%.2f ms)",
+                    in.current_ms / in.adopted_ms, in.adopted_ms);
   if (in.passed_over_resplit_ms > 0)
     d.reason += Fmt("; kept the cuts (a re-split to %.2f ms is within the re-split margin)", in.passed_over_resplit_ms);
   return d;

@@ -35,6 +35,9 @@ struct PolicySettings {
   // New cut points are proposed only when they beat the best plan with the current cuts by
   // this fraction; otherwise that same-cuts plan (a migration, or the current plan) is proposed.
   double resplit_margin_fraction = 0.10;
+  // The cool-down keeps comparable plans from flapping; it does not protect a plan that now
+  // costs this many times what was predicted when it was adopted (0: the cool-down always holds).
+  double cooldown_waiver_factor = 2.0;
   Status Validate() const;
 };
 
@@ -56,6 +59,7 @@ struct PolicyInput {
   bool rollout_in_flight = false;
   int confirmations = 1;             // consecutive evaluations that named this candidate
   double passed_over_resplit_ms = 0; // a re-split set aside for the same-cuts candidate (0: none)
+  double adopted_ms = 0;             // predicted cost of the current plan when adopted (0: unknown)
 };
 
 struct Decision {

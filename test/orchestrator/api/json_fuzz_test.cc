@@ -188,7 +188,7 @@ bool PolicyInRange(const PolicySettings& p) {
          p.evaluate_interval > Duration::zero() && p.evaluate_interval <= std::chrono::seconds(1000000) &&
          p.slo_window > Duration::zero() && p.slo_window <= std::chrono::seconds(1000000) &&
          p.confirm_evaluations >= 1 && p.confirm_evaluations <= 100 && p.resplit_margin_fraction >= 0 &&
-         p.resplit_margin_fraction < 10;
+         p.resplit_margin_fraction < 10 && (p.cooldown_waiver_factor == 0 || p.cooldown_waiver_factor >= 1);
 }
 
 bool TensorInRange(const HostTensor& t) {

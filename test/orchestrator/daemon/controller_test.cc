@@ -386,3 +386,34 @@ TEST_CASE("deleting a deployment unloads its segments") {
   for (const auto& [node, segs] : w.agents.segs) CHECK(segs.empty());
   CHECK(w.c->DeleteDeployment("d", w.clock.Now()).code() == StatusCode::kNotFound);
 }
+
+TEST_CASE("a freshly adopted plan that new conditions make badly wrong is replaced within the cool-down") {
+  ControllerOptions o = Options();
+  o.policy.cooldown = 30s;
+  World w(o);
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  REQUIRE(w.Dep().epoch == 1);
+  // Just committed (deep in the 30 s cool-down), a stage node becomes 8x slower.
+  std::string victim;
+  for (const auto& s : w.Dep().stages)
+    if (s.node != "n1") victim = s.node;
+  REQUIRE(!victim.empty());
+  w.agents.slowdown[victim] = 8.0;
+  w.Run(3s);
+  REQUIRE(w.Dep().epoch == 2);
+  for (const auto& s : w.Dep().stages) CHECK(s.node != victim);
+  auto ev = w.c->events().Since(0, 1000, "d");
+  CHECK(std::any_of(ev.begin(), ev.end(), [](const Event& e) {
+    return e.type == "decision" && e.reason.find("cool-down waived") != std::string::npos;
+  }));
+  // With the waiver off, the same world keeps the plan for the whole cool-down.
+  o.policy.cooldown_waiver_factor = 0;
+  World w2(o);
+  REQUIRE(w2.c->CreateDeployment(Spec(), w2.clock.Now()).ok());
+  w2.agents.Pump(*w2.c, w2.clock.Now());
+  for (const auto& s : w2.Dep().stages)
+    if (s.node != "n1") w2.agents.slowdown[s.node] = 8.0;
+  w2.Run(3s);
+  CHECK(w2.Dep().epoch == 1);
+}

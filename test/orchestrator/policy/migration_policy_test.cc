@@ -186,3 +186,28 @@ TEST_CASE("a passed-over re-split is named in the decision") {
   CHECK(d.kind == DecisionKind::kMigrate);
   CHECK(d.reason.find("with the same cuts") != std::string::npos);
 }
+
+TEST_CASE("a plan that costs far more than predicted at adoption is not protected by the cool-down") {
+  PolicySettings s;
+  s.cooldown = 10s;
+  auto in = Base();  // current 100 ms, candidate 50 ms
+  in.last_reconfiguration = in.now - 3s;
+  in.adopted_ms = 60;  // 100 < 2 x 60: comparable to its prediction, the cool-down holds
+  CHECK(Decide(s, in).kind == DecisionKind::kKeep);
+  in.adopted_ms = 40;  // 100 > 2 x 40: badly wrong now
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.reason.find("cool-down waived: the current plan costs 2.5x its prediction") != std::string::npos);
+  in.adopted_ms = 0;  // unknown (e.g. re-adopted after a restart): the cool-down holds
+  CHECK(Decide(s, in).kind == DecisionKind::kKeep);
+  s.cooldown_waiver_factor = 0;  // off
+  in.adopted_ms = 40;
+  CHECK(Decide(s, in).kind == DecisionKind::kKeep);
+  // Outside the cool-down nothing changes, and the reason does not mention a waiver.
+  in.last_reconfiguration = in.now - 30s;
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.reason.find("waived") == std::string::npos);
+  s.cooldown_waiver_factor = 0.5;
+  CHECK_FALSE(s.Validate().ok());
+}
