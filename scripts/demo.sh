@@ -115,11 +115,7 @@ uplink() {
 }
 
 now_ms() { date +%s%3N; }
-free_ports() { $PY -c "
-import socket,sys
-ss=[socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(('127.0.0.1',0))
-print(' '.join(str(s.getsockname()[1]) for s in ss))" "$1"; }
+source "$ROOT/scripts/lib/harness.sh"  # free_ports
 wait_for() {  # wait_for SECONDS CMD...: polls every 100 ms
   local until=$(( $(now_ms) + $1 * 1000 )); shift
   while ! "$@" >/dev/null 2>&1; do
@@ -214,15 +210,6 @@ RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 commit_ms() {  # commit_ms EPOCH -> wall ms at which the orchestrator committed that epoch
   ctl events --deployment demo --json | jq_py "[e['unix_ms'] for e in d['events'] if e['type']=='rollout' and e['kind']=='draining' and e['epoch']==$1][0]"
-}
-wait_new_epoch() {  # wait_new_epoch OLD_EPOCH SECONDS -> prints the wall ms of the commit
-  local old=$1 until=$(( $(now_ms) + $2 * 1000 )) e
-  while [ "$(now_ms)" -lt "$until" ]; do
-    e=$(epoch 2>/dev/null || echo "$old")
-    if [ "$e" != "$old" ]; then commit_ms "$e" 2>/dev/null || now_ms; return 0; fi
-    sleep 0.1
-  done
-  return 1
 }
 record() {  # name action t_action t_done stages_before
   local e=0 kind="" after=""

@@ -11,26 +11,14 @@
 # Usage: prometheus_test.sh BIN_DIR SOURCE_DIR
 set -euo pipefail
 BIN=$1 SRC=$2
-PY=/usr/bin/python3
+source "$SRC/scripts/lib/harness.sh"
 for tool in prometheus promtool curl; do
   command -v "$tool" >/dev/null || { echo "FAIL: $tool not installed (scripts/setup.sh installs it)" >&2; exit 1; }
 done
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-prom.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -15 "$f" >&2; }; done; exit 1; }
-wait_http() { local i; for ((i = 0; i < $2 * 10; i++)); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done; return 1; }
+harness_init prom
 CTL=$BIN/edgesplitctl
 
-read -r CP HP D1 H1 D2 H2 PP <<<"$($PY -c "
-import socket
-ss=[socket.socket() for _ in range(7)]
-for s in ss: s.bind(('127.0.0.1',0))
-print(' '.join(str(s.getsockname()[1]) for s in ss))")"
+read -r CP HP D1 H1 D2 H2 PP <<<"$(free_ports 7)"
 export EDGESPLIT_ADDR=127.0.0.1:$HP
 
 # 1. a live site

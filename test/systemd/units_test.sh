@@ -10,15 +10,8 @@
 # Usage: units_test.sh BUILD_DIR BINDIR UNITDIR DOCDIR (the configured install locations).
 set -euo pipefail
 BUILD=$1 BINDIR=$2 UNITDIR=$3 DOCDIR=$4
-PY=/usr/bin/python3
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-units.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -20 "$f" >&2; }; done; exit 1; }
+source "$(dirname "$0")/../../scripts/lib/harness.sh"
+harness_init units
 ROOT=$TMP/root
 
 # 1. install
@@ -43,11 +36,7 @@ for u in edgesplit-agent edgesplit-orchestrator; do
 done
 
 # 3. run each unit's ExecStart with the example config
-read -r CP HP DP AP <<<"$($PY -c "
-import socket
-ss=[socket.socket() for _ in range(4)]
-for s in ss: s.bind(('127.0.0.1',0))
-print(' '.join(str(s.getsockname()[1]) for s in ss))")"
+read -r CP HP DP AP <<<"$(free_ports 4)"
 mkdir -p "$TMP/models" "$TMP/state"
 set_key() { sed -i "s#^$2:.*#$2: $3#" "$1"; grep -q "^$2: $3\$" "$1" || fail "no key $2 in $1"; }
 OCONF=$TMP/orchestrator.yaml ACONF=$TMP/agent.yaml
@@ -65,11 +54,6 @@ set_key "$ACONF" models_dir "$TMP/models"
 
 exec_start() {  # the unit's ExecStart, binary in the staging root, config replaced
   sed -n "s#^ExecStart=##p" "$ROOT$UNITDIR/$1.service" | sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#"
-}
-wait_http() {  # wait_http URL SECONDS
-  local i
-  for ((i = 0; i < $2 * 10; i++)); do curl -sf "$1" >/dev/null && return 0; sleep 0.1; done
-  return 1
 }
 stop_unit() {  # stop_unit PID UNIT: SIGTERM, exit 0 within the unit's TimeoutStopSec
   local pid=$1 limit rc=0 i

@@ -17,6 +17,18 @@ namespace {
 
 bool Close(double a, double b) { return std::abs(a - b) <= 1e-7 * std::max({1.0, std::abs(a), std::abs(b)}); }
 
+std::vector<int> AllNodes(const CompiledInstance& ci) {
+  std::vector<int> all(ci.num_nodes());
+  for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+  return all;
+}
+
+// The threshold searches need a period term: latency instances become mixed (0.7, 2.0).
+PlanningInstance WithPeriodTerm(PlanningInstance in) {
+  if (in.objective.kind == ObjectiveKind::kLatency) in.objective = {ObjectiveKind::kMixed, 0.7, 2.0};
+  return in;
+}
+
 PeriodResult SolvePeriodForTest(const CompiledInstance& ci, const std::vector<int>& cand) {
   return SolveMinPeriod(ci, cand, 0, kInf);
 }
@@ -146,8 +158,7 @@ TEST_CASE("the bitmask DP alone, without an incumbent, finds the brute-force opt
     const CompiledInstance ci(in);
     const BruteForceResult bf = SolveBruteForce(ci);
     const RelaxedBounds rb = ComputeRelaxedBounds(ci);
-    std::vector<int> all(ci.num_nodes());
-    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<int> all = AllNodes(ci);
     const DpResult d = SolveDp(ci, rb, all, kInf, {});
     INFO("seed " << seed);
     REQUIRE(d.complete);
@@ -170,8 +181,7 @@ TEST_CASE("the period threshold search alone finds the brute-force minimum perio
     in.migration.reset();
     const CompiledInstance ci(in);
     const BruteForceResult bf = SolveBruteForce(ci);
-    std::vector<int> all(ci.num_nodes());
-    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<int> all = AllNodes(ci);
     const PeriodResult pr = SolvePeriodForTest(ci, all);
     INFO("seed " << seed);
     REQUIRE(pr.complete);
@@ -189,14 +199,12 @@ TEST_CASE("the period threshold search alone finds the brute-force minimum perio
 TEST_CASE("the period-threshold branch and bound alone finds the brute-force optimum", "[planner]") {
   int checked = 0;
   for (uint64_t seed = 40000; seed < 41500; ++seed) {
-    PlanningInstance in = RandomTinyInstance(seed, 5, 6);
-    if (in.objective.kind == ObjectiveKind::kLatency) in.objective = {ObjectiveKind::kMixed, 0.7, 2.0};
+    const PlanningInstance in = WithPeriodTerm(RandomTinyInstance(seed, 5, 6));
     const CompiledInstance ci(in);
     if (ci.B() == 0 || ci.s_trivial()) continue;
     const BruteForceResult bf = SolveBruteForce(ci);
     const RelaxedBounds rb = ComputeRelaxedBounds(ci);
-    std::vector<int> all(ci.num_nodes());
-    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<int> all = AllNodes(ci);
     double best = kInf;
     std::vector<IStage> plan;
     const ThresholdSearchResult ts = SolveByPeriodThresholds(
@@ -261,8 +269,7 @@ TEST_CASE("capped DPs match the enumeration: S*(T), probes, interval values", "[
       EnumeratePlans(ci, st, used, plans);
     }
     if (plans.empty()) continue;
-    std::vector<int> all(ci.num_nodes());
-    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<int> all = AllNodes(ci);
     const std::vector<double> t = PeriodCandidates(ci, all, 0, kInf);
     // Caps between candidate values, so no plan sits on a cap up to rounding.
     std::vector<double> caps;
@@ -321,14 +328,12 @@ TEST_CASE("capped DPs match the enumeration: S*(T), probes, interval values", "[
 TEST_CASE("the period-threshold branch and bound matches brute force under every option", "[planner]") {
   int checked = 0;
   for (uint64_t seed = 60000; seed < 60600; ++seed) {
-    PlanningInstance in = RandomTinyInstance(seed, 5, 6);
-    if (in.objective.kind == ObjectiveKind::kLatency) in.objective = {ObjectiveKind::kMixed, 0.7, 2.0};
+    const PlanningInstance in = WithPeriodTerm(RandomTinyInstance(seed, 5, 6));
     const CompiledInstance ci(in);
     if (ci.B() == 0 || ci.s_trivial()) continue;
     const BruteForceResult bf = SolveBruteForce(ci);
     const RelaxedBounds rb = ComputeRelaxedBounds(ci);
-    std::vector<int> all(ci.num_nodes());
-    for (int v = 0; v < ci.num_nodes(); ++v) all[v] = v;
+    const std::vector<int> all = AllNodes(ci);
     const PeriodResult pr = SolveMinPeriod(ci, all, 0, kInf);
     REQUIRE(pr.complete);
     const PlanCost greedy = ci.EvaluateIndex(GreedyBaseline(ci));
