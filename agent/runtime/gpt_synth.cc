@@ -34,6 +34,10 @@ std::string EmbedSource() {
 def forward(self, ids):
     pos = self.wpe[:ids.size(1)]
     return torch.embedding(self.wte, ids) + pos.unsqueeze(0)
+
+def step(self, ids, cache, pos: int):
+    p = self.wpe[pos:pos + ids.size(1)]
+    return torch.embedding(self.wte, ids) + p.unsqueeze(0)
 )JIT";
 }
 
@@ -58,6 +62,31 @@ def forward(self, x):
     h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
     m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
     return x + torch.linear(m, self.fc2_w, self.fc2_b)
+
+def step(self, x, cache, pos: int):
+    B = x.size(0)
+    T = x.size(1)
+    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
+    qkv = torch.linear(h, self.attn_w, self.attn_b)
+    q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    kc = cache[0]
+    vc = cache[1]
+    kc.narrow(2, pos, T).copy_(k)
+    vc.narrow(2, pos, T).copy_(v)
+    keys = kc.narrow(2, 0, pos + T)
+    vals = vc.narrow(2, 0, pos + T)
+    att = torch.matmul(q, keys.transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
+    if T > 1:
+        mask = torch.ones([T, pos + T]).triu(pos + 1) > 0.5
+        att = att.masked_fill(mask, -10000.0)
+    att = torch.softmax(att, -1)
+    y = torch.matmul(att, vals).transpose(1, 2).reshape(B, T, )JIT" << d_model << R"JIT()
+    x = x + torch.linear(y, self.proj_w, self.proj_b)
+    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
+    m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
+    return x + torch.linear(m, self.fc2_w, self.fc2_b)
 )JIT";
   return s.str();
 }
@@ -68,6 +97,9 @@ std::string HeadSource(int d_model) {
 def forward(self, x):
     h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.lnf_w, self.lnf_b, 1e-5)
     return torch.linear(h, self.head_w)
+
+def step(self, x, cache, pos: int):
+    return self.forward(x)
 )JIT";
   return s.str();
 }
@@ -83,6 +115,8 @@ Status GptSynthOptions::Validate() const {
   if (vocab <= 0 || vocab > 1000000) errs += "--vocab must be in [1, 1000000]; ";
   if (seq <= 0 || seq > 65536) errs += "--seq must be in [1, 65536]; ";
   if (batch <= 0 || batch > 4096) errs += "batch must be in [1, 4096]; ";
+  if (max_context <= 0 || max_context > 65536) errs += "--max-context must be in [1, 65536]; ";
+  else if (seq > max_context) errs += "--seq must not exceed --max-context; ";
   if (!errs.empty()) return InvalidArgument(errs.substr(0, errs.size() - 2));
   return Status::Ok();
 }
@@ -95,16 +129,20 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
   try {
     c10::InferenceMode guard;
     auto gen = at::detail::createCPUGenerator(o.seed);
-    const int64_t D = o.d_model, V = o.vocab, S = o.seq, Bt = o.batch;
+    const int64_t D = o.d_model, V = o.vocab, S = o.seq, Bt = o.batch, C = o.max_context, H = o.heads;
     const double std_w = 0.02, std_proj = 0.02 / std::sqrt(2.0 * std::max(1, o.layers));
 
     Manifest m;
     m.name = o.name;
     m.family = "gpt";
-    m.input = {DType::kInt64, {Bt, S}};
-    const TensorSpec hidden{DType::kFloat32, {Bt, S, D}};
+    m.input = {DType::kInt64, {Bt, S}, 1};
+    m.generation = GenerationSpec{C, V, "step"};
+    const TensorSpec hidden{DType::kFloat32, {Bt, S, D}, 1};
+    // A block's KV cache: keys and values [2, batch, heads, context, head_dim].
+    StateSpec kv{TensorSpec{DType::kFloat32, {2, Bt, H, C, D / H}, 3}, static_cast<uint64_t>(2 * Bt * D * 4)};
 
-    auto save = [&](torch::jit::Module& mod, const std::string& lname, const TensorSpec& out, double flops) -> Status {
+    auto save = [&](torch::jit::Module& mod, const std::string& lname, const TensorSpec& out, double flops,
+                    std::optional<StateSpec> state = std::nullopt) -> Status {
       char file_buf[32];
       std::snprintf(file_buf, sizeof(file_buf), "layer_%03zu.pt", m.layers.size());
       const std::string file = file_buf;
@@ -122,6 +160,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
       l.param_bytes = ParamBytes(mod);
       l.output = out;
       l.flops = flops;
+      l.state = std::move(state);
       m.layers.push_back(std::move(l));
       return Status::Ok();
     };
@@ -129,7 +168,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     {
       torch::jit::Module emb("edgesplit.GptEmbedding");
       emb.register_parameter("wte", Init(gen, {V, D}, std_w), false);
-      emb.register_parameter("wpe", Init(gen, {S, D}, 0.01), false);
+      emb.register_parameter("wpe", Init(gen, {C, D}, 0.01), false);
       emb.define(EmbedSource());
       emb.eval();
       ES_RETURN_IF_ERROR(save(emb, "embed", hidden, static_cast<double>(Bt * S * D)));
@@ -152,7 +191,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
       blk.eval();
       // 2·S·(3D² + D² + 8D²) for the projections plus 2·2·S²·D for attention, per batch item.
       const double flops = static_cast<double>(Bt) * (2.0 * S * 12.0 * D * D + 4.0 * S * S * D);
-      ES_RETURN_IF_ERROR(save(blk, "block_" + std::to_string(b), hidden, flops));
+      ES_RETURN_IF_ERROR(save(blk, "block_" + std::to_string(b), hidden, flops, kv));
     }
     {
       torch::jit::Module head("edgesplit.GptHead");
@@ -161,7 +200,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
       head.register_parameter("head_w", Init(gen, {V, D}, std_w), false);
       head.define(HeadSource(o.d_model));
       head.eval();
-      ES_RETURN_IF_ERROR(save(head, "lm_head", TensorSpec{DType::kFloat32, {Bt, S, V}},
+      ES_RETURN_IF_ERROR(save(head, "lm_head", TensorSpec{DType::kFloat32, {Bt, S, V}, 1},
                               static_cast<double>(Bt) * 2.0 * S * D * V));
     }
     return WriteManifest(m, out_dir);

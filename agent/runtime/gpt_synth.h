@@ -1,6 +1,8 @@
 // Synthesises a GPT-style decoder package from C++ (no Python): layer 0 is token + position
 // embedding, then N pre-norm blocks (causal self-attention + GELU MLP), then final LayerNorm +
 // LM head. Weights are seeded; the same options give a byte-identical package.
+// Every layer also has `step(x, cache, pos)` (incremental decoding with a preallocated KV cache,
+// docs/model-package.md), so the package can generate.
 #pragma once
 
 #include <cstdint>
@@ -16,7 +18,8 @@ struct GptSynthOptions {
   int d_model = 128;
   int heads = 4;
   int vocab = 1000;
-  int seq = 32;
+  int seq = 32;            // nominal (profiling) sequence length
+  int max_context = 1024;  // longest generation (prompt + new tokens); position table size
   int batch = 1;
   uint64_t seed = 1;
   Status Validate() const;

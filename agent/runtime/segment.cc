@@ -3,6 +3,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -14,7 +15,26 @@ namespace edgesplit {
 
 struct Segment::Impl {
   std::vector<torch::jit::Module> layers;
+  std::vector<std::optional<StateSpec>> state;  // per layer of the range
 };
+
+namespace {
+// KV caches of one session on one segment: a preallocated tensor per stateful layer
+// (an undefined tensor for stateless ones, which their step methods ignore).
+class TorchSessionState final : public SessionState {
+ public:
+  TorchSessionState(std::vector<at::Tensor> caches, int64_t capacity, uint64_t bytes)
+      : caches_(std::move(caches)), capacity_(capacity), bytes_(bytes) {}
+  int64_t capacity() const override { return capacity_; }
+  uint64_t bytes() const override { return bytes_; }
+  std::vector<at::Tensor>& caches() { return caches_; }
+
+ private:
+  std::vector<at::Tensor> caches_;
+  int64_t capacity_;
+  uint64_t bytes_;
+};
+}  // namespace
 
 Segment::Segment(std::unique_ptr<Impl> impl, int first, int end, TensorSpec in, TensorSpec out, uint64_t params)
     : impl_(std::move(impl)), first_(first), end_(end), input_spec_(std::move(in)), output_spec_(std::move(out)),
@@ -22,13 +42,17 @@ Segment::Segment(std::unique_ptr<Impl> impl, int first, int end, TensorSpec in, 
 
 Segment::~Segment() = default;
 
-Status CheckTensorMatches(const HostTensor& t, const TensorSpec& spec, const std::string& what) {
+Status CheckTensorMatches(const HostTensor& t, const TensorSpec& spec, const std::string& what, int64_t max_seq) {
   if (t.dtype != spec.dtype)
     return InvalidArgument(what + ": dtype " + DTypeName(t.dtype) + " does not match expected " + DTypeName(spec.dtype));
-  if (t.shape != spec.shape)
+  const int64_t longest = spec.seq_dim >= 0 ? std::max(max_seq, spec.shape[spec.seq_dim]) : 0;
+  if (!spec.Accepts(t.dtype, t.shape, longest))
     return InvalidArgument(what + ": shape " + ShapeToString(t.shape) + " does not match expected " +
-                           ShapeToString(spec.shape));
-  if (t.nbytes != spec.Bytes()) return InvalidArgument(what + ": byte count does not match shape");
+                           ShapeToString(spec.shape) +
+                           (spec.seq_dim >= 0 ? " (dimension " + std::to_string(spec.seq_dim) + " may be 1.." +
+                                                    std::to_string(longest) + ")"
+                                              : std::string()));
+  if (t.nbytes != t.numel() * DTypeSize(t.dtype)) return InvalidArgument(what + ": byte count does not match shape");
   return Status::Ok();
 }
 
@@ -57,19 +81,27 @@ Result<std::unique_ptr<Segment>> Segment::Load(const std::string& dir, const Man
       std::istringstream is(bytes);
       torch::jit::Module mod = torch::jit::load(is, torch::kCPU);
       mod.eval();
+      if (m.generation && !mod.find_method(m.generation->step_method))
+        return DataLoss("layer " + std::to_string(i) + " (" + l.name + "): has no method '" +
+                        m.generation->step_method + "' required by the generation section");
       impl->layers.push_back(std::move(mod));
+      impl->state.push_back(l.state);
     } catch (const std::exception& e) {
       return DataLoss("layer " + std::to_string(i) + " (" + l.name +
                       "): not a loadable TorchScript file: " + TorchErrorMessage(e));
     }
     params += l.param_bytes;
   }
-  return std::unique_ptr<Segment>(
-      new Segment(std::move(impl), first, end, m.InputOf(first), m.layers[end - 1].output, params));
+  std::unique_ptr<Segment> seg(new Segment(std::move(impl), first, end, m.InputOf(first), m.layers[end - 1].output, params));
+  seg->max_seq_ = m.MaxSeq();
+  seg->generation_ = m.generation;
+  seg->holds_last_layer_ = end == m.num_layers();
+  seg->state_bytes_per_token_ = m.StateBytesPerToken(first, end);
+  return seg;
 }
 
 Result<HostTensor> Segment::Run(const HostTensor& input, std::vector<double>* layer_ms) {
-  ES_RETURN_IF_ERROR(CheckTensorMatches(input, input_spec_, "input to layer " + std::to_string(first_)));
+  ES_RETURN_IF_ERROR(CheckTensorMatches(input, input_spec_, "input to layer " + std::to_string(first_), max_seq_));
   if (layer_ms) layer_ms->assign(impl_->layers.size(), 0.0);
   try {
     c10::InferenceMode guard;
@@ -81,11 +113,69 @@ Result<HostTensor> Segment::Run(const HostTensor& input, std::vector<double>* la
         (*layer_ms)[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     }
     ES_ASSIGN_OR_RETURN(HostTensor out, FromTorch(x));
-    ES_RETURN_IF_ERROR(CheckTensorMatches(out, output_spec_, "output of layer " + std::to_string(end_ - 1)));
+    ES_RETURN_IF_ERROR(CheckTensorMatches(out, output_spec_, "output of layer " + std::to_string(end_ - 1), max_seq_));
     return out;
   } catch (const std::exception& e) {
     return Internal("segment [" + std::to_string(first_) + "," + std::to_string(end_) +
                     ") failed: " + TorchErrorMessage(e));
+  }
+}
+
+Result<std::unique_ptr<SessionState>> Segment::NewSession(int64_t capacity) {
+  if (!generation_) return FailedPrecondition("this model package cannot generate");
+  if (capacity < 1 || capacity > generation_->max_context)
+    return InvalidArgument("session capacity " + std::to_string(capacity) + " is outside [1, " +
+                           std::to_string(generation_->max_context) + "]");
+  std::vector<at::Tensor> caches;
+  uint64_t bytes = 0;
+  try {
+    c10::InferenceMode guard;
+    for (const auto& st : impl_->state) {
+      if (!st) {
+        caches.emplace_back();
+        continue;
+      }
+      std::vector<int64_t> shape = st->spec.shape;
+      shape[st->spec.seq_dim] = capacity;
+      ES_ASSIGN_OR_RETURN(auto dt, ToTorchDType(st->spec.dtype));
+      // Uninitialised: a step writes positions before any step reads them.
+      caches.push_back(at::empty(shape, at::TensorOptions().dtype(dt)));
+      bytes += st->bytes_per_token * static_cast<uint64_t>(capacity);
+    }
+  } catch (const std::exception& e) {
+    return ResourceExhausted("cannot allocate the session's KV cache: " + TorchErrorMessage(e));
+  }
+  return std::unique_ptr<SessionState>(new TorchSessionState(std::move(caches), capacity, bytes));
+}
+
+Result<HostTensor> Segment::Step(const HostTensor& input, SessionState* state, int64_t pos, std::vector<double>* layer_ms) {
+  if (!generation_) return FailedPrecondition("this model package cannot generate");
+  auto* s = dynamic_cast<TorchSessionState*>(state);
+  if (!s) return InvalidArgument("step without a session state of this segment");
+  ES_RETURN_IF_ERROR(CheckTensorMatches(input, input_spec_, "step input to layer " + std::to_string(first_), max_seq_));
+  const int64_t T = input.shape[input_spec_.seq_dim];
+  if (pos < 0 || pos + T > s->capacity())
+    return InvalidArgument("positions [" + std::to_string(pos) + ", " + std::to_string(pos + T) +
+                           ") exceed the session's capacity of " + std::to_string(s->capacity()) + " tokens");
+  if (layer_ms) layer_ms->assign(impl_->layers.size(), 0.0);
+  try {
+    c10::InferenceMode guard;
+    at::Tensor x = AsTorch(input);
+    const at::Tensor none = at::empty({0});  // the cache argument of stateless layers
+    for (size_t i = 0; i < impl_->layers.size(); ++i) {
+      auto t0 = std::chrono::steady_clock::now();
+      // Only the last position's logits are sampled: the head (per-position ops) runs on it alone.
+      if (holds_last_layer_ && i + 1 == impl_->layers.size() && x.dim() >= 2 && x.size(1) > 1)
+        x = x.narrow(1, x.size(1) - 1, 1);
+      const at::Tensor& cache = s->caches()[i].defined() ? s->caches()[i] : none;
+      x = impl_->layers[i].get_method(generation_->step_method)({x, cache, pos}).toTensor();
+      if (layer_ms)
+        (*layer_ms)[i] = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    }
+    return FromTorch(x);
+  } catch (const std::exception& e) {
+    return Internal("segment [" + std::to_string(first_) + "," + std::to_string(end_) +
+                    ") step failed: " + TorchErrorMessage(e));
   }
 }
 

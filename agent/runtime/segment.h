@@ -4,6 +4,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,15 @@
 #include "common/model/manifest.h"
 
 namespace edgesplit {
+
+// The per-session state of one segment: the KV caches of its stateful layers, preallocated for
+// capacity() tokens when the session starts (no growth per token). Used by one step at a time.
+class SessionState {
+ public:
+  virtual ~SessionState() = default;
+  virtual int64_t capacity() const = 0;  // tokens
+  virtual uint64_t bytes() const = 0;    // memory reserved
+};
 
 // What the agent's data plane needs from a segment; fakes implement it in unit tests.
 class SegmentExecutor {
@@ -23,6 +33,22 @@ class SegmentExecutor {
   virtual const TensorSpec& output_spec() const = 0;
   // Runs the layers in order; fills `layer_ms` (one entry per layer) when given.
   virtual Result<HostTensor> Run(const HostTensor& input, std::vector<double>* layer_ms) = 0;
+
+  // Generation (packages with a generation section; the defaults say "not supported").
+  virtual bool can_generate() const { return false; }
+  virtual uint64_t state_bytes_per_token() const { return 0; }  // of this segment's layers
+  // Preallocates the session state for positions [0, capacity_tokens).
+  virtual Result<std::unique_ptr<SessionState>> NewSession(int64_t capacity_tokens) {
+    return FailedPrecondition("this model package cannot generate");
+  }
+  // Runs positions [pos, pos + T) of a session through the layers' incremental method, reading
+  // and extending `state`: `x` is [batch, T] token ids (layer 0) or the previous segment's
+  // [batch, T, ...] hidden states. The segment holding the model's last layer returns the logits
+  // of the final position only, [batch, 1, vocab].
+  virtual Result<HostTensor> Step(const HostTensor& x, SessionState* state, int64_t pos,
+                                  std::vector<double>* layer_ms) {
+    return FailedPrecondition("this model package cannot generate");
+  }
 };
 
 struct SegmentOptions {
@@ -44,8 +70,17 @@ class Segment final : public SegmentExecutor {
   const TensorSpec& output_spec() const override { return output_spec_; }
   uint64_t param_bytes() const { return param_bytes_; }
 
-  // Rejects an input whose dtype or shape differs from the manifest (invalid_argument).
+  // Rejects an input whose dtype or shape differs from the manifest (invalid_argument); a
+  // sequence dimension may be any length up to the package's MaxSeq().
   Result<HostTensor> Run(const HostTensor& input, std::vector<double>* layer_ms) override;
+
+  bool can_generate() const override { return generation_.has_value(); }
+  uint64_t state_bytes_per_token() const override { return state_bytes_per_token_; }
+  // Errors: failed_precondition (cannot generate), invalid_argument (capacity outside
+  // [1, max_context]), resource_exhausted (allocation failed).
+  Result<std::unique_ptr<SessionState>> NewSession(int64_t capacity_tokens) override;
+  // Errors: invalid_argument (shape, or pos + T beyond the session's capacity).
+  Result<HostTensor> Step(const HostTensor& x, SessionState* state, int64_t pos, std::vector<double>* layer_ms) override;
 
  private:
   struct Impl;
@@ -54,10 +89,15 @@ class Segment final : public SegmentExecutor {
   int first_, end_;
   TensorSpec input_spec_, output_spec_;
   uint64_t param_bytes_;
+  int64_t max_seq_ = 0;
+  std::optional<GenerationSpec> generation_;
+  bool holds_last_layer_ = false;
+  uint64_t state_bytes_per_token_ = 0;
 };
 
-// Checks a tensor against a spec; the message names what differs.
-Status CheckTensorMatches(const HostTensor& t, const TensorSpec& spec, const std::string& what);
+// Checks a tensor against a spec (a sequence dimension may be 1..max_seq long; max_seq <= 0:
+// the nominal length only); the message names what differs.
+Status CheckTensorMatches(const HostTensor& t, const TensorSpec& spec, const std::string& what, int64_t max_seq = 0);
 
 // Runs a chain of segments cut at `cuts` (strictly increasing, inside (0, L)) and returns the
 // final output. With no cuts, runs the whole model as one segment.

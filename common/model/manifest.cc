@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -13,11 +14,13 @@ namespace {
 
 constexpr size_t kMaxManifestTensorBytes = size_t{1} << 34;  // 16 GiB: sanity bound on any activation
 
-Result<TensorSpec> ParseSpec(const YAML::Node& n, const std::string& where) {
+Result<TensorSpec> ParseSpec(const YAML::Node& n, const std::string& where, int version,
+                             const std::set<std::string>& extra = {}) {
   if (!n || !n.IsMap()) return InvalidArgument(where + ": expected a map with dtype and shape");
   for (auto it = n.begin(); it != n.end(); ++it) {
     auto k = it->first.as<std::string>();
-    if (k != "dtype" && k != "shape") return InvalidArgument(where + ": unknown key '" + k + "'");
+    const bool known = k == "dtype" || k == "shape" || (k == "seq_dim" && version >= 2) || extra.count(k);
+    if (!known) return InvalidArgument(where + ": unknown key '" + k + "'");
   }
   if (!n["dtype"]) return InvalidArgument(where + ".dtype: missing");
   if (!n["shape"] || !n["shape"].IsSequence()) return InvalidArgument(where + ".shape: missing or not a list");
@@ -29,14 +32,67 @@ Result<TensorSpec> ParseSpec(const YAML::Node& n, const std::string& where) {
   if (s.shape.empty()) return InvalidArgument(where + ".shape: empty");
   auto numel = CheckedNumel(s.shape, s.dtype, kMaxManifestTensorBytes);
   if (!numel.ok()) return InvalidArgument(where + ".shape: " + numel.status().message());
+  if (n["seq_dim"]) {
+    s.seq_dim = n["seq_dim"].as<int>();
+    if (s.seq_dim < 0 || s.seq_dim >= static_cast<int>(s.shape.size()))
+      return InvalidArgument(where + ".seq_dim: must index a dimension of shape");
+  }
   return s;
 }
 
+Result<GenerationSpec> ParseGeneration(const YAML::Node& n) {
+  const std::string where = "model.yaml: generation";
+  if (!n.IsMap()) return InvalidArgument(where + ": expected a map");
+  static const std::set<std::string> kKeys = {"max_context", "vocab", "step_method"};
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    auto k = it->first.as<std::string>();
+    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
+  }
+  GenerationSpec g;
+  if (!n["max_context"]) return InvalidArgument(where + ".max_context: missing");
+  if (!n["vocab"]) return InvalidArgument(where + ".vocab: missing");
+  g.max_context = n["max_context"].as<int64_t>();
+  g.vocab = n["vocab"].as<int64_t>();
+  if (g.max_context < 1 || g.max_context > (int64_t{1} << 20))
+    return InvalidArgument(where + ".max_context: must be in [1, 1048576]");
+  if (g.vocab < 1 || g.vocab > (int64_t{1} << 24)) return InvalidArgument(where + ".vocab: must be in [1, 16777216]");
+  if (n["step_method"]) g.step_method = n["step_method"].as<std::string>();
+  if (g.step_method.empty()) return InvalidArgument(where + ".step_method: must not be empty");
+  return g;
+}
+
+// Cross-checks of a generation package: token input, variable sequence dims, logits, state.
+Status CheckGeneration(const Manifest& m) {
+  const GenerationSpec& g = *m.generation;
+  const std::string where = "model.yaml: generation";
+  if (m.input.dtype != DType::kInt64 || m.input.shape.size() != 2 || m.input.seq_dim != 1)
+    return InvalidArgument(where + ": input must be int64 token ids [batch, T] with seq_dim 1");
+  if (m.input.shape[1] > g.max_context) return InvalidArgument(where + ": input length exceeds max_context");
+  for (int i = 0; i < m.num_layers(); ++i) {
+    const auto& l = m.layers[i];
+    const std::string lw = "model.yaml: layers[" + std::to_string(i) + "]";
+    if (l.output.seq_dim < 0) return InvalidArgument(lw + ".output.seq_dim: required in a generation package");
+    if (l.state) {
+      const TensorSpec& st = l.state->spec;
+      if (st.seq_dim < 0 || st.shape[st.seq_dim] != g.max_context)
+        return InvalidArgument(lw + ".state: seq_dim must mark a dimension of length max_context");
+      if (l.state->bytes_per_token * static_cast<uint64_t>(g.max_context) != st.Bytes())
+        return InvalidArgument(lw + ".state.bytes_per_token: does not match shape / max_context");
+    }
+  }
+  const TensorSpec& logits = m.layers.back().output;
+  if (logits.shape.back() != g.vocab || logits.seq_dim != static_cast<int>(logits.shape.size()) - 2)
+    return InvalidArgument(where + ": the last layer must output logits [batch, T, vocab]");
+  return Status::Ok();
+}
+
+// Leaves the map open: the caller may add keys, then closes it.
 void EmitSpec(YAML::Emitter& e, const TensorSpec& s) {
   e << YAML::Flow << YAML::BeginMap << YAML::Key << "dtype" << YAML::Value << DTypeName(s.dtype)
     << YAML::Key << "shape" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (auto d : s.shape) e << d;
-  e << YAML::EndSeq << YAML::EndMap;
+  e << YAML::EndSeq;
+  if (s.seq_dim >= 0) e << YAML::Key << "seq_dim" << YAML::Value << s.seq_dim;
 }
 
 bool SafeRelativeFile(const std::string& f) {
@@ -44,6 +100,30 @@ bool SafeRelativeFile(const std::string& f) {
 }
 
 }  // namespace
+
+bool TensorSpec::Accepts(DType d, const std::vector<int64_t>& s, int64_t max_seq) const {
+  if (d != dtype || s.size() != shape.size()) return false;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (static_cast<int>(i) == seq_dim) {
+      if (s[i] < 1 || s[i] > max_seq) return false;
+    } else if (s[i] != shape[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+int64_t Manifest::MaxSeq() const {
+  if (generation) return generation->max_context;
+  return input.seq_dim >= 0 ? input.shape[input.seq_dim] : 0;
+}
+
+uint64_t Manifest::StateBytesPerToken(int first, int end) const {
+  uint64_t b = 0;
+  for (int i = std::max(0, first); i < std::min(end, num_layers()); ++i)
+    if (layers[i].state) b += layers[i].state->bytes_per_token;
+  return b;
+}
 
 size_t TensorSpec::Bytes() const {
   size_t n = DTypeSize(dtype);
@@ -61,7 +141,7 @@ Result<Manifest> ParseManifest(const std::string& text) {
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return InvalidArgument("model.yaml: expected a map at the top level");
-    static const std::set<std::string> kTop = {"name", "format_version", "family", "input", "layers"};
+    static const std::set<std::string> kTop = {"name", "format_version", "family", "input", "layers", "generation"};
     for (auto it = root.begin(); it != root.end(); ++it) {
       auto k = it->first.as<std::string>();
       if (!kTop.count(k)) return InvalidArgument("model.yaml: unknown key '" + k + "'");
@@ -71,15 +151,18 @@ Result<Manifest> ParseManifest(const std::string& text) {
     m.name = root["name"].as<std::string>();
     if (!root["format_version"]) return InvalidArgument("model.yaml: format_version: missing");
     m.format_version = root["format_version"].as<int>();
-    if (m.format_version != kManifestFormatVersion)
+    if (m.format_version < kMinManifestFormatVersion || m.format_version > kManifestFormatVersion)
       return InvalidArgument("model.yaml: format_version " + std::to_string(m.format_version) +
-                             " is not supported (this build reads " + std::to_string(kManifestFormatVersion) + ")");
+                             " is not supported (this build reads " + std::to_string(kMinManifestFormatVersion) + " to " +
+                             std::to_string(kManifestFormatVersion) + ")");
+    const int v = m.format_version;
+    if (v < 2 && root["generation"]) return InvalidArgument("model.yaml: generation: needs format_version 2");
     if (root["family"]) m.family = root["family"].as<std::string>();
-    ES_ASSIGN_OR_RETURN(m.input, ParseSpec(root["input"], "model.yaml: input"));
+    ES_ASSIGN_OR_RETURN(m.input, ParseSpec(root["input"], "model.yaml: input", v));
     const auto& layers = root["layers"];
     if (!layers || !layers.IsSequence() || layers.size() == 0)
       return InvalidArgument("model.yaml: layers: missing or empty");
-    static const std::set<std::string> kLayer = {"name", "file", "sha256", "param_bytes", "output", "flops"};
+    static const std::set<std::string> kLayer = {"name", "file", "sha256", "param_bytes", "output", "flops", "state"};
     std::set<std::string> files;
     for (size_t i = 0; i < layers.size(); ++i) {
       const auto& n = layers[i];
@@ -87,7 +170,7 @@ Result<Manifest> ParseManifest(const std::string& text) {
       if (!n.IsMap()) return InvalidArgument(where + ": expected a map");
       for (auto it = n.begin(); it != n.end(); ++it) {
         auto k = it->first.as<std::string>();
-        if (!kLayer.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
+        if (!kLayer.count(k) || (k == "state" && v < 2)) return InvalidArgument(where + ": unknown key '" + k + "'");
       }
       LayerSpec l;
       for (const char* key : {"name", "file", "sha256", "param_bytes", "output"})
@@ -99,9 +182,25 @@ Result<Manifest> ParseManifest(const std::string& text) {
       l.sha256 = n["sha256"].as<std::string>();
       if (l.sha256.size() != 64) return InvalidArgument(where + ".sha256: expected 64 hex digits");
       l.param_bytes = n["param_bytes"].as<uint64_t>();
-      ES_ASSIGN_OR_RETURN(l.output, ParseSpec(n["output"], where + ".output"));
+      ES_ASSIGN_OR_RETURN(l.output, ParseSpec(n["output"], where + ".output", v));
       if (n["flops"]) l.flops = n["flops"].as<double>();
+      if (n["state"]) {
+        StateSpec st;
+        ES_ASSIGN_OR_RETURN(st.spec, ParseSpec(n["state"], where + ".state", v, {"bytes_per_token"}));
+        if (!n["state"]["bytes_per_token"]) return InvalidArgument(where + ".state.bytes_per_token: missing");
+        st.bytes_per_token = n["state"]["bytes_per_token"].as<uint64_t>();
+        l.state = std::move(st);
+      }
       m.layers.push_back(std::move(l));
+    }
+    if (root["generation"]) {
+      ES_ASSIGN_OR_RETURN(auto g, ParseGeneration(root["generation"]));
+      m.generation = std::move(g);
+      ES_RETURN_IF_ERROR(CheckGeneration(m));
+    } else {
+      for (size_t i = 0; i < m.layers.size(); ++i)
+        if (m.layers[i].state)
+          return InvalidArgument("model.yaml: layers[" + std::to_string(i) + "].state: only in a generation package");
     }
     return m;
   } catch (const YAML::Exception& e) {
@@ -126,6 +225,7 @@ std::string ManifestToYaml(const Manifest& m) {
   if (!m.family.empty()) e << YAML::Key << "family" << YAML::Value << m.family;
   e << YAML::Key << "input" << YAML::Value;
   EmitSpec(e, m.input);
+  e << YAML::EndMap;
   e << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
   for (const auto& l : m.layers) {
     e << YAML::BeginMap;
@@ -135,10 +235,24 @@ std::string ManifestToYaml(const Manifest& m) {
     e << YAML::Key << "param_bytes" << YAML::Value << l.param_bytes;
     e << YAML::Key << "output" << YAML::Value;
     EmitSpec(e, l.output);
+    e << YAML::EndMap;
     if (l.flops) e << YAML::Key << "flops" << YAML::Value << static_cast<uint64_t>(*l.flops);
+    if (l.state) {
+      e << YAML::Key << "state" << YAML::Value;
+      EmitSpec(e, l.state->spec);
+      e << YAML::Key << "bytes_per_token" << YAML::Value << l.state->bytes_per_token << YAML::EndMap;
+    }
     e << YAML::EndMap;
   }
-  e << YAML::EndSeq << YAML::EndMap;
+  e << YAML::EndSeq;
+  if (m.generation) {
+    e << YAML::Key << "generation" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "max_context" << YAML::Value << m.generation->max_context;
+    e << YAML::Key << "vocab" << YAML::Value << m.generation->vocab;
+    e << YAML::Key << "step_method" << YAML::Value << m.generation->step_method;
+    e << YAML::EndMap;
+  }
+  e << YAML::EndMap;
   return std::string(e.c_str()) + "\n";
 }
 

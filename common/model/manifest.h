@@ -13,14 +13,37 @@
 
 namespace edgesplit {
 
-inline constexpr int kManifestFormatVersion = 1;
+// Version 2 adds variable sequence dimensions, per-layer state and the generation section;
+// version 1 packages (fixed shapes, no generation) still load.
+inline constexpr int kManifestFormatVersion = 2;
+inline constexpr int kMinManifestFormatVersion = 1;
 inline constexpr const char* kManifestFileName = "model.yaml";
 
 struct TensorSpec {
   DType dtype = DType::kFloat32;
-  std::vector<int64_t> shape;
-  size_t Bytes() const;
-  bool operator==(const TensorSpec& o) const { return dtype == o.dtype && shape == o.shape; }
+  std::vector<int64_t> shape;  // nominal shape (the profiling length where seq_dim is set)
+  int seq_dim = -1;            // >= 0: this dimension is the sequence length, any of [1, max]
+  size_t Bytes() const;        // at the nominal shape
+  bool operator==(const TensorSpec& o) const { return dtype == o.dtype && shape == o.shape && seq_dim == o.seq_dim; }
+  // Does a tensor of `dtype`/`shape` fit this spec? The sequence dimension may be any length
+  // in [1, max_seq]; every other dimension must equal the nominal one.
+  bool Accepts(DType dtype, const std::vector<int64_t>& shape, int64_t max_seq) const;
+};
+
+// State a layer keeps per generation session (a KV cache): `spec` at the full context, with
+// spec.seq_dim the token dimension. bytes_per_token = spec.Bytes() / context.
+struct StateSpec {
+  TensorSpec spec;
+  uint64_t bytes_per_token = 0;
+};
+
+// Present in packages that can generate (decoders): the model input is int64 token ids
+// [batch, T]; the last layer outputs logits [batch, T, vocab]; every layer has the incremental
+// method `step_method` (docs/model-package.md).
+struct GenerationSpec {
+  int64_t max_context = 0;  // longest sequence (prompt + generated tokens)
+  int64_t vocab = 0;
+  std::string step_method = "step";
 };
 
 struct LayerSpec {
@@ -30,6 +53,7 @@ struct LayerSpec {
   uint64_t param_bytes = 0;
   TensorSpec output;
   std::optional<double> flops;  // forward FLOPs for one input, where known
+  std::optional<StateSpec> state;  // generation packages: per-session state of this layer
 };
 
 struct Manifest {
@@ -38,11 +62,16 @@ struct Manifest {
   std::string family;  // free text, e.g. "gpt", "resnet18"
   TensorSpec input;
   std::vector<LayerSpec> layers;
+  std::optional<GenerationSpec> generation;
 
   int num_layers() const { return static_cast<int>(layers.size()); }
   // Spec of the tensor entering layer i (input for 0, else output of i-1).
   const TensorSpec& InputOf(int layer) const { return layer == 0 ? input : layers[layer - 1].output; }
   uint64_t TotalParamBytes() const;
+  // Longest sequence a variable dimension may take (max_context, else the nominal length).
+  int64_t MaxSeq() const;
+  // Per-token state bytes of layers [first, end) (0 for stateless layers and old packages).
+  uint64_t StateBytesPerToken(int first, int end) const;
 };
 
 // Parses and validates manifest text. Errors name the offending key.

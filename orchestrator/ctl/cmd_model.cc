@@ -1,7 +1,9 @@
 // `edgesplitctl model synth|inspect|verify|run|profile`: model package tools.
 #include <cstdio>
+#include <cstdlib>
 #include <sstream>
 
+#include "agent/runtime/chain_generator.h"
 #include "agent/runtime/gpt_synth.h"
 #include "agent/runtime/profiler.h"
 #include "agent/runtime/segment.h"
@@ -22,7 +24,9 @@ int Fail(const Status& s, int code = 1) {
 
 constexpr const char* kUsage =
     "usage: edgesplitctl model <subcommand>\n"
-    "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S --seed K --out DIR [--name NAME]\n"
+    "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S [--max-context N] --seed K --out DIR [--name NAME]\n"
+    "  generate --model DIR --prompt-tokens 5,17,42 --max-new-tokens N [--cuts 3,7] [--temperature T] [--top-k K]\n"
+    "           [--top-p P] [--seed S] [--stop-tokens a,b] [--no-cache] [--json] [--threads N] [--blas-threads N]\n"
     "  inspect DIR [--json]\n"
     "  verify DIR\n"
     "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N] [--blas-threads N]\n"
@@ -51,7 +55,7 @@ void ApplyThreads(const Flags& f) {
 }
 
 int Synth(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch"});
+  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch", "max-context"});
   if (!f.ok()) return Fail(f.status(), 2);
   if (f->Get("family", "gpt") != "gpt") return Fail(InvalidArgument("--family: only 'gpt' is supported"), 2);
   auto out = f->Required("out");
@@ -64,7 +68,8 @@ int Synth(const std::vector<std::string>& args) {
     return Status::Ok();
   };
   for (auto [name, dst, def] : {std::tuple{"layers", &o.layers, 4}, {"d-model", &o.d_model, 128}, {"heads", &o.heads, 4},
-                                {"vocab", &o.vocab, 1000}, {"seq", &o.seq, 32}, {"batch", &o.batch, 1}}) {
+                                {"vocab", &o.vocab, 1000}, {"seq", &o.seq, 32}, {"batch", &o.batch, 1},
+                                {"max-context", &o.max_context, 1024}}) {
     if (auto s = geti(name, def, dst); !s.ok()) return Fail(s, 2);
   }
   auto seed = f->GetInt("seed", 1);
@@ -149,6 +154,71 @@ int Run(const std::vector<std::string>& args) {
   return 0;
 }
 
+Result<double> ParseNumber(const Flags& f, const std::string& name, double def) {
+  const std::string v = f.Get(name);
+  if (v.empty()) return def;
+  char* end = nullptr;
+  double d = std::strtod(v.c_str(), &end);
+  if (*end != '\0') return InvalidArgument(name + ": '" + v + "' is not a number");
+  return d;
+}
+
+int Generate(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args,
+                        {"model", "prompt-tokens", "max-new-tokens", "cuts", "temperature", "top-k", "top-p", "seed",
+                         "stop-tokens", "threads", "blas-threads"},
+                        {"no-cache", "json"});
+  if (!f.ok()) return Fail(f.status(), 2);
+  auto dir = f->Required("model");
+  if (!dir.ok()) return Fail(dir.status(), 2);
+  auto prompt_flag = f->Required("prompt-tokens");
+  if (!prompt_flag.ok()) return Fail(prompt_flag.status(), 2);
+  GenerationRequest req;
+  auto prompt = ParseTokenList(*prompt_flag, "--prompt-tokens");
+  if (!prompt.ok()) return Fail(prompt.status(), 2);
+  req.prompt = *prompt;
+  auto stops = ParseTokenList(f->Get("stop-tokens"), "--stop-tokens");
+  if (!stops.ok()) return Fail(stops.status(), 2);
+  req.stop_tokens = *stops;
+  auto n = f->GetInt("max-new-tokens", 16);
+  auto k = f->GetInt("top-k", 0);
+  auto seed = f->GetInt("seed", 0);
+  auto temp = ParseNumber(*f, "temperature", 0);
+  auto top_p = ParseNumber(*f, "top-p", 1);
+  for (const Status& s : {n.status(), k.status(), seed.status(), temp.status(), top_p.status()})
+    if (!s.ok()) return Fail(s, 2);
+  req.max_new_tokens = *n;
+  req.sampling = {*temp, *k, *top_p, static_cast<uint64_t>(*seed)};
+  auto cuts = ParseCuts(f->Get("cuts"));
+  if (!cuts.ok()) return Fail(cuts.status(), 2);
+  auto m = LoadManifest(*dir);
+  if (!m.ok()) return Fail(m.status());
+  if (!m->generation) return Fail(FailedPrecondition("model '" + m->name + "' cannot generate (no generation section)"));
+  if (auto s = req.Validate(m->generation->vocab, m->generation->max_context); !s.ok()) return Fail(s, 2);
+  ApplyThreads(*f);
+  auto gen = ChainGenerator::Load(*dir, *m, *cuts);
+  if (!gen.ok()) return Fail(gen.status());
+  const bool json = f->GetBool("json");
+  auto r = (*gen)->Generate(req, !f->GetBool("no-cache"), [&](int64_t i, int64_t tok) {
+    if (!json) {
+      std::printf("%s%lld", i ? " " : "", static_cast<long long>(tok));
+      std::fflush(stdout);
+    }
+  });
+  if (!r.ok()) return Fail(r.status());
+  if (json) {
+    std::string toks;
+    for (size_t i = 0; i < r->tokens.size(); ++i) toks += (i ? ", " : "") + std::to_string(r->tokens[i]);
+    std::printf("{\"tokens\": [%s], \"finish_reason\": \"%s\", \"prompt_tokens\": %zu, \"ttft_ms\": %.3f, "
+                "\"ms_per_token_p50\": %.3f}\n",
+                toks.c_str(), FinishReasonName(r->finish), req.prompt.size(), r->ttft_ms, r->MsPerTokenP50());
+  } else {
+    std::printf("\n%zu tokens, finish %s, ttft %.1f ms, %.2f ms/token (p50)\n", r->tokens.size(),
+                FinishReasonName(r->finish), r->ttft_ms, r->MsPerTokenP50());
+  }
+  return 0;
+}
+
 int Profile(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args, {"model", "runs", "threads", "blas-threads"}, {"json"});
   if (!f.ok()) return Fail(f.status(), 2);
@@ -187,6 +257,7 @@ int ModelMain(const std::vector<std::string>& args) {
   if (sub == "verify") return Verify(rest);
   if (sub == "run") return Run(rest);
   if (sub == "profile") return Profile(rest);
+  if (sub == "generate") return Generate(rest);
   if (sub == "-h" || sub == "--help") {
     std::fputs(kUsage, stdout);
     return 0;
@@ -197,6 +268,6 @@ int ModelMain(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile", ModelMain);
+ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate", ModelMain);
 
 }  // namespace edgesplit

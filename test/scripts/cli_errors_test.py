@@ -37,11 +37,26 @@ def main():
         r = ctl("model", "run", "--model", pkg, "--input", good, "--output", out, "--cuts", "2")
         assert r.returncode == 0, r.stderr
 
-        # Wrong-shape input.
+        # Wrong-shape input (the sequence dimension may vary up to the context, the batch may not).
         wrong = os.path.join(TMP, "wrong.npy")
-        np.save(wrong, np.zeros((1, 9), dtype=np.int64))
+        np.save(wrong, np.zeros((2, 8), dtype=np.int64))
         expect_error(ctl("model", "run", "--model", pkg, "--input", wrong, "--output", out),
-                     "shape [1,9] does not match expected [1,8]")
+                     "shape [2,8] does not match expected [1,8]")
+        np.save(wrong, np.zeros((1, 1025), dtype=np.int64))
+        expect_error(ctl("model", "run", "--model", pkg, "--input", wrong, "--output", out),
+                     "dimension 1 may be 1..1024")
+        # Generation: bad requests name the field and exit non-zero.
+        gen = ["model", "generate", "--model", pkg, "--max-new-tokens", "4"]
+        r = ctl(*gen, "--prompt-tokens", "1,2,3", "--json")
+        assert r.returncode == 0, r.stderr
+        assert '"finish_reason": "length"' in r.stdout, r.stdout
+        expect_error(ctl(*gen, "--prompt-tokens", "1,50"), "prompt_tokens[1]")
+        expect_error(ctl(*gen, "--prompt-tokens", "1,x"), "--prompt-tokens: 'x'")
+        expect_error(ctl(*gen, "--prompt-tokens", "1", "--temperature", "-1"), "temperature")
+        expect_error(ctl(*gen, "--prompt-tokens", "1", "--top-p", "nan"), "top_p")
+        expect_error(ctl(*gen, "--prompt-tokens", "1", "--bogus", "1"), "bogus")
+        expect_error(ctl("model", "generate", "--model", pkg, "--prompt-tokens", "1", "--max-new-tokens", "1024"),
+                     "max_new_tokens")
         # Wrong dtype.
         np.save(wrong, np.zeros((1, 8), dtype=np.float64))
         expect_error(ctl("model", "run", "--model", pkg, "--input", wrong, "--output", out), "unsupported dtype '<f8'")

@@ -40,11 +40,20 @@ TEST_CASE("a synthesised GPT has embedding, blocks and head with consistent spec
   std::string dir = testing::SmallGpt("synth-shape", 2);
   Manifest m = LoadManifest(dir).value();
   CHECK(m.family == "gpt");
-  CHECK(m.input == TensorSpec{DType::kInt64, {1, 16}});
+  CHECK(m.input == TensorSpec{DType::kInt64, {1, 16}, 1});
+  REQUIRE(m.generation);
+  CHECK(m.generation->max_context == 1024);
+  CHECK(m.generation->vocab == 200);
+  CHECK_FALSE(m.layers.front().state);
+  REQUIRE(m.layers[1].state);
+  CHECK(m.layers[1].state->spec.shape == std::vector<int64_t>{2, 1, 4, 1024, 16});
+  CHECK(m.layers[1].state->bytes_per_token == 2u * 64 * 4);
+  CHECK_FALSE(m.layers.back().state);
   CHECK(m.layers.front().name == "embed");
   CHECK(m.layers.back().name == "lm_head");
   CHECK(m.layers.back().output.shape == std::vector<int64_t>{1, 16, 200});
   CHECK(m.layers[1].param_bytes == 4u * (12 * 64 * 64 + 13 * 64));
+  CHECK(m.layers[0].param_bytes == 4u * (200 * 64 + 1024 * 64));  // token table + a position per context slot
   CHECK(VerifyPackage(m, dir).ok());
   auto out = RunChain(dir, m, {}, MakeExampleInput(m, 5));
   REQUIRE(out.ok());

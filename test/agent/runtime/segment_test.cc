@@ -78,11 +78,21 @@ TEST_CASE("an input of the wrong dtype or shape is refused with what differs") {
   auto& p = Shared();
   auto seg = Segment::Load(p.dir, p.manifest, 0, 2);
   REQUIRE(seg.ok());
-  auto wrong_shape = HostTensor::Allocate(DType::kInt64, {1, 17});
+  auto wrong_shape = HostTensor::Allocate(DType::kInt64, {2, 16});
   std::memset(wrong_shape.data, 0, wrong_shape.nbytes);
   auto r = (*seg)->Run(wrong_shape, nullptr);
   REQUIRE_FALSE(r.ok());
-  CHECK(r.status().message().find("shape [1,17] does not match expected [1,16]") != std::string::npos);
+  CHECK(r.status().message().find("shape [2,16] does not match expected [1,16] (dimension 1 may be 1..1024)") !=
+        std::string::npos);
+  // The sequence dimension varies up to the context, not beyond.
+  auto too_long = HostTensor::Allocate(DType::kInt64, {1, 1025});
+  std::memset(too_long.data, 0, too_long.nbytes);
+  CHECK_FALSE((*seg)->Run(too_long, nullptr).ok());
+  auto shorter = HostTensor::Allocate(DType::kInt64, {1, 5});
+  std::memset(shorter.data, 0, shorter.nbytes);
+  auto ok = (*seg)->Run(shorter, nullptr);
+  REQUIRE(ok.ok());
+  CHECK(ok->shape == std::vector<int64_t>{1, 5, 64});
   auto wrong_dtype = HostTensor::Allocate(DType::kFloat32, {1, 16});
   std::memset(wrong_dtype.data, 0, wrong_dtype.nbytes);
   r = (*seg)->Run(wrong_dtype, nullptr);
