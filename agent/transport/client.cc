@@ -96,6 +96,88 @@ Result<HostTensor> DataClient::Infer(const std::string& deployment, const HostTe
   return std::move(reply->tensor);
 }
 
+namespace {
+// Reads frames for `id` until the stream ends (GEN_DONE or ERROR) or `on_token` declines.
+Awaitable<Result<DataClient::GenerateSummary>> ReadStream(tcp::socket& socket, uint64_t id, const FrameLimits& limits,
+                                                          Duration per_frame,
+                                                          const std::function<bool(int64_t, int64_t)>& on_token,
+                                                          bool* cancelled) {
+  DataClient::GenerateSummary sum;
+  int64_t expect = 0;
+  for (;;) {
+    Frame f;
+    ReadFrameOutcome outcome;
+    Status s = co_await ReadFrame(socket, limits, per_frame, per_frame, nullptr, &f, &outcome);
+    if (!s.ok()) {
+      if (s.code() == StatusCode::kDeadlineExceeded || outcome.clean_close)
+        co_return DeadlineExceeded("generation stream: no token within the timeout (" + s.message() + ")");
+      co_return s;
+    }
+    if (f.request_id != id) continue;
+    switch (f.kind) {
+      case FrameKind::kToken:
+        if (f.token_index != expect)
+          co_return Internal("generation stream: token index " + std::to_string(f.token_index) + " where " +
+                             std::to_string(expect) + " was due");
+        ++expect;
+        if (on_token && !on_token(f.token_index, f.token)) {
+          *cancelled = true;
+          co_return Aborted("generation cancelled by the client");
+        }
+        break;
+      case FrameKind::kGenDone:
+        sum.finish_reason = f.finish_reason;
+        sum.prompt_tokens = f.prompt_tokens;
+        sum.tokens = expect;
+        sum.ttft_ms = f.ttft_ms;
+        sum.ms_per_token = f.ms_per_token;
+        sum.epoch = f.epoch;
+        co_return sum;
+      case FrameKind::kError: co_return f.ErrorStatus();
+      default: co_return Internal(std::string("unexpected frame in a generation stream: ") + FrameKindName(f.kind));
+    }
+  }
+}
+}  // namespace
+
+Result<DataClient::GenerateSummary> DataClient::Generate(const std::string& deployment, const GenerationRequest& request,
+                                                         const std::function<bool(int64_t, int64_t)>& on_token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ES_RETURN_IF_ERROR(EnsureConnected());
+  Frame req;
+  req.kind = FrameKind::kGenerate;
+  req.request_id = next_id_++;
+  req.deployment = deployment;
+  req.has_gen = true;
+  req.gen = request;
+  req.gen.prompt.clear();
+  req.has_tensor = true;
+  req.tensor = HostTensor::CopyOf(DType::kInt64, {1, static_cast<int64_t>(request.prompt.size())}, request.prompt.data(),
+                                  request.prompt.size() * sizeof(int64_t));
+  bool cancelled = false;
+  auto run = [&]() -> Awaitable<Result<GenerateSummary>> {
+    Status s = co_await WriteFrame(*impl_->socket, req, options_.request_timeout);
+    if (!s.ok()) co_return s;
+    auto r = co_await ReadStream(*impl_->socket, req.request_id, options_.limits, options_.request_timeout, on_token,
+                                 &cancelled);
+    if (cancelled) {
+      Frame end;
+      end.kind = FrameKind::kSessionEnd;
+      end.request_id = req.request_id;
+      end.deployment = deployment;
+      (void)co_await WriteFrame(*impl_->socket, end, 1s);
+    }
+    co_return r;
+  };
+  auto r = impl_->RunSync(run());
+  if (!r.ok() && (r.status().code() != StatusCode::kResourceExhausted && r.status().code() != StatusCode::kInvalidArgument &&
+                  r.status().code() != StatusCode::kNotFound && r.status().code() != StatusCode::kFailedPrecondition)) {
+    boost::system::error_code ec;
+    impl_->socket->close(ec);  // mid-stream: frames of this session may still come; reconnect next time
+  }
+  return r;
+}
+
 Result<LinkProbeResult> DataClient::Probe(size_t probe_bytes) {
   std::lock_guard<std::mutex> lock(mu_);
   ES_RETURN_IF_ERROR(EnsureConnected());

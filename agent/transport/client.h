@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -13,6 +14,7 @@
 #include "common/base/clock.h"
 #include "common/base/status.h"
 #include "common/base/tensor.h"
+#include "common/model/generation_request.h"
 
 namespace edgesplit::transport {
 
@@ -36,6 +38,23 @@ class DataClient {
   // Pipeline errors keep their code: resource_exhausted ("overloaded"), not_found (unknown
   // deployment), deadline_exceeded, unavailable (a stage is down), invalid_argument.
   Result<HostTensor> Infer(const std::string& deployment, const HostTensor& input, uint64_t epoch = 0);
+
+  // Runs a generation session at the entry: sends FRAME_GENERATE with `request` (its prompt as
+  // int64 [1, P]) and calls `on_token(index, token)` for every streamed token, in order, as it
+  // arrives. Returns the closing summary. `request_timeout` bounds the wait for each token (not
+  // the whole stream). If `on_token` returns false the session is cancelled (SESSION_END) and
+  // the call returns aborted. Errors keep the pipeline's code (resource_exhausted when the
+  // session limits are reached, invalid_argument for a bad request, ...).
+  struct GenerateSummary {
+    std::string finish_reason;  // "length" | "stop"
+    int64_t prompt_tokens = 0;
+    int64_t tokens = 0;
+    double ttft_ms = 0;         // as the entry measured it
+    double ms_per_token = 0;    // entry-measured median interval
+    uint64_t epoch = 0;         // epoch that served the session
+  };
+  Result<GenerateSummary> Generate(const std::string& deployment, const GenerationRequest& request,
+                                   const std::function<bool(int64_t index, int64_t token)>& on_token);
 
   // Measures RTT and bandwidth to the agent's data port with probe frames.
   Result<LinkProbeResult> Probe(size_t probe_bytes);

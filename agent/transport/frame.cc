@@ -13,6 +13,11 @@ const char* FrameKindName(FrameKind k) {
     case FrameKind::kError: return "error";
     case FrameKind::kProbe: return "probe";
     case FrameKind::kProbeReply: return "probe_reply";
+    case FrameKind::kGenerate: return "generate";
+    case FrameKind::kStep: return "step";
+    case FrameKind::kToken: return "token";
+    case FrameKind::kGenDone: return "gen_done";
+    case FrameKind::kSessionEnd: return "session_end";
   }
   return "unknown";
 }
@@ -28,6 +33,8 @@ Frame Frame::ErrorFor(const Frame& req, const Status& status, const std::string&
   e.error_code = StatusCodeName(status.code());
   e.error = status.message();
   e.stage = stage;
+  e.session_id = req.session_id;
+  e.token_index = req.token_index;
   return e;
 }
 
@@ -55,6 +62,24 @@ std::string EncodeFrameMeta(const Frame& f) {
   m.set_error_code(f.error_code);
   m.set_error(f.error);
   m.set_stage(f.stage);
+  m.set_session_id(f.session_id);
+  m.set_position(f.position);
+  m.set_token_index(f.token_index);
+  m.set_token(f.token);
+  m.set_context_tokens(f.context_tokens);
+  if (f.has_gen) {
+    auto* g = m.mutable_gen();
+    g->set_max_new_tokens(f.gen.max_new_tokens);
+    g->set_temperature(f.gen.sampling.temperature);
+    g->set_top_k(f.gen.sampling.top_k);
+    g->set_top_p(f.gen.sampling.top_p);
+    g->set_seed(f.gen.sampling.seed);
+    for (int64_t t : f.gen.stop_tokens) g->add_stop_tokens(t);
+  }
+  m.set_finish_reason(f.finish_reason);
+  m.set_prompt_tokens(f.prompt_tokens);
+  m.set_ttft_ms(f.ttft_ms);
+  m.set_ms_per_token(f.ms_per_token);
   if (f.has_tensor) {
     m.set_dtype(static_cast<uint32_t>(f.tensor.dtype));
     for (int64_t d : f.tensor.shape) m.add_shape(d);
@@ -65,7 +90,7 @@ std::string EncodeFrameMeta(const Frame& f) {
 Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_code, std::vector<int64_t>* shape) {
   v1::FrameMeta m;
   if (!m.ParseFromArray(bytes, static_cast<int>(len))) return InvalidArgument("frame metadata does not parse");
-  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_PROBE_REPLY)
+  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_SESSION_END)
     return InvalidArgument("unknown frame kind " + std::to_string(m.kind()));
   f->kind = static_cast<FrameKind>(m.kind());
   f->request_id = m.request_id();
@@ -77,6 +102,24 @@ Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_
   f->error_code = m.error_code();
   f->error = m.error();
   f->stage = m.stage();
+  f->session_id = m.session_id();
+  f->position = m.position();
+  f->token_index = m.token_index();
+  f->token = m.token();
+  f->context_tokens = m.context_tokens();
+  f->has_gen = m.has_gen();
+  if (f->has_gen) {
+    const auto& g = m.gen();
+    if (g.stop_tokens_size() > static_cast<int>(kMaxStopTokens))
+      return InvalidArgument("gen.stop_tokens: at most " + std::to_string(kMaxStopTokens));
+    f->gen.max_new_tokens = g.max_new_tokens();
+    f->gen.sampling = {g.temperature(), g.top_k(), g.top_p(), g.seed()};
+    f->gen.stop_tokens.assign(g.stop_tokens().begin(), g.stop_tokens().end());
+  }
+  f->finish_reason = m.finish_reason();
+  f->prompt_tokens = m.prompt_tokens();
+  f->ttft_ms = m.ttft_ms();
+  f->ms_per_token = m.ms_per_token();
   *dtype_code = m.dtype();
   if (m.shape_size() > kMaxRank + 1) {  // cap before copying; ValidateTensorMeta reports the rank
     shape->assign(m.shape().begin(), m.shape().begin() + kMaxRank + 1);

@@ -6,6 +6,7 @@
 
 #include "common/base/status.h"
 #include "common/base/tensor.h"
+#include "common/model/generation_request.h"
 
 namespace edgesplit::transport {
 
@@ -17,6 +18,11 @@ enum class FrameKind : int {
   kError = 4,
   kProbe = 5,
   kProbeReply = 6,
+  kGenerate = 7,
+  kStep = 8,
+  kToken = 9,
+  kGenDone = 10,
+  kSessionEnd = 11,
 };
 const char* FrameKindName(FrameKind k);
 
@@ -31,6 +37,18 @@ struct Frame {
   std::string error_code;
   std::string error;
   std::string stage;
+  // Generation sessions (data.proto).
+  uint64_t session_id = 0;
+  int64_t position = 0;
+  int64_t token_index = 0;
+  int64_t token = 0;
+  int64_t context_tokens = 0;
+  bool has_gen = false;
+  GenerationRequest gen;  // sampling, max_new_tokens, stop tokens (prompt travels as the tensor)
+  std::string finish_reason;
+  int64_t prompt_tokens = 0;
+  double ttft_ms = 0;
+  double ms_per_token = 0;
   bool has_tensor = false;  // false: dtype 0, empty shape, no payload
   HostTensor tensor;        // shares bytes with the sender's/receiver's buffer
 
