@@ -12,6 +12,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 #include "agent/daemon/config.h"
 #include "agent/daemon/peer_link.h"
 #include "agent/daemon/segment_table.h"
+#include "agent/daemon/session_table.h"
 #include "agent/daemon/worker_pool.h"
 #include "agent/transport/frame_io.h"
 #include "agent/transport/frame_queue.h"
@@ -62,6 +64,7 @@ class AgentCore {
  private:
   struct InConn;
   struct Pending;
+  struct EntryGen;
   net::Awaitable<void> AcceptLoop();
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
@@ -83,6 +86,23 @@ class AgentCore {
   // flight on an older epoch to `epoch` (a stage of the old plan was lost). Returns the count.
   int ResubmitInFlight(const std::string& deployment, uint64_t epoch);
   void ReplyToClient(const std::shared_ptr<InConn>& conn, transport::Frame f);
+  // Generation sessions (agent_core_gen.cc). Entry side: the session's stream and history;
+  // stage side: the KV state in sessions_.
+  void AcceptGenerate(transport::Frame f, const std::shared_ptr<InConn>& conn);
+  void AcceptStep(transport::Frame f);
+  Status SubmitStep(SegmentSlot* slot, transport::Frame f, std::shared_ptr<SessionHolder> holder);
+  void OnStepComputed(LoadSpec spec, transport::Frame in, Result<HostTensor> out, int64_t token,
+                      std::vector<double> layer_ms, double seconds);
+  void HandleAtEntry(transport::Frame f);
+  void OnEntryToken(const transport::Frame& f);
+  void OnEntrySessionError(const transport::Frame& f);
+  void StartStep(EntryGen* g);
+  void FinishEntrySession(uint64_t session, const char* reason, const Status* error);
+  void ForwardSessionEnd(const transport::Frame& end, const SegmentSlot* slot);
+  void HandleSessionEnd(transport::Frame f, const std::shared_ptr<InConn>& conn);
+  void CancelSessionsOf(uint64_t conn_id);
+  void SweepSessions(TimePoint now);
+  void UpdateSessionGauges();
   std::shared_ptr<PeerLink> Peer(const std::string& address);
   net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);
   void WaitDrained(SegmentKey key, TimePoint deadline, std::function<void(Status)> done);
@@ -103,6 +123,9 @@ class AgentCore {
   std::map<std::string, std::shared_ptr<PeerLink>> peers_;
   std::map<uint64_t, std::weak_ptr<InConn>> conns_;
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // entry: internal request id -> client
+  std::map<uint64_t, std::unique_ptr<EntryGen>> gens_;    // entry: session id -> stream
+  SessionTable sessions_;                                 // KV state of sessions on this agent's segments
+  std::mt19937_64 session_ids_{std::random_device{}()};
   std::vector<v1::LinkMeasurement> links_;
   uint64_t next_request_id_ = 1;
   uint64_t next_conn_id_ = 1;

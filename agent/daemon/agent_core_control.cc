@@ -75,6 +75,9 @@ void AgentCore::FillProfile(v1::CapacityProfile* p, double period_s) {
     const_cast<SegmentSlot&>(slot).requests_at_last_report = slot.requests_total;
   }
   for (const auto& l : links_) *p->add_links() = l;
+  p->set_active_sessions(static_cast<uint32_t>(sessions_.count()));
+  p->set_kv_bytes(sessions_.reserved_bytes());
+  p->set_kv_budget_bytes(static_cast<uint64_t>(config_.kv_budget_bytes));
   p->set_compute_slowdown(config_.emulation.compute_slowdown);
   p->set_egress_mbps(config_.emulation.egress_mbps);
 }
@@ -145,6 +148,10 @@ void AgentCore::HandleCommand(const v1::Command& cmd, std::function<void(v1::Com
     case v1::Command::kUnload: {
       SegmentKey key{cmd.unload().deployment(), cmd.unload().epoch()};
       Status s = table_.Unload(key);
+      if (size_t n = sessions_.ReleaseEpoch(key.deployment, key.epoch); n > 0) {
+        LogInfo("session_states_released").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("sessions", n);
+        UpdateSessionGauges();
+      }
       LogInfo("segment_unloaded").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("status", s.ToString());
       ack.mutable_segment()->set_deployment(key.deployment);
       ack.mutable_segment()->set_epoch(key.epoch);

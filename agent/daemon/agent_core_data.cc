@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "agent/daemon/agent_core.h"
+#include "agent/daemon/agent_core_conn.h"
 #include "common/base/log.h"
 
 namespace edgesplit::agent {
@@ -13,17 +14,6 @@ using transport::FrameKind;
 using transport::RejectReason;
 using namespace std::chrono_literals;
 
-struct AgentCore::InConn {
-  InConn(net::tcp::socket s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
-  net::tcp::socket socket;
-  transport::FrameQueue out;
-  uint64_t id = 0;
-  void Close() {
-    out.Close();
-    boost::system::error_code ec;
-    socket.close(ec);
-  }
-};
 
 struct AgentCore::Pending {
   std::weak_ptr<InConn> conn;
@@ -34,6 +24,14 @@ struct AgentCore::Pending {
   HostTensor input;  // shared with the request frame (no copy): kept for one retry
   int attempts = 1;
 };
+
+void StretchForEmulation(std::chrono::steady_clock::time_point t0, double slowdown, std::vector<double>* layer_ms) {
+  if (slowdown <= 1.0) return;
+  // Emulated slower node: stretch the measured compute time by waiting.
+  const auto elapsed = std::chrono::steady_clock::now() - t0;
+  std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed * (slowdown - 1.0)));
+  for (double& ms : *layer_ms) ms *= slowdown;
+}
 
 namespace {
 int64_t UnixMillisNow() {
@@ -58,7 +56,9 @@ AgentCore::AgentCore(asio::io_context& io, AgentConfig config, SegmentLoader loa
                      WorkerPool* compute, WorkerPool* loader_pool)
     : io_(io), config_(std::move(config)), loader_(std::move(loader)), metrics_(metrics), compute_(compute),
       loader_pool_(loader_pool),
-      egress_(EgressRate(config_.emulation.egress_mbps), EgressBurst(config_.emulation.egress_mbps)) {
+      egress_(EgressRate(config_.emulation.egress_mbps), EgressBurst(config_.emulation.egress_mbps)),
+      sessions_(SessionLimits{config_.max_sessions, static_cast<uint64_t>(config_.kv_budget_bytes), config_.max_context,
+                              std::chrono::milliseconds(config_.session_idle_timeout_ms)}) {
   limits_.max_frame_bytes = static_cast<size_t>(config_.max_frame_bytes);
 }
 
@@ -132,7 +132,7 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
         metrics_->Rejected(*outcome.reject);
         LogWarn("frame_rejected").Kv("conn", conn->id).Kv("reason", transport::RejectReasonName(*outcome.reject))
             .Kv("error", s.ToString());
-        if (f.kind == FrameKind::kRequest && *outcome.reject != RejectReason::kTruncated) {
+        if ((f.kind == FrameKind::kRequest || f.kind == FrameKind::kGenerate) && *outcome.reject != RejectReason::kTruncated) {
           // Tell the client why before closing (best effort: the writer may still flush it).
           Frame err = Frame::ErrorFor(f, s, config_.node);
           conn->out.Push(std::move(err));
@@ -147,15 +147,19 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
   }
   conn->Close();
   conns_.erase(conn->id);
+  CancelSessionsOf(conn->id);  // a client that hangs up ends its sessions (KV freed on every stage)
 }
 
 std::optional<FrameError> AgentCore::CheckFrame(const Frame& m) {
   std::optional<RejectReason> reason;
   SegmentSlot* slot = nullptr;
-  if (m.kind == FrameKind::kRequest || m.kind == FrameKind::kActivation) {
+  const bool entry_kind = m.kind == FrameKind::kRequest || m.kind == FrameKind::kGenerate;
+  if (entry_kind || m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep) {
     if (!m.has_tensor) return FrameError{RejectReason::kBadMeta, InvalidArgument("request without a tensor")};
-    auto r = m.kind == FrameKind::kRequest ? table_.RouteRequest(m.deployment, m.epoch, &reason)
-                                           : table_.RouteActivation(m.deployment, m.epoch, m.layer, &reason);
+    if (m.kind == FrameKind::kStep && (m.tensor.shape.size() < 2 || m.session_id == 0))
+      return FrameError{RejectReason::kBadMeta, InvalidArgument("step without a session or a sequence dimension")};
+    auto r = entry_kind ? table_.RouteRequest(m.deployment, m.epoch, &reason)
+                        : table_.RouteActivation(m.deployment, m.epoch, m.layer, &reason);
     if (!r.ok()) {
       if (reason) return FrameError{*reason, r.status()};
       return std::nullopt;  // e.g. draining: not a bad frame; Dispatch answers with an error
@@ -172,7 +176,11 @@ void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {
     case FrameKind::kRequest: AcceptRequest(std::move(f), conn); break;
     case FrameKind::kActivation: AcceptActivation(std::move(f)); break;
     case FrameKind::kResult:
-    case FrameKind::kError: CompletePending(std::move(f)); break;
+    case FrameKind::kError:
+    case FrameKind::kToken: HandleAtEntry(std::move(f)); break;
+    case FrameKind::kGenerate: AcceptGenerate(std::move(f), conn); break;
+    case FrameKind::kStep: AcceptStep(std::move(f)); break;
+    case FrameKind::kSessionEnd: HandleSessionEnd(std::move(f), conn); break;
     case FrameKind::kProbe: {
       Frame reply;
       reply.kind = FrameKind::kProbeReply;
@@ -256,14 +264,8 @@ Status AgentCore::SubmitCompute(SegmentSlot* slot, Frame f) {
     std::vector<double> layer_ms;
     const auto t0 = std::chrono::steady_clock::now();
     Result<HostTensor> out = exec->Run(f.tensor, &layer_ms);
-    auto elapsed = std::chrono::steady_clock::now() - t0;
-    if (slowdown > 1.0) {
-      // Emulated slower node: stretch the measured compute time by waiting.
-      std::this_thread::sleep_for(std::chrono::duration_cast<std::chrono::nanoseconds>(elapsed * (slowdown - 1.0)));
-      for (double& ms : layer_ms) ms *= slowdown;
-      elapsed = std::chrono::steady_clock::now() - t0;
-    }
-    const double seconds = std::chrono::duration<double>(elapsed).count();
+    StretchForEmulation(t0, slowdown, &layer_ms);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     f.tensor = {};  // the input is no longer needed
     asio::post(io_, [this, alive, spec = std::move(spec), f = std::move(f), out = std::move(out),
                      layer_ms = std::move(layer_ms), seconds]() mutable {
@@ -308,7 +310,7 @@ void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std:
 }
 
 void AgentCore::DeliverToEntry(Frame f, const std::string& entry) {
-  if (entry == data_address_ || entry.empty()) return CompletePending(std::move(f));
+  if (entry == data_address_ || entry.empty()) return HandleAtEntry(std::move(f));
   Status s = Peer(entry)->Send(std::move(f));
   if (!s.ok()) LogWarn("result_undeliverable").Kv("entry", entry).Kv("error", s.ToString());
 }
@@ -401,6 +403,7 @@ net::Awaitable<void> AgentCore::SweepLoop() {
       err.stage = config_.node;
       CompletePending(std::move(err));
     }
+    SweepSessions(now);
   }
 }
 
@@ -412,7 +415,7 @@ std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
   o.frame_deadline = Ms(config_.frame_deadline_ms);
   auto link = std::make_shared<PeerLink>(io_.get_executor(), address, o, &egress_, metrics_,
                                          [this, address](const Frame& f, const Status& s) {
-                                           if (f.kind == FrameKind::kActivation) {
+                                           if (f.kind == FrameKind::kActivation || f.kind == FrameKind::kStep) {
                                              SendError(f, f.origin, Unavailable("next stage " + address + ": " + s.message()));
                                            }
                                          });

@@ -9,7 +9,7 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   auto& fout = BuildCounter().Name("edgesplit_agent_frames_out_total").Help("Data frames sent, by kind").Register(*registry_);
   auto& bin = BuildCounter().Name("edgesplit_agent_bytes_in_total").Help("Data frame payload bytes received, by kind").Register(*registry_);
   auto& bout = BuildCounter().Name("edgesplit_agent_bytes_out_total").Help("Data frame payload bytes sent, by kind").Register(*registry_);
-  for (int k = 0; k < 7; ++k) {
+  for (int k = 0; k < kKinds; ++k) {
     const std::string kind = transport::FrameKindName(static_cast<transport::FrameKind>(k));
     frames_in_[k] = &fin.Add({{"kind", kind}});
     frames_out_[k] = &fout.Add({{"kind", kind}});
@@ -33,6 +33,22 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                   .Help("PUT /v1/emulation requests (test feature), by outcome").Register(*registry_);
   emulation_applied_ = &emu.Add({{"outcome", "applied"}});
   emulation_rejected_ = &emu.Add({{"outcome", "rejected"}});
+  refused_family_ = &BuildCounter().Name("edgesplit_agent_sessions_refused_total")
+                         .Help("Generation sessions (or their steps) refused here, by reason").Register(*registry_);
+  ended_family_ = &BuildCounter().Name("edgesplit_agent_sessions_ended_total")
+                       .Help("Generation sessions ended at this entry, by reason").Register(*registry_);
+  for (const char* r : {"sessions", "kv_memory", "context", "unknown_session", "bad_position", "invalid"}) refused_family_->Add({{"reason", r}});
+  for (const char* r : {"completed", "stopped", "cancelled", "expired", "failed"}) ended_family_->Add({{"reason", r}});
+  ttft_family_ = &BuildHistogram().Name("edgesplit_agent_time_to_first_token_seconds")
+                      .Help("Entry: from a GENERATE frame to its first token, per deployment").Register(*registry_);
+  itl_family_ = &BuildHistogram().Name("edgesplit_agent_inter_token_seconds")
+                     .Help("Entry: interval between consecutive tokens of a session, per deployment").Register(*registry_);
+  tokens_ = &BuildCounter().Name("edgesplit_agent_generated_tokens_total").Help("Tokens streamed by this entry").Register(*registry_).Add({});
+  kv_reclaimed_ = &BuildCounter().Name("edgesplit_agent_kv_sessions_reclaimed_total")
+                       .Help("Session states freed because no step came within session_idle_timeout_ms").Register(*registry_).Add({});
+  sessions_active = &BuildGauge().Name("edgesplit_agent_sessions_active").Help("Entry: generation sessions streaming").Register(*registry_).Add({});
+  kv_sessions = &BuildGauge().Name("edgesplit_agent_kv_sessions").Help("Generation sessions whose KV state this agent holds").Register(*registry_).Add({});
+  kv_bytes = &BuildGauge().Name("edgesplit_agent_kv_bytes").Help("KV cache bytes reserved by sessions on this agent").Register(*registry_).Add({});
   queue_depth = &BuildGauge().Name("edgesplit_agent_queue_depth").Help("Jobs queued or running on the compute pool").Register(*registry_).Add({});
   segments_loaded = &BuildGauge().Name("edgesplit_agent_segments_loaded").Help("Segments ready or draining").Register(*registry_).Add({});
   heartbeat_lag_seconds = &BuildGauge().Name("edgesplit_agent_heartbeat_lag_seconds").Help("Seconds since the last heartbeat was sent").Register(*registry_).Add({});
@@ -40,16 +56,36 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   entry_in_flight = &BuildGauge().Name("edgesplit_agent_entry_in_flight").Help("Requests accepted by this entry awaiting their result").Register(*registry_).Add({});
 }
 
+namespace {
+const Histogram::BucketBoundaries& TokenBuckets() {
+  static const Histogram::BucketBoundaries b{0.001, 0.0025, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10};
+  return b;
+}
+}  // namespace
+
+void AgentMetrics::SessionRefused(const char* reason) { refused_family_->Add({{"reason", reason}}).Increment(); }
+void AgentMetrics::SessionEnded(const char* reason) { ended_family_->Add({{"reason", reason}}).Increment(); }
+double AgentMetrics::SessionsEndedCount(const std::string& reason) const { return ended_family_->Add({{"reason", reason}}).Value(); }
+double AgentMetrics::SessionsRefusedCount(const std::string& reason) const {
+  return refused_family_->Add({{"reason", reason}}).Value();
+}
+void AgentMetrics::FirstToken(const std::string& deployment, double seconds) {
+  ttft_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);
+}
+void AgentMetrics::InterToken(const std::string& deployment, double seconds) {
+  itl_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);
+}
+
 void AgentMetrics::FrameIn(transport::FrameKind k, size_t bytes) {
   const int i = static_cast<int>(k);
-  if (i < 0 || i >= 7) return;
+  if (i < 0 || i >= kKinds) return;
   frames_in_[i]->Increment();
   bytes_in_[i]->Increment(static_cast<double>(bytes));
 }
 
 void AgentMetrics::FrameOut(transport::FrameKind k, size_t bytes) {
   const int i = static_cast<int>(k);
-  if (i < 0 || i >= 7) return;
+  if (i < 0 || i >= kKinds) return;
   frames_out_[i]->Increment();
   bytes_out_[i]->Increment(static_cast<double>(bytes));
 }

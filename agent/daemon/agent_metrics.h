@@ -32,6 +32,19 @@ class AgentMetrics {
   void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }
   double EmulationUpdates(bool applied) const { return (applied ? emulation_applied_ : emulation_rejected_)->Value(); }
 
+  // Generation sessions.
+  void SessionRefused(const char* reason);  // bounded: RefuseReasonName values and "invalid"
+  void SessionEnded(const char* reason);    // completed | stopped | cancelled | expired | failed
+  void TokensGenerated(double n) { tokens_->Increment(n); }
+  void FirstToken(const std::string& deployment, double seconds);
+  void InterToken(const std::string& deployment, double seconds);
+  void KvReclaimed(double n) { kv_reclaimed_->Increment(n); }
+  double SessionsEndedCount(const std::string& reason) const;
+  double SessionsRefusedCount(const std::string& reason) const;
+
+  prometheus::Gauge* sessions_active;  // entry: sessions streaming to clients
+  prometheus::Gauge* kv_sessions;      // sessions whose state this agent holds
+  prometheus::Gauge* kv_bytes;         // KV bytes reserved
   prometheus::Gauge* queue_depth;
   prometheus::Gauge* segments_loaded;
   prometheus::Gauge* heartbeat_lag_seconds;
@@ -41,7 +54,14 @@ class AgentMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::array<prometheus::Counter*, 7> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
+  static constexpr int kKinds = 12;
+  std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
+  prometheus::Family<prometheus::Counter>* refused_family_;
+  prometheus::Family<prometheus::Counter>* ended_family_;
+  prometheus::Family<prometheus::Histogram>* ttft_family_;
+  prometheus::Family<prometheus::Histogram>* itl_family_;
+  prometheus::Counter* tokens_;
+  prometheus::Counter* kv_reclaimed_;
   std::array<prometheus::Counter*, transport::kNumRejectReasons> rejected_{};
   prometheus::Histogram* compute_;
   prometheus::Counter* requests_ok_;

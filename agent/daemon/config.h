@@ -38,6 +38,11 @@ struct AgentConfig {
   int reconnect_min_ms = 200;
   int reconnect_max_ms = 10000;
   int max_peer_queue = 256;       // frames waiting to be sent to one peer
+  // Generation sessions (docs/agent.md, "Generation sessions").
+  int max_sessions = 64;                    // sessions holding KV state on this agent
+  long long max_context = 0;                // tokens per session; 0 = the model's max_context
+  long long kv_budget_bytes = 1LL << 30;    // KV memory all sessions together may reserve
+  int session_idle_timeout_ms = 60000;      // state of a session with no step for this long is freed
   std::string log_level = "info";
   bool verify_sha256 = true;
   EmulationConfig emulation;

@@ -159,7 +159,8 @@ Result<SegmentSlot*> SegmentTable::RouteActivation(const std::string& deployment
 
 Status SegmentTable::CheckInput(const SegmentSlot& slot, DType dtype, const std::vector<int64_t>& shape) {
   const TensorSpec& want = slot.exec->input_spec();
-  if (dtype != want.dtype || shape != want.shape)
+  const int64_t longest = want.seq_dim >= 0 ? std::max(slot.exec->max_seq(), want.shape[want.seq_dim]) : 0;
+  if (!want.Accepts(dtype, shape, longest))
     return InvalidArgument("tensor " + std::string(DTypeName(dtype)) + ShapeToString(shape) + " does not match " +
                            DTypeName(want.dtype) + ShapeToString(want.shape) + " expected by layer " +
                            std::to_string(slot.spec.first_layer));

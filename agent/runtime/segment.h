@@ -34,8 +34,12 @@ class SegmentExecutor {
   // Runs the layers in order; fills `layer_ms` (one entry per layer) when given.
   virtual Result<HostTensor> Run(const HostTensor& input, std::vector<double>* layer_ms) = 0;
 
+  // Longest sequence a variable (seq_dim) dimension may take; 0: nominal shapes only.
+  virtual int64_t max_seq() const { return 0; }
+
   // Generation (packages with a generation section; the defaults say "not supported").
   virtual bool can_generate() const { return false; }
+  virtual std::optional<GenerationSpec> generation() const { return std::nullopt; }
   virtual uint64_t state_bytes_per_token() const { return 0; }  // of this segment's layers
   // Preallocates the session state for positions [0, capacity_tokens).
   virtual Result<std::unique_ptr<SessionState>> NewSession(int64_t capacity_tokens) {
@@ -74,7 +78,9 @@ class Segment final : public SegmentExecutor {
   // sequence dimension may be any length up to the package's MaxSeq().
   Result<HostTensor> Run(const HostTensor& input, std::vector<double>* layer_ms) override;
 
+  int64_t max_seq() const override { return max_seq_; }
   bool can_generate() const override { return generation_.has_value(); }
+  std::optional<GenerationSpec> generation() const override { return generation_; }
   uint64_t state_bytes_per_token() const override { return state_bytes_per_token_; }
   // Errors: failed_precondition (cannot generate), invalid_argument (capacity outside
   // [1, max_context]), resource_exhausted (allocation failed).

@@ -1,0 +1,50 @@
+#include "agent/daemon/gen_stream.h"
+
+#include <algorithm>
+
+namespace edgesplit::agent {
+
+GenStream::GenStream(GenerationRequest request, TimePoint started)
+    : request_(std::move(request)), history_(request_.prompt), started_(started), last_(started) {}
+
+std::vector<int64_t> GenStream::NextStepTokens() const {
+  if (generated_ == 0) return history_;
+  return {history_.back()};
+}
+
+int64_t GenStream::NextStepPosition() const {
+  return generated_ == 0 ? 0 : static_cast<int64_t>(history_.size()) - 1;
+}
+
+GenStream::Outcome GenStream::OnToken(int64_t index, int64_t token, TimePoint now) {
+  if (finished_ || index != generated_) return Outcome::kIgnore;
+  const double ms = ToMillis(now - last_);
+  if (generated_ == 0) ttft_ms_ = ToMillis(now - started_);
+  else intervals_ms_.push_back(ms);
+  last_ = now;
+  const auto& stops = request_.stop_tokens;
+  if (std::find(stops.begin(), stops.end(), token) != stops.end()) {
+    finished_ = true;
+    reason_ = FinishReason::kStop;
+    return Outcome::kStop;
+  }
+  history_.push_back(token);
+  ++generated_;
+  if (generated_ >= request_.max_new_tokens) {
+    finished_ = true;
+    reason_ = FinishReason::kLength;
+    return Outcome::kEmitFinish;
+  }
+  return Outcome::kEmitContinue;
+}
+
+double GenStream::ttft_ms() const { return ttft_ms_; }
+
+double GenStream::ms_per_token_p50() const {
+  if (intervals_ms_.empty()) return 0;
+  std::vector<double> v = intervals_ms_;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace edgesplit::agent

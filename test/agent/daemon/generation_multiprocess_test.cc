@@ -1,0 +1,235 @@
+// Must-show for generation through real agents: three edgesplit-agent processes on loopback,
+// driven over the control protocol, stream tokens identical to the whole model in one process
+// (greedy and seeded sampling, several cut sets), serve concurrent sessions, free every
+// stage's KV when a client cancels, refuse sessions past their limits with one clear error,
+// and reclaim the state of sessions whose entry vanished.
+#include <signal.h>
+
+#include <atomic>
+#include <catch.hpp>
+#include <filesystem>
+#include <thread>
+
+#include "agent/runtime/chain_generator.h"
+#include "agent/runtime/gpt_synth.h"
+#include "agent/runtime/torch_threads.h"
+#include "agent/transport/client.h"
+#include "common/model/manifest.h"
+#include "test/agent/daemon/subprocess.h"
+#include "test/agent/daemon/test_controller.h"
+
+using namespace edgesplit;
+using namespace edgesplit::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string Env(const char* name, const char* def) {
+  const char* v = std::getenv(name);
+  return v ? v : def;
+}
+
+GenerationRequest Req(std::vector<int64_t> prompt, int64_t n, SamplingParams s = {}) {
+  GenerationRequest r;
+  r.prompt = std::move(prompt);
+  r.max_new_tokens = n;
+  r.sampling = s;
+  return r;
+}
+
+struct Cluster {
+  std::string tmp, models;
+  Manifest manifest;
+  int L = 0;
+  TestController ctl{100};
+  std::vector<std::unique_ptr<Subprocess>> procs;
+  std::map<std::string, std::string> addr;
+
+  Cluster() {
+    ConfigureTorch({1, 1});
+    tmp = Env("ES_TEST_TMP", "/tmp") + "/agent_generation_" + std::to_string(getpid());
+    models = tmp + "/models";
+    std::filesystem::create_directories(models);
+    GptSynthOptions go;
+    go.name = "gpt-gen";
+    go.layers = 4;
+    go.d_model = 64;
+    go.heads = 4;
+    go.vocab = 100;
+    go.seq = 16;
+    go.max_context = 256;
+    go.seed = 11;
+    REQUIRE(SynthesizeGpt(go, models + "/gpt-gen").ok());
+    manifest = LoadManifest(models + "/gpt-gen").value();
+    L = manifest.num_layers();
+  }
+  ~Cluster() {
+    for (auto& p : procs)
+      if (p->running()) p->Stop(SIGKILL, 5);
+    std::filesystem::remove_all(tmp);
+  }
+  void Start(const std::string& node, std::vector<std::string> extra = {}) {
+    std::vector<std::string> args{"--node", node, "--orchestrator", ctl.address(), "--data-listen", "127.0.0.1:0",
+                                  "--http-listen", "127.0.0.1:0", "--models-dir", models, "--intra-op-threads", "1",
+                                  "--heartbeat-period-ms", "100", "--reconnect-min-ms", "20"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    procs.push_back(std::make_unique<Subprocess>(Env("ES_BIN_DIR", "build/bin") + "/edgesplit-agent", args,
+                                                 tmp + "/" + node + ".log"));
+    REQUIRE(procs.back()->running());
+  }
+  void Call(const std::string& node, v1::Command c) {
+    auto ack = ctl.Call(node, std::move(c), 60s);
+    REQUIRE(ack.ok());
+    INFO(node << ": " << ack->error_code() << " " << ack->error());
+    REQUIRE(ack->ok());
+  }
+  // Loads `epoch` with stages on `nodes` cut at `cuts` (entry = nodes[0]) and activates it.
+  void Deploy(uint64_t epoch, const std::vector<std::string>& nodes, const std::vector<int>& cuts) {
+    std::vector<int> b = {0};
+    b.insert(b.end(), cuts.begin(), cuts.end());
+    b.push_back(L);
+    for (size_t i = nodes.size(); i-- > 0;)
+      Call(nodes[i], TestController::Load("gpt", epoch, "gpt-gen", b[i], b[i + 1], L,
+                                          i + 1 < nodes.size() ? addr[nodes[i + 1]] : "", i == 0, addr[nodes[0]]));
+    Call(nodes[0], TestController::Activate("gpt", epoch));
+  }
+  // Waits (bounded) until every node's heartbeat reports `n` sessions holding KV state.
+  bool WaitKvSessions(const std::vector<std::string>& nodes, uint32_t n, Duration timeout = 20s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      bool all = true;
+      for (const auto& node : nodes) all = all && ctl.last_heartbeat(node).capacity().active_sessions() == n;
+      if (all) return true;
+      std::this_thread::sleep_for(20ms);
+    }
+    return false;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("generation through three agents streams the whole model's tokens; cancel, limits and reclaim hold") {
+  Cluster c;
+  c.Start("a1");
+  c.Start("a2", {"--kv-budget-bytes", "65536", "--max-sessions", "1"});
+  c.Start("a3", {"--session-idle-timeout-ms", "500", "--compute-slowdown", "10"});
+  REQUIRE(c.ctl.WaitForAgents(3, 60s));
+  for (const char* n : {"a1", "a2", "a3"}) c.addr[n] = c.ctl.registration(n).data_address();
+
+  auto whole = ChainGenerator::Load(c.models + "/gpt-gen", c.manifest, {}).value();
+  const std::vector<GenerationRequest> reqs = {Req({1, 2, 3, 4, 5}, 20), Req({7, 8}, 24, {0.9, 30, 0.95, 42}),
+                                               Req({50}, 16, {1.3, 0, 1.0, 5})};
+  std::vector<std::vector<int64_t>> want;
+  for (const auto& r : reqs) want.push_back(whole->Generate(r, true).value().tokens);
+
+  auto client = transport::DataClient::Connect(c.addr.at("a1")).value();
+  auto run = [&](const GenerationRequest& r, std::vector<int64_t>* got) {
+    got->clear();
+    return client->Generate("gpt", r, [&](int64_t i, int64_t t) {
+      CHECK(i == static_cast<int64_t>(got->size()));  // consecutive indices, nothing repeated
+      got->push_back(t);
+      return true;
+    });
+  };
+
+  // Three cut sets (and placements), each an epoch of its own.
+  const std::vector<std::pair<std::vector<std::string>, std::vector<int>>> plans = {
+      {{"a1", "a2", "a3"}, {2, 4}}, {{"a1", "a3", "a2"}, {1, 5}}, {{"a1", "a2", "a3"}, {3, 4}}};
+  for (size_t e = 0; e < plans.size(); ++e) {
+    c.Deploy(e + 1, plans[e].first, plans[e].second);
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      std::vector<int64_t> got;
+      auto sum = run(reqs[i], &got);
+      INFO("epoch " << e + 1 << " request " << i << ": " << (sum.ok() ? "ok" : sum.status().ToString()));
+      REQUIRE(sum.ok());
+      CHECK(got == want[i]);
+      CHECK(sum->finish_reason == "length");
+      CHECK(sum->epoch == e + 1);
+      CHECK(sum->tokens == reqs[i].max_new_tokens);
+      CHECK(sum->ttft_ms > 0);
+    }
+  }
+  REQUIRE(c.WaitKvSessions({"a1", "a2", "a3"}, 0));
+
+  SECTION("concurrent sessions pipeline through the stages, each stream exact") {
+    // a2 admits one session at a time: run the concurrency check on the plan that avoids its
+    // limit by giving every session a small context... instead use a plan without a2.
+    c.Deploy(10, {"a1", "a3"}, {3});
+    std::vector<std::thread> th;
+    std::atomic<int> exact{0}, failed{0};
+    for (int t = 0; t < 4; ++t) {
+      th.emplace_back([&, t] {
+        auto cl = transport::DataClient::Connect(c.addr.at("a1")).value();
+        for (int k = 0; k < 3; ++k) {
+          const auto& r = reqs[(t + k) % reqs.size()];
+          std::vector<int64_t> got;
+          auto s = cl->Generate("gpt", r, [&](int64_t, int64_t tok) {
+            got.push_back(tok);
+            return true;
+          });
+          if (!s.ok()) failed++;
+          else if (got == want[(t + k) % reqs.size()]) exact++;
+        }
+      });
+    }
+    for (auto& t : th) t.join();
+    CHECK(failed == 0);
+    CHECK(exact == 12);
+    CHECK(c.WaitKvSessions({"a1", "a3"}, 0));
+  }
+
+  SECTION("a client that cancels mid-stream frees the session's KV on every stage") {
+    c.Call("a3", TestController::Load("gpt", 20, "gpt-gen", 2, c.L, c.L, "", false, c.addr["a1"]));
+    c.Call("a1", TestController::Load("gpt", 20, "gpt-gen", 0, 2, c.L, c.addr["a3"], true, c.addr["a1"]));
+    c.Call("a1", TestController::Activate("gpt", 20));
+    std::atomic<bool> seen_state{false};
+    int got = 0;
+    auto s = client->Generate("gpt", Req({3, 4}, 200), [&](int64_t, int64_t) {
+      if (++got == 3) {
+        // Both stages hold the session's state while it streams.
+        seen_state = c.WaitKvSessions({"a1", "a3"}, 1, 5s);
+        return false;
+      }
+      return true;
+    });
+    CHECK(s.status().code() == StatusCode::kAborted);
+    CHECK(seen_state);
+    CHECK(c.WaitKvSessions({"a1", "a3"}, 0));
+  }
+
+  SECTION("sessions beyond an agent's limits are refused with resource_exhausted, nothing leaks") {
+    // Epoch 3 runs a1 [0,3) -> a2 [3,4) -> a3 [4,6): a2 holds one block, 2*64*4 bytes per token,
+    // a 64 KiB budget holds 128 tokens.
+    std::vector<int64_t> got;
+    auto big = run(Req({1, 2}, 150), &got);
+    REQUIRE_FALSE(big.ok());
+    CHECK(big.status().code() == StatusCode::kResourceExhausted);
+    CHECK(big.status().message().find("KV budget") != std::string::npos);
+    CHECK(got.empty());
+    // The session was refused at a2: a1 freed its state too, and the agents still serve.
+    REQUIRE(c.WaitKvSessions({"a1", "a2", "a3"}, 0));
+    auto ok = run(reqs[0], &got);
+    REQUIRE(ok.ok());
+    CHECK(got == want[0]);
+    // Bad requests: one clear error naming the field, nothing allocated.
+    auto bad = run(Req({1, 100}, 4), &got);
+    CHECK(bad.status().code() == StatusCode::kInvalidArgument);
+    CHECK(bad.status().message().find("prompt_tokens[1]") != std::string::npos);
+    bad = run(Req({1}, 300), &got);
+    CHECK(bad.status().message().find("max_new_tokens") != std::string::npos);
+    bad = run(Req({1}, 3, {-2, 0, 1, 0}), &got);
+    CHECK(bad.status().message().find("temperature") != std::string::npos);
+  }
+
+  SECTION("when the entry dies mid-session, the stages reclaim its state after the idle timeout") {
+    // a3 holds the last stage: its state must go once no step comes for 500 ms.
+    std::thread killer;
+    int got = 0;
+    auto s = client->Generate("gpt", Req({9, 9}, 200), [&](int64_t, int64_t) {
+      if (++got == 2) c.procs[0]->Stop(SIGKILL, 5);  // a1 is the entry
+      return true;
+    });
+    CHECK_FALSE(s.ok());
+    CHECK(c.WaitKvSessions({"a3"}, 0, 10s));
+  }
+}
