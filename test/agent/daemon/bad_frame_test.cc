@@ -172,9 +172,11 @@ TEST_CASE("each bad frame closes its connection with a counted reason and the ag
   cases.push_back({"byte count mismatch", RejectReason::kByteCountMismatch, Frame(good, payload.size() - 8, payload.substr(8))});
   {
     v1::FrameMeta m = good;
-    m.set_shape(m.shape_size() - 1, 4);  // valid tensor, wrong shape for the segment
-    const size_t n = payload.size() / 8 * 4;
-    cases.push_back({"shape differs from the segment's input", RejectReason::kSpecMismatch, Frame(m, n, payload.substr(0, n))});
+    // A valid tensor the segment cannot take: batch 2 (the sequence dimension may vary up to the
+    // model's context, the batch may not).
+    m.set_shape(0, 2);
+    cases.push_back({"shape differs from the segment's input", RejectReason::kSpecMismatch,
+                     Frame(m, payload.size() * 2, payload + payload)});
   }
   {
     v1::FrameMeta m = good;
