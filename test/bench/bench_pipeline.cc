@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "agent/daemon/agent.h"
+#include "test/bench/bench_chain.h"
 #include "agent/runtime/gpt_synth.h"
 #include "agent/runtime/profiler.h"
 #include "agent/runtime/segment.h"
@@ -88,43 +89,9 @@ int RunPipeline(const std::vector<std::string>& args) {
   for (int i = 0; i < 2; ++i) ref = *(*whole)->Run(input, nullptr);
   // Split: `stages` in-process agents with cuts balancing the transformer blocks (layer 0 is the
   // cheap embedding, layer L-1 the final norm + head): 12 blocks in 4 stages = 3 blocks each.
-  std::vector<int> bounds = {0};
-  for (int i = 1; i < stages; ++i)
-    bounds.push_back(1 + static_cast<int>(std::lround(static_cast<double>(go.layers) * i / stages)));
-  bounds.push_back(L);
-  std::vector<std::unique_ptr<agent::Agent>> agents;
-  for (int i = 0; i < stages; ++i) {
-    agent::AgentConfig c;
-    c.node = "stage" + std::to_string(i);
-    c.data_listen = "127.0.0.1:0";
-    c.http_listen = "";
-    c.models_dir = root;
-    c.max_queue = 256;
-    auto a = agent::Agent::Create(c);
-    if (!a.ok() || !(*a)->Start().ok()) return 1;
-    agents.push_back(std::move(*a));
-  }
-  for (int i = stages - 1; i >= 0; --i) {
-    v1::Command cmd;
-    auto* l = cmd.mutable_load();
-    l->set_deployment("gpt");
-    l->set_epoch(1);
-    l->set_model("gpt-bench");
-    l->set_first_layer(bounds[i]);
-    l->set_end_layer(bounds[i + 1]);
-    l->set_num_layers(L);
-    if (i + 1 < stages) l->set_downstream_address(agents[i + 1]->data_address());
-    l->set_is_entry(i == 0);
-    auto ack = agents[i]->Execute(cmd, 120s);
-    if (!ack.ok() || !ack->ok()) {
-      std::fprintf(stderr, "load failed: %s\n", ack.ok() ? ack->error().c_str() : ack.status().ToString().c_str());
-      return 1;
-    }
-  }
-  v1::Command act;
-  act.mutable_activate()->set_deployment("gpt");
-  act.mutable_activate()->set_epoch(1);
-  (void)agents[0]->Execute(act, 10s);
+  const std::vector<int> bounds = bench::BlockBalancedBounds(go.layers, stages);
+  auto agents = bench::StartChain(root, "gpt-bench", bounds);
+  if (agents.empty()) return 1;
 
   auto client = transport::DataClient::Connect(agents[0]->data_address());
   if (!client.ok()) return 1;
@@ -169,8 +136,7 @@ int RunPipeline(const std::vector<std::string>& args) {
   std::filesystem::remove_all(root);
 
   const double mono_p50 = MedianOf(mono), split_p50 = MedianOf(split);
-  std::string cuts;
-  for (int i = 0; i < stages; ++i) cuts += (i ? " " : "") + std::string("[") + std::to_string(bounds[i]) + "," + std::to_string(bounds[i + 1]) + ")";
+  const std::string cuts = bench::BoundsText(bounds);
   std::printf(
       "{\"bench\": \"pipeline\", \"d_model\": %d, \"layers\": %d, \"seq\": %d, \"stages\": %d, \"requests\": %d, "
       "\"inflight\": %d, \"monolithic_ms_p50\": %.3f, \"split_ms_p50\": %.3f, \"ratio\": %.4f, \"monolithic_rps\": %.3f, "
