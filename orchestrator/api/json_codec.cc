@@ -320,6 +320,9 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
           {"speed", Num(n.EffectiveSpeed())},
           {"compute_slowdown", Num(n.profile.compute_slowdown)},
           {"egress_mbps", Num(n.profile.egress_mbps)},
+          {"active_sessions", n.profile.active_sessions},
+          {"kv_bytes", n.profile.kv_bytes},
+          {"kv_budget_bytes", n.profile.kv_budget_bytes},
           {"segments", segs},
           {"links", links}};
 }

@@ -45,6 +45,9 @@ struct CapacityReport {
   double compute_slowdown = 1;
   double egress_mbps = 0;
   double speed_factor = 0;  // 0 = not measured
+  uint32_t active_sessions = 0;  // generation sessions holding KV state on the node
+  uint64_t kv_bytes = 0;         // KV bytes they reserve
+  uint64_t kv_budget_bytes = 0;  // the node's KV budget
 };
 
 struct RegisterInfo {

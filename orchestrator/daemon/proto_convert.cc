@@ -25,6 +25,9 @@ CapacityReport FromProto(const v1::CapacityProfile& p) {
   c.compute_slowdown = p.compute_slowdown() > 0 ? p.compute_slowdown() : 1.0;
   c.egress_mbps = p.egress_mbps();
   c.speed_factor = p.speed_factor();
+  c.active_sessions = p.active_sessions();
+  c.kv_bytes = p.kv_bytes();
+  c.kv_budget_bytes = p.kv_budget_bytes();
   for (const auto& s : p.segments()) {
     SegmentReport r;
     r.deployment = s.deployment();
@@ -55,6 +58,9 @@ void ToProto(const CapacityReport& c, v1::CapacityProfile* p) {
   p->set_compute_slowdown(c.compute_slowdown);
   p->set_egress_mbps(c.egress_mbps);
   p->set_speed_factor(c.speed_factor);
+  p->set_active_sessions(c.active_sessions);
+  p->set_kv_bytes(c.kv_bytes);
+  p->set_kv_budget_bytes(c.kv_budget_bytes);
   for (const auto& r : c.segments) {
     auto* s = p->add_segments();
     s->set_deployment(r.deployment);

@@ -21,6 +21,9 @@ TEST_CASE("register and capacity profiles round-trip through the wire messages")
   r.capacity.compute_slowdown = 2;
   r.capacity.egress_mbps = 10;
   r.capacity.speed_factor = 0.5;
+  r.capacity.active_sessions = 3;
+  r.capacity.kv_bytes = 4096;
+  r.capacity.kv_budget_bytes = 1 << 20;
   SegmentReport s;
   s.deployment = "d";
   s.epoch = 7;
@@ -46,6 +49,9 @@ TEST_CASE("register and capacity profiles round-trip through the wire messages")
   CHECK(back.incarnation == 42);
   CHECK(back.models == r.models);
   CHECK(back.capacity.speed_factor == 0.5);
+  CHECK(back.capacity.active_sessions == 3);
+  CHECK(back.capacity.kv_bytes == 4096);
+  CHECK(back.capacity.kv_budget_bytes == 1u << 20);
   REQUIRE(back.capacity.segments.size() == 1);
   CHECK(back.capacity.segments[0].layer_ms == s.layer_ms);
   CHECK(back.capacity.segments[0].active);
