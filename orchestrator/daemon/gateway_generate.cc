@@ -50,6 +50,7 @@ void Gateway::RunGenerate(Job& job) {
   GenerateObservation obs;
   obs.deployment = job.deployment;
   bool cancelled = false;
+  bool shutting_down = false;
   TimePoint last_token{};
   // Relays one token; measures what the client sees (queueing and retries included).
   auto relay = [&](int64_t index, int64_t token) {
@@ -61,6 +62,14 @@ void Gateway::RunGenerate(Job& job) {
     }
     last_token = now;
     ++obs.tokens;
+    {
+      // Stop() joins the workers: a long stream must not hold it up.
+      std::lock_guard<std::mutex> l(mu_);
+      if (stopping_) {
+        shutting_down = true;
+        return false;
+      }
+    }
     if (!job.on_token(index, token)) {
       cancelled = true;
       return false;
@@ -111,6 +120,7 @@ void Gateway::RunGenerate(Job& job) {
       }
     }
     last = err;
+    if (shutting_down) last = Unavailable("orchestrator shutting down");
     if (cancelled || obs.tokens > 0 || !GatewayRetryable(err.code())) break;
     if (SteadyClock::Default()->Now() + options_.retry_backoff >= job.deadline_at) break;
     LogInfo("gateway_generate_retry").Kv("deployment", job.deployment).Kv("attempt", obs.attempts).Kv("error", err.ToString());
