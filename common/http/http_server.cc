@@ -1,11 +1,13 @@
 #include "common/http/http_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
 #include <mutex>
+#include <optional>
 
 #include "common/base/log.h"
 
@@ -66,19 +68,36 @@ bool UrlDecode(const std::string& in, std::string* out, bool plus_is_space) {
 
 struct Responder::State {
   std::function<void(HttpResponse)> send;
+  StreamStarter start_stream;
   std::atomic<bool> done{false};
   ~State() {
     if (!done.exchange(true) && send) send(HttpResponse::Error(500, "internal", "request dropped by handler"));
   }
 };
 
-Responder::Responder(std::function<void(HttpResponse)> send) : state_(std::make_shared<State>()) {
+Responder::Responder(std::function<void(HttpResponse)> send, StreamStarter start_stream)
+    : state_(std::make_shared<State>()) {
   state_->send = std::move(send);
+  state_->start_stream = std::move(start_stream);
 }
 
 void Responder::operator()(HttpResponse response) const {
   if (!state_ || state_->done.exchange(true)) return;  // answering twice is ignored
   state_->send(std::move(response));
+}
+
+std::shared_ptr<StreamWriter> Responder::StartStream(StreamHead head) const {
+  auto refused = [] {
+    auto w = std::make_shared<StreamWriter>();
+    w->MarkGone();
+    return w;
+  };
+  if (!state_ || state_->done.exchange(true)) return refused();
+  if (!state_->start_stream) {
+    state_->send(HttpResponse::Error(500, "internal", "streamed responses are not supported here"));
+    return refused();
+  }
+  return state_->start_stream(std::move(head));
 }
 
 // ---- Server ------------------------------------------------------------------------------
@@ -108,7 +127,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         LogWarn("http_connection_refused").Kv("reason", "max_connections");
         continue;
       }
-      asio::co_spawn(socket.get_executor(), Session(std::move(socket)), asio::detached);
+      // A strand per connection: a streamed response's writer wakes it from other threads.
+      asio::co_spawn(asio::make_strand(io), Session(std::move(socket)), asio::detached);
     }
   }
 
@@ -148,25 +168,135 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     return r;
   }
 
+  // What the handler answered: a whole response, or a stream (its writer and head).
+  struct Answer {
+    std::optional<HttpResponse> response;
+    std::shared_ptr<StreamWriter> stream;
+    StreamHead head;
+    std::shared_ptr<asio::steady_timer> wake;  // cancelled whenever the stream has news
+  };
+
   // Waits for the handler's answer without blocking the io thread.
-  asio::awaitable<HttpResponse> Dispatch(HttpRequest req) {
+  asio::awaitable<Answer> Dispatch(HttpRequest req) {
     auto ex = co_await asio::this_coro::executor;
-    auto result = std::make_shared<std::optional<HttpResponse>>();
+    auto result = std::make_shared<std::optional<Answer>>();
     auto timer = std::make_shared<asio::steady_timer>(ex, asio::steady_timer::time_point::max());
-    Responder responder([ex, result, timer](HttpResponse r) {
-      asio::post(ex, [result, timer, r = std::move(r)]() mutable {
-        *result = std::move(r);
-        timer->cancel();
-      });
-    });
+    const StreamLimits limits = options.stream_limits;
+    Responder responder(
+        [ex, result, timer](HttpResponse r) {
+          asio::post(ex, [result, timer, r = std::move(r)]() mutable {
+            Answer a;
+            a.response = std::move(r);
+            *result = std::move(a);
+            timer->cancel();
+          });
+        },
+        [ex, result, timer, limits](StreamHead head) {
+          auto writer = std::make_shared<StreamWriter>(limits, [ex, timer] { asio::post(ex, [timer] { timer->cancel(); }); });
+          asio::post(ex, [result, timer, writer, head = std::move(head)]() mutable {
+            Answer a;
+            a.stream = writer;
+            a.head = std::move(head);
+            *result = std::move(a);
+            timer->cancel();
+          });
+          return writer;
+        });
     try {
       // Moved in: if the handler drops every copy unanswered, the Responder's destructor answers 500.
       handler(std::move(req), std::move(responder));
     } catch (const std::exception& e) {
-      *result = HttpResponse::Error(500, "internal", std::string("handler failed: ") + e.what());
+      Answer a;
+      a.response = HttpResponse::Error(500, "internal", std::string("handler failed: ") + e.what());
+      *result = std::move(a);
     }
     while (!result->has_value()) co_await timer->async_wait(kNoThrow);
+    (*result)->wake = timer;
     co_return std::move(**result);
+  }
+
+  // Reads whatever the client sends during a stream, only to see it go away (EOF or error).
+  struct Watch {
+    std::array<char, 512> buf;
+    bool finished = false;  // the stream ended on our side: a read error now is our own close
+    bool done = false;
+  };
+  template <typename Executor>
+  static void WatchClient(tcp::socket& socket, std::shared_ptr<Watch> w, std::shared_ptr<StreamWriter> writer,
+                          std::shared_ptr<asio::steady_timer> wake, Executor ex) {
+    socket.async_read_some(asio::buffer(w->buf), asio::bind_executor(ex, [&socket, w, writer, wake, ex](
+                                                                               boost::system::error_code ec, size_t) {
+      if (!ec) {  // pipelined bytes are dropped: the connection closes after the stream
+        WatchClient(socket, w, writer, wake, ex);
+        return;
+      }
+      if (!w->finished) writer->MarkGone();
+      w->done = true;
+      wake->cancel();
+    }));
+  }
+
+  // Writes a streamed answer: head, then each batch of chunks as the producer queues it, then
+  // the last chunk; closes the connection.
+  asio::awaitable<void> Stream(beast::tcp_stream& stream, Answer& a, unsigned version) {
+    auto ex = co_await asio::this_coro::executor;
+    auto writer = a.stream;
+    auto wake = a.wake;
+    http::response<http::empty_body> head{static_cast<http::status>(a.head.status), version};
+    head.set(http::field::server, "edgesplit");
+    head.set(http::field::content_type, a.head.content_type);
+    head.set(http::field::cache_control, "no-cache");
+    for (const auto& [k, v] : a.head.headers) head.set(k, v);
+    head.keep_alive(false);
+    const bool chunked = version >= 11;  // HTTP/1.0: the body ends when the connection closes
+    if (chunked) head.chunked(true);
+    http::response_serializer<http::empty_body> sr{head};
+    stream.expires_after(options.write_timeout);
+    auto [hec, hn] = co_await http::async_write_header(stream, sr, kNoThrow);
+    stream.expires_never();
+    if (hec) {
+      writer->MarkGone();
+      co_return;
+    }
+    auto watch = std::make_shared<Watch>();
+    WatchClient(stream.socket(), watch, writer, wake, ex);
+    for (;;) {
+      auto batch = writer->Take();
+      if (batch.gone) break;
+      if (!batch.chunks.empty()) {
+        std::string data;
+        for (const auto& c : batch.chunks) data += c;
+        stream.expires_after(options.write_timeout);
+        boost::system::error_code wec;
+        if (chunked) {
+          auto [ec, n] = co_await asio::async_write(stream, http::make_chunk(asio::buffer(data)), kNoThrow);
+          wec = ec;
+        } else {
+          auto [ec, n] = co_await asio::async_write(stream, asio::buffer(data), kNoThrow);
+          wec = ec;
+        }
+        stream.expires_never();
+        if (wec) {
+          writer->MarkGone();
+          break;
+        }
+        continue;  // the producer may have closed meanwhile: Take again
+      }
+      if (batch.closed) {
+        if (chunked) {
+          stream.expires_after(options.write_timeout);
+          (void)co_await asio::async_write(stream, http::make_chunk_last(), kNoThrow);
+          stream.expires_never();
+        }
+        break;
+      }
+      co_await wake->async_wait(kNoThrow);
+    }
+    watch->finished = true;
+    boost::system::error_code ignore;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+    stream.socket().close(ignore);  // completes the watch's read
+    while (!watch->done) co_await wake->async_wait(kNoThrow);
   }
 
   asio::awaitable<void> Session(tcp::socket socket) {
@@ -209,7 +339,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         keep_alive = req.keep_alive();
         version = req.version();
         stream.expires_never();
-        resp = co_await Dispatch(Convert(req, remote));
+        Answer answer = co_await Dispatch(Convert(req, remote));
+        if (answer.stream) {
+          co_await Stream(stream, answer, version);
+          break;
+        }
+        resp = std::move(*answer.response);
       }
       http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
       out.set(http::field::server, "edgesplit");
@@ -236,6 +371,8 @@ Status HttpServerOptions::Validate() const {
   if (max_body_bytes == 0) errs += "max_body_bytes must be positive; ";
   if (max_connections == 0) errs += "max_connections must be positive; ";
   if (read_timeout.count() <= 0) errs += "read_timeout must be positive; ";
+  if (write_timeout.count() <= 0) errs += "write_timeout must be positive; ";
+  if (stream_limits.max_chunks == 0 || stream_limits.max_bytes == 0) errs += "stream_limits must be positive; ";
   if (!errs.empty()) return InvalidArgument("http server: " + errs.substr(0, errs.size() - 2));
   return Status::Ok();
 }

@@ -2,6 +2,9 @@
 // The handler is pure over HttpRequest/HttpResponse and may answer asynchronously (the
 // inference gateway answers when the pipeline does). Every read has a deadline, every body a
 // size limit, and the number of connections is bounded.
+// A handler may instead start a stream (Server-Sent Events over chunked encoding): it gets a
+// StreamWriter whose chunks the connection writes as they come, each write with the write
+// deadline; the connection closes after the stream.
 // Thread-safety: Start/Stop/port from the io_context's thread; a Responder may be invoked from
 // any thread, exactly once (dropping it unanswered sends a 500).
 #pragma once
@@ -19,6 +22,7 @@
 
 #include "common/base/json_escape.h"  // JsonEscape, used by every handler
 #include "common/base/status.h"
+#include "common/http/stream_writer.h"
 
 namespace edgesplit {
 
@@ -49,11 +53,23 @@ struct HttpResponse {
   static HttpResponse Error(int status, const std::string& code, const std::string& message);
 };
 
-// Answers one request. Call exactly once, from any thread.
+// Status line and headers of a streamed response.
+struct StreamHead {
+  int status = 200;
+  std::string content_type = "text/event-stream";
+  std::vector<std::pair<std::string, std::string>> headers;  // Cache-Control: no-cache is always sent
+};
+
+using StreamStarter = std::function<std::shared_ptr<StreamWriter>(StreamHead)>;
+
+// Answers one request: call operator() or StartStream exactly once, from any thread.
 class Responder {
  public:
-  explicit Responder(std::function<void(HttpResponse)> send);
+  // `start_stream` empty: StartStream answers 500 and returns a writer that refuses every Write.
+  explicit Responder(std::function<void(HttpResponse)> send, StreamStarter start_stream = {});
   void operator()(HttpResponse response) const;
+  // Starts a streamed answer; never null. After an answer was sent, the writer refuses writes.
+  std::shared_ptr<StreamWriter> StartStream(StreamHead head = {}) const;
 
  private:
   struct State;
@@ -70,6 +86,7 @@ struct HttpServerOptions {
   std::chrono::milliseconds read_timeout{30000};
   std::chrono::milliseconds write_timeout{30000};
   size_t max_connections = 512;
+  StreamLimits stream_limits;  // per streamed response: chunks queued for a slow client
   Status Validate() const;
 };
 

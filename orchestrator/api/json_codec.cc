@@ -336,12 +336,16 @@ json::object ModelToJson(const CatalogModel& m) {
   }
   json::array shape;
   for (auto d : m.manifest.input.shape) shape.push_back(d);
+  json::value generation = nullptr;  // null: the model cannot generate
+  if (m.manifest.generation)
+    generation = json::object{{"max_context", m.manifest.generation->max_context}, {"vocab", m.manifest.generation->vocab}};
   return {{"name", m.name},
           {"family", m.manifest.family},
           {"num_layers", m.num_layers()},
           {"input", json::object{{"dtype", DTypeName(m.manifest.input.dtype)}, {"shape", shape}}},
           {"total_param_bytes", m.manifest.TotalParamBytes()},
           {"profile_source", m.profile_source},
+          {"generation", generation},
           {"layers", layers}};
 }
 

@@ -50,6 +50,7 @@ const std::vector<RouteSpec>& RestApi::Routes() {
       {"DELETE", "/v1/deployments/{name}"},
       {"POST", "/v1/deployments/{name}/reevaluate"},
       {"POST", "/v1/deployments/{name}/infer"},
+      {"POST", "/v1/deployments/{name}/generate"},
       {"GET", "/v1/events"},
       {"POST", "/v1/plan"},
       {"GET", "/v1/policy"},
@@ -223,6 +224,10 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
     if (is_infer) {
       if (m != "POST") return MethodNotAllowed(m, req.path);
       return Infer(req, parts[2], respond, async);
+    }
+    if (parts.size() == 4 && parts[3] == "generate") {
+      if (m != "POST") return MethodNotAllowed(m, req.path);
+      return Generate(req, parts[2], respond, async);
     }
   } else if (coll == "events" && parts.size() == 2) {
     if (m != "GET") return MethodNotAllowed(m, req.path);

@@ -12,6 +12,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/tensor.h"
+#include "common/model/generation_request.h"
 #include "common/http/http_server.h"
 #include "orchestrator/daemon/controller.h"
 
@@ -33,6 +34,24 @@ using InferDone = std::function<void(Result<HostTensor>)>;
 // Runs one request through a deployment (the daemon's gateway); calls `done` exactly once.
 using InferFn = std::function<void(const std::string& deployment, HostTensor input, Duration deadline, InferDone done)>;
 
+// How a generation ended, as the entry reported it (the tokens themselves arrive one by one).
+struct GenerationSummary {
+  std::string finish_reason;  // "length" | "stop"
+  int64_t prompt_tokens = 0;
+  int64_t tokens = 0;
+  double ttft_ms = 0;
+  double ms_per_token = 0;
+  uint64_t epoch = 0;
+};
+// Called for every generated token in order, as it is produced; false cancels the generation.
+using TokenFn = std::function<bool(int64_t index, int64_t token)>;
+using GenerateDone = std::function<void(Result<GenerationSummary>)>;
+// Runs one generation through a deployment (the daemon's gateway): `on_token` for each token,
+// then `done` exactly once. Both may run on any thread but never concurrently, and `done`
+// after the last `on_token`. A cancelled generation ends with aborted.
+using GenerateFn = std::function<void(const std::string& deployment, GenerationRequest request, TokenFn on_token,
+                                      GenerateDone done)>;
+
 struct RouteSpec {
   std::string method;
   std::string pattern;  // OpenAPI style: /v1/deployments/{name}
@@ -48,6 +67,8 @@ class RestApi {
           std::function<std::string()> metrics_text, std::function<bool()> ready);
 
   void Handle(HttpRequest request, Responder respond);
+  // POST /v1/deployments/{name}/generate runs through `generate` (unset: 503).
+  void SetGenerate(GenerateFn generate) { generate_ = std::move(generate); }
 
   // Every route this API serves; docs/openapi.yaml must list exactly these.
   static const std::vector<RouteSpec>& Routes();
@@ -57,12 +78,15 @@ class RestApi {
  private:
   HttpResponse Dispatch(const HttpRequest& req, const Responder& respond, bool* async);
   HttpResponse Infer(const HttpRequest& req, const std::string& name, const Responder& respond, bool* async);
+  // rest_generate.cc
+  HttpResponse Generate(const HttpRequest& req, const std::string& name, const Responder& respond, bool* async);
   HttpResponse Reject(HttpResponse r);
 
   RestApiOptions options_;
   Controller* controller_;
   const Clock* clock_;
   InferFn infer_;
+  GenerateFn generate_;
   std::function<std::string()> metrics_text_;
   std::function<bool()> ready_;
   TimePoint origin_;

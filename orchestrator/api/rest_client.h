@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -24,6 +25,13 @@ class RestClient {
   // unavailable when the server cannot be reached; any HTTP status is a reply.
   Result<RestReply> Call(const std::string& method, const std::string& target, const std::string& body = "",
                          const std::string& content_type = "application/json");
+  // Like Call, for replies that may be Server-Sent Events: when the reply is text/event-stream,
+  // `on_event(data)` runs for each event as it arrives (false stops reading) and the reply's
+  // body stays empty; any other reply is collected as by Call. The timeout bounds each step
+  // (connect, send, the wait for the next bytes), not the whole stream.
+  Result<RestReply> CallStream(const std::string& method, const std::string& target, const std::string& body,
+                               const std::function<bool(const std::string& data)>& on_event,
+                               const std::string& content_type = "application/json");
   const std::string& address() const { return address_; }
 
  private:

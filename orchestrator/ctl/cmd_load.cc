@@ -5,6 +5,9 @@
 // requests that miss their deadline count as failed.
 //   --timeline FILE writes one line per request: start_ms latency_ms ok error
 //   --stop-file FILE ends the run early once FILE exists (the report is still written)
+// With --generate-sessions N it instead runs N concurrent streamed generation sessions through
+// the gateway (load_generate.h) and reports sessions ok/failed, aggregate tokens/s and the
+// client-seen time to first token and inter-token latency.
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -22,6 +25,8 @@
 #include "common/base/subcommand.h"
 #include "common/model/npy.h"
 #include "orchestrator/api/rest_client.h"
+#include "orchestrator/ctl/generate_flags.h"
+#include "orchestrator/ctl/load_generate.h"
 
 namespace edgesplit {
 namespace {
@@ -49,13 +54,16 @@ std::string ResolveEntry(orch::RestClient& rest, const std::string& deployment) 
 
 const char* kUsage =
     "usage: edgesplitctl load --deployment NAME --input IN.npy [--rps N] [--duration-s S] [--concurrency N]\n"
-    "         [--via gateway|entry] [--deadline-ms MS] [--timeline FILE] [--stop-file FILE] [--json] [--addr A] [--token T]\n";
+    "         [--via gateway|entry] [--deadline-ms MS] [--timeline FILE] [--stop-file FILE] [--json] [--addr A] [--token T]\n"
+    "       edgesplitctl load --deployment NAME --generate-sessions N [--prompt-len P] [--new-tokens M] [--json]\n";
 
 int Load(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args, {"addr", "token", "deployment", "input", "rps", "duration-s", "concurrency", "via",
-                               "deadline-ms", "timeline", "stop-file"},
+                               "deadline-ms", "timeline", "stop-file", "generate-sessions", "prompt-len", "new-tokens"},
                         {"json"});
-  if (!f.ok() || !f->Has("deployment") || !f->Has("input")) {
+  if (!f.ok()) return ctl::FlagError(f.status().message());
+  if (f->Has("generate-sessions")) return ctl::LoadGenerate(*f);
+  if (!f->Has("deployment") || !f->Has("input")) {
     std::fputs(kUsage, stderr);
     return 2;
   }

@@ -71,10 +71,14 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
   app->acceptor_.emplace(std::move(*acc));
   // Gateway and REST.
   OrchestratorApp* self = app.get();
-  app->gateway_ = std::make_unique<Gateway>(config.gateway, &app->routes_, [self](const GatewayResult& r) {
-    self->metrics_->ObserveRequest(r);
-    asio::post(self->io_, [self, r] { self->controller_->ObserveRequest(r.deployment, r.latency_ms, r.ok, Now()); });
-  });
+  app->gateway_ = std::make_unique<Gateway>(
+      config.gateway, &app->routes_,
+      [self](const GatewayResult& r) {
+        self->metrics_->ObserveRequest(r);
+        asio::post(self->io_, [self, r] { self->controller_->ObserveRequest(r.deployment, r.latency_ms, r.ok, Now()); });
+      },
+      // Not fed to the controller: a stream's duration is no per-request latency the planner models.
+      [self](const GenerateObservation& g) { self->metrics_->ObserveGenerate(g); });
   RestApiOptions api_options = config.api;
   api_options.origin_unix_ms = UnixMs();
   app->api_ = std::make_unique<RestApi>(
@@ -87,6 +91,9 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
         return RenderMetricsText(self->metrics_->registry());
       },
       [self] { return self->ready_; });
+  app->api_->SetGenerate([self](const std::string& d, GenerationRequest req, TokenFn on_token, GenerateDone done) {
+    self->gateway_->SubmitGenerate(d, std::move(req), std::move(on_token), std::move(done));
+  });
   auto hp = config.http_listen.rfind(':');
   HttpServerOptions ho;
   ho.bind_address = config.http_listen.substr(0, hp);

@@ -97,6 +97,8 @@ const std::map<std::string, Setter>& Setters() {
       {"gateway.max_queue", Fn([](auto& c, double v) { c.gateway.max_queue = static_cast<int>(v); })},
       {"gateway.attempt_timeout_ms", Fn([](auto& c, double v) { c.gateway.attempt_timeout = Ms(v); })},
       {"gateway.default_deadline_ms", Fn([](auto& c, double v) { c.api.default_infer_deadline = Ms(v); })},
+      {"gateway.max_generate_sessions", Fn([](auto& c, double v) { c.gateway.max_generate_sessions = static_cast<int>(v); })},
+      {"gateway.generate_start_timeout_ms", Fn([](auto& c, double v) { c.gateway.generate_start_timeout = Ms(v); })},
   };
   return s;
 }
@@ -128,6 +130,8 @@ Status OrchestratorConfig::Validate() const {
   if (tick_ms < 1 || tick_ms > 10000) e += "tick_ms must be in [1, 10000]; ";
   if (gateway.threads < 1 || gateway.threads > 1024) e += "gateway.threads must be in [1, 1024]; ";
   if (gateway.max_queue < 1) e += "gateway.max_queue must be >= 1; ";
+  if (gateway.max_generate_sessions < 1) e += "gateway.max_generate_sessions must be >= 1; ";
+  if (gateway.generate_start_timeout <= Duration::zero()) e += "gateway.generate_start_timeout_ms must be > 0; ";
   if (Status s = controller.Validate(); !s.ok()) e += s.message() + "; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();

@@ -17,6 +17,9 @@ struct GatewayOptions {
   int max_queue = 256;              // waiting gateway requests before 429
   Duration attempt_timeout = std::chrono::seconds(5);  // one try through the pipeline
   Duration retry_backoff = std::chrono::milliseconds(20);
+  int max_generate_sessions = 4;    // generation streams admitted at once (each holds a thread)
+  // A generation is retried (before its first token only) until this long after submission.
+  Duration generate_start_timeout = std::chrono::seconds(10);
 };
 
 struct OrchestratorConfig {

@@ -4,8 +4,9 @@
 
 namespace edgesplit::orch {
 
-Gateway::Gateway(GatewayOptions options, const RouteTable* routes, std::function<void(const GatewayResult&)> on_result)
-    : options_(options), routes_(routes), on_result_(std::move(on_result)) {}
+Gateway::Gateway(GatewayOptions options, const RouteTable* routes, std::function<void(const GatewayResult&)> on_result,
+                 std::function<void(const GenerateObservation&)> on_generate)
+    : options_(options), routes_(routes), on_result_(std::move(on_result)), on_generate_(std::move(on_generate)) {}
 
 Gateway::~Gateway() { Stop(); }
 
@@ -22,7 +23,17 @@ void Gateway::Stop() {
     left.swap(queue_);
   }
   cv_.notify_all();
-  for (auto& j : left) j.done(Unavailable("orchestrator shutting down"));
+  for (auto& j : left) {
+    if (j.generate) {
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        --generating_;
+      }
+      j.generate_done(Unavailable("orchestrator shutting down"));
+    } else {
+      j.done(Unavailable("orchestrator shutting down"));
+    }
+  }
   for (auto& t : workers_) t.join();
   workers_.clear();
 }
@@ -56,9 +67,14 @@ void Gateway::Worker() {
       queue_.pop_front();
       ++running_;
     }
-    Run(job);
+    if (job.generate) {
+      RunGenerate(job);
+    } else {
+      Run(job);
+    }
     std::lock_guard<std::mutex> l(mu_);
     --running_;
+    if (job.generate) --generating_;
   }
 }
 
@@ -89,13 +105,11 @@ void Gateway::Release(const std::string& address, std::unique_ptr<transport::Dat
   if (v.size() < static_cast<size_t>(options_.threads)) v.push_back(std::move(c));
 }
 
-namespace {
-bool Retryable(StatusCode c) {
+bool GatewayRetryable(StatusCode c) {
   return c == StatusCode::kUnavailable || c == StatusCode::kNotFound || c == StatusCode::kResourceExhausted ||
          c == StatusCode::kAborted || c == StatusCode::kFailedPrecondition || c == StatusCode::kDeadlineExceeded ||
          c == StatusCode::kInternal;
 }
-}  // namespace
 
 void Gateway::Run(Job& job) {
   GatewayResult res;
@@ -140,7 +154,7 @@ void Gateway::Run(Job& job) {
         Release(route->entry_address, std::move(client));
     }
     last = err;
-    if (!Retryable(err.code())) break;
+    if (!GatewayRetryable(err.code())) break;
     LogInfo("gateway_retry").Kv("deployment", job.deployment).Kv("attempt", res.attempts).Kv("error", err.ToString());
     std::this_thread::sleep_for(options_.retry_backoff);
   }

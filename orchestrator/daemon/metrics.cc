@@ -32,6 +32,31 @@ OrchestratorMetrics::OrchestratorMetrics() : registry_(std::make_shared<promethe
                      .Help("Trigger observed to new epoch committed").Register(r)
                      .Add({}, prometheus::Histogram::BucketBoundaries{0.1, 0.25, 0.5, 1, 2, 5, 10, 30});
   events_ = &BuildCounter().Name("edgesplit_orchestrator_events_total").Help("Events recorded, by type and kind").Register(r);
+  generate_requests_ = &BuildCounter().Name("edgesplit_orchestrator_generate_requests_total")
+                            .Help("Generation sessions through the gateway, by outcome (ok, cancelled or a status code)").Register(r);
+  generate_ttft_ = &BuildHistogram().Name("edgesplit_orchestrator_generate_time_to_first_token_seconds")
+                        .Help("Gateway submission to first token relayed (queueing and retries included)").Register(r);
+  generate_inter_token_ = &BuildHistogram().Name("edgesplit_orchestrator_generate_inter_token_seconds")
+                               .Help("Time between consecutive tokens relayed by the gateway").Register(r);
+  generated_tokens_ = &BuildCounter().Name("edgesplit_orchestrator_generated_tokens_total")
+                           .Help("Tokens relayed to generation clients").Register(r);
+}
+
+void OrchestratorMetrics::ObserveGenerate(const GenerateObservation& g) {
+  generate_requests_->Add({{"deployment", g.deployment}, {"outcome", g.outcome}}).Increment();
+  if (g.tokens > 0) generated_tokens_->Add({{"deployment", g.deployment}}).Increment(static_cast<double>(g.tokens));
+  if (g.ttft_ms >= 0) {
+    generate_ttft_
+        ->Add({{"deployment", g.deployment}},
+              prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10})
+        .Observe(g.ttft_ms / 1e3);
+  }
+  if (!g.inter_token_ms.empty()) {
+    auto& h = generate_inter_token_->Add(
+        {{"deployment", g.deployment}},
+        prometheus::Histogram::BucketBoundaries{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1});
+    for (double ms : g.inter_token_ms) h.Observe(ms / 1e3);
+  }
 }
 
 void OrchestratorMetrics::ObserveRequest(const GatewayResult& r) {

@@ -25,6 +25,7 @@ class OrchestratorMetrics {
   prometheus::Registry& registry() { return *registry_; }
 
   void ObserveRequest(const GatewayResult& r);  // thread-safe
+  void ObserveGenerate(const GenerateObservation& g);  // thread-safe
   void ControlMessage(const std::string& kind);
   void BadControlMessage(const std::string& reason);
   void HeartbeatLag(double seconds);
@@ -52,6 +53,10 @@ class OrchestratorMetrics {
   prometheus::Histogram* heartbeat_lag_;
   prometheus::Histogram* adaptation_;
   prometheus::Family<prometheus::Counter>* events_;
+  prometheus::Family<prometheus::Counter>* generate_requests_;
+  prometheus::Family<prometheus::Histogram>* generate_ttft_;
+  prometheus::Family<prometheus::Histogram>* generate_inter_token_;
+  prometheus::Family<prometheus::Counter>* generated_tokens_;
   size_t adaptations_seen_ = 0;
   uint64_t last_event_seq_ = 0;
   std::map<std::string, double> counted_;  // counters mirrored from the controller: last value

@@ -5,6 +5,7 @@
 
 #include <boost/asio.hpp>
 #include <catch.hpp>
+#include <future>
 #include <thread>
 
 #include "common/http/metrics_text.h"
@@ -55,7 +56,114 @@ struct ServerFixture {
   }
 };
 
+// A raw client that reads a response piece by piece.
+struct RawClient {
+  asio::io_context io;
+  asio::ip::tcp::socket s{io};
+  std::string seen;
+  explicit RawClient(uint16_t port, const std::string& request) {
+    s.connect({asio::ip::make_address("127.0.0.1"), port});
+    asio::write(s, asio::buffer(request));
+  }
+  // Reads until `text` has arrived (true) or the server closed (false).
+  bool ReadUntil(const std::string& text) {
+    char buf[4096];
+    while (seen.find(text) == std::string::npos) {
+      boost::system::error_code ec;
+      size_t n = s.read_some(asio::buffer(buf), ec);
+      seen.append(buf, n);
+      if (ec) return seen.find(text) != std::string::npos;
+    }
+    return true;
+  }
+  void ReadToEnd() { ReadUntil(std::string(1, '\0') + "never"); }
+};
+
+const std::string kStreamRequest = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+
+// Handler that starts a stream and hands its writer to the test thread.
+struct StreamingHandler {
+  std::shared_ptr<std::promise<std::shared_ptr<StreamWriter>>> writer =
+      std::make_shared<std::promise<std::shared_ptr<StreamWriter>>>();
+  HttpHandler handler() {
+    auto p = writer;
+    return [p](HttpRequest, Responder respond) { p->set_value(respond.StartStream()); };
+  }
+};
+
 }  // namespace
+
+TEST_CASE("a streamed response arrives event by event, in order, as chunked SSE") {
+  StreamingHandler h;
+  auto future = h.writer->get_future();
+  ServerFixture f(h.handler());
+  RawClient c(f.server->port(), kStreamRequest);
+  auto w = future.get();
+  REQUIRE(c.ReadUntil("\r\n\r\n"));  // the head goes out before any event
+  CHECK(c.seen.find("HTTP/1.1 200") == 0);
+  CHECK(c.seen.find("Content-Type: text/event-stream") != std::string::npos);
+  CHECK(c.seen.find("Transfer-Encoding: chunked") != std::string::npos);
+  CHECK(c.seen.find("Cache-Control: no-cache") != std::string::npos);
+  // Each event is read before the next one is written: delivery is incremental.
+  for (int i = 0; i < 5; ++i) {
+    const std::string ev = "data: {\"i\": " + std::to_string(i) + "}\n\n";
+    REQUIRE(w->Write(ev));
+    REQUIRE(c.ReadUntil(ev));
+  }
+  w->Close();
+  c.ReadToEnd();
+  CHECK(c.seen.size() >= 5);
+  CHECK(c.seen.substr(c.seen.size() - 5) == "0\r\n\r\n");  // the last chunk, then the server closes
+  size_t last = 0;
+  for (int i = 0; i < 5; ++i) {
+    size_t at = c.seen.find("{\"i\": " + std::to_string(i) + "}");
+    CHECK(at > last);
+    last = at;
+  }
+}
+
+TEST_CASE("the producer learns that the streaming client disconnected") {
+  StreamingHandler h;
+  auto future = h.writer->get_future();
+  ServerFixture f(h.handler());
+  auto c = std::make_unique<RawClient>(f.server->port(), kStreamRequest);
+  auto w = future.get();
+  REQUIRE(w->Write("data: 1\n\n"));
+  REQUIRE(c->ReadUntil("data: 1"));
+  std::promise<void> gone;
+  w->OnClientGone([&] { gone.set_value(); });
+  c.reset();  // the client hangs up
+  gone.get_future().wait();
+  CHECK(w->client_gone());
+  CHECK_FALSE(w->Write("data: 2\n\n"));
+  w->Close();
+}
+
+TEST_CASE("a client that does not read makes Write fail instead of queueing without bound") {
+  HttpServerOptions o;
+  o.stream_limits = {16, 64 << 10};
+  StreamingHandler h;
+  auto future = h.writer->get_future();
+  ServerFixture f(h.handler(), o);
+  RawClient c(f.server->port(), kStreamRequest);  // never reads
+  auto w = future.get();
+  CHECK_FALSE(w->Write(std::string((64 << 10) + 1, 'x')));  // larger than the whole queue
+  const std::string chunk(16 << 10, 'x');
+  int accepted = 0;
+  // Socket buffers take some megabytes; beyond them the bounded queue must refuse.
+  while (w->Write(chunk) && accepted < 100000) ++accepted;
+  CHECK(accepted < 100000);
+  w->Close();
+}
+
+TEST_CASE("StartStream after an answer (or without a streaming server) refuses writes") {
+  std::vector<int> statuses;
+  Responder r([&](HttpResponse resp) { statuses.push_back(resp.status); });
+  auto w = r.StartStream();  // this Responder cannot stream: 500
+  CHECK_FALSE(w->Write("data: x\n\n"));
+  r(HttpResponse::Json(200, "{}"));  // already answered: ignored
+  CHECK(statuses == std::vector<int>{500});
+}
 
 TEST_CASE("routes a request to the handler with decoded path and query") {
   ServerFixture f([](HttpRequest req, Responder respond) {
