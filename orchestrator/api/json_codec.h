@@ -11,7 +11,7 @@
 #include "common/base/clock.h"
 #include "common/base/status.h"
 #include "common/base/tensor.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

@@ -13,7 +13,7 @@
 #include "common/base/clock.h"
 #include "common/base/tensor.h"
 #include "common/http/http_server.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

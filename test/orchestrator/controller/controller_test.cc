@@ -1,6 +1,6 @@
 // The controller against fake agents: commands are acked by a fake agent layer that keeps the
 // segments each node holds, time is a FakeClock. Nothing sleeps.
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 #include <algorithm>
 
