@@ -98,6 +98,8 @@ Result<const Deployment*> Controller::CreateDeployment(DeploymentSpec spec, Time
   if (!catalog_.Find(spec.model)) return NotFound("unknown model " + spec.model);
   ES_ASSIGN_OR_RETURN(auto inst, BuildInstance(spec));
   spec.entry_node = inst.source;
+  // Like the entry, the context default is fixed at creation, so the spec shows what is reserved.
+  ES_ASSIGN_OR_RETURN(spec.kv_context_tokens, KvContextTokens(spec, catalog_.Find(spec.model)->manifest));
   planner::PlannerOptions po = PlannerOptionsNow();
   planner::PlanResult r = planner::Plan(inst, po);
   if (r.status == planner::PlanStatus::kInfeasible) return FailedPrecondition("infeasible: " + r.reason);

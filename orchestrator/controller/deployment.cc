@@ -28,6 +28,8 @@ Status DeploymentSpec::Validate() const {
   if (!(slo_latency_ms >= 0) || !std::isfinite(slo_latency_ms)) e += "slo_latency_ms must be >= 0; ";
   if (trusted_prefix_layers < 0) e += "trusted_prefix_layers must be >= 0; ";
   if (max_stages < 0) e += "max_stages must be >= 0; ";
+  if (kv_sessions < 0) e += "kv_sessions must be >= 0; ";
+  if (kv_context_tokens < 0) e += "kv_context_tokens must be >= 0; ";
   if (objective.kind == planner::ObjectiveKind::kMixed && !(objective.alpha >= 0 && objective.beta >= 0))
     e += "objective alpha and beta must be >= 0; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));

@@ -3,6 +3,7 @@
 // re-planning logic (observed latencies, pending candidate). Plain data; thread-compatible.
 #pragma once
 
+#include <cstdint>
 #include <deque>
 #include <memory>
 #include <set>
@@ -26,7 +27,11 @@ struct DeploymentSpec {
   double slo_latency_ms = 0;  // 0: no SLO
   int trusted_prefix_layers = 0;
   int max_stages = 0;  // 0: no limit
-  Status Validate() const;
+  // KV reservation (models with a generation section): every stage must hold the KV state of
+  // kv_sessions sessions of kv_context_tokens tokens each for its layers. 0 sessions: none.
+  int kv_sessions = 0;
+  int64_t kv_context_tokens = 0;  // 0: the model's generation.max_context (set at creation)
+  Status Validate() const;  // model-independent checks; the model's limits: BuildPlanningInstance
 };
 
 enum class DeploymentStatus { kDeploying, kServing, kReconfiguring, kDegraded, kAdopting };

@@ -4,19 +4,38 @@
 
 namespace edgesplit::orch {
 
+Result<int64_t> KvContextTokens(const DeploymentSpec& spec, const Manifest& manifest) {
+  if (!manifest.generation) {
+    // Naming the key the client set: a reservation only makes sense for a generating model.
+    if (spec.kv_context_tokens > 0)
+      return InvalidArgument("deployment.kv_context_tokens: model " + manifest.name + " has no generation section");
+    if (spec.kv_sessions > 0)
+      return InvalidArgument("deployment.kv_sessions: model " + manifest.name + " has no generation section");
+    return 0;
+  }
+  const int64_t max_context = manifest.generation->max_context;
+  if (spec.kv_context_tokens > max_context)
+    return InvalidArgument("deployment.kv_context_tokens: " + std::to_string(spec.kv_context_tokens) +
+                           " exceeds the model's generation.max_context " + std::to_string(max_context));
+  return spec.kv_context_tokens > 0 ? spec.kv_context_tokens : max_context;
+}
+
 Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& spec, const ModelCatalog& catalog,
                                                         const NodeRegistry& registry, const LinkTable& links,
                                                         const planner::LinkSpec& default_link) {
   const CatalogModel* m = catalog.Find(spec.model);
   if (!m) return NotFound("unknown model " + spec.model);
+  ES_ASSIGN_OR_RETURN(const int64_t kv_tokens, KvContextTokens(spec, m->manifest));
   planner::PlanningInstance inst;
   inst.model.name = m->name;
   inst.model.input_bytes = static_cast<double>(m->InputBytes());
   for (int i = 0; i < m->num_layers(); ++i) {
-    inst.model.layers.push_back({m->manifest.layers[i].name, m->reference_layer_ms[i],
-                                 static_cast<double>(m->manifest.layers[i].param_bytes),
-                                 static_cast<double>(m->OutputBytes(i))});
+    const LayerSpec& l = m->manifest.layers[i];
+    inst.model.layers.push_back({l.name, m->reference_layer_ms[i], static_cast<double>(l.param_bytes),
+                                 static_cast<double>(m->OutputBytes(i)),
+                                 l.state ? static_cast<double>(l.state->bytes_per_token) : 0.0});
   }
+  inst.model.kv_reserve_tokens = static_cast<double>(spec.kv_sessions) * static_cast<double>(kv_tokens);
   std::vector<const NodeRecord*> nodes;
   for (const auto& [name, n] : registry.nodes()) {
     if (n.state != NodeState::kAlive) continue;
