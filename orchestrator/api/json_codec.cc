@@ -193,7 +193,8 @@ Result<DeploymentSpec> DeploymentSpecFromJson(const json::value& v, bool require
   if (!v.is_object()) return InvalidArgument("deployment: body must be a JSON object");
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"name", "model", "entry_node", "objective", "slo_latency_ms",
-                                   "trusted_prefix_layers", "max_stages"}, "deployment"));
+                                   "trusted_prefix_layers", "max_stages", "kv_sessions", "kv_context_tokens"},
+                               "deployment"));
   DeploymentSpec s;
   ES_ASSIGN_OR_RETURN(s.name, GetString(o, "name", require_name ? "" : "preview", "deployment"));
   ES_ASSIGN_OR_RETURN(s.model, GetName(o, "model", "", "deployment"));
@@ -201,6 +202,8 @@ Result<DeploymentSpec> DeploymentSpecFromJson(const json::value& v, bool require
   ES_ASSIGN_OR_RETURN(s.slo_latency_ms, GetNumber(o, "slo_latency_ms", 0, "deployment"));
   ES_ASSIGN_OR_RETURN(s.trusted_prefix_layers, GetInt(o, "trusted_prefix_layers", 0, "deployment", 0, kMaxJsonLayers));
   ES_ASSIGN_OR_RETURN(s.max_stages, GetInt(o, "max_stages", 0, "deployment", 0, kMaxJsonLayers));
+  ES_ASSIGN_OR_RETURN(s.kv_sessions, GetInt(o, "kv_sessions", 0, "deployment", 0, kMaxJsonKvSessions));
+  ES_ASSIGN_OR_RETURN(s.kv_context_tokens, GetInt(o, "kv_context_tokens", 0, "deployment", 0, kMaxJsonContextTokens));
   if (const json::value* obj = o.if_contains("objective")) {
     if (obj->is_string()) {
       // Not ParseObjectiveKind's message: it echoes the whole string and lacks the key.
@@ -234,7 +237,9 @@ json::object DeploymentSpecToJson(const DeploymentSpec& s) {
                                      {"beta", s.objective.beta}}},
           {"slo_latency_ms", s.slo_latency_ms},
           {"trusted_prefix_layers", s.trusted_prefix_layers},
-          {"max_stages", s.max_stages}};
+          {"max_stages", s.max_stages},
+          {"kv_sessions", s.kv_sessions},
+          {"kv_context_tokens", s.kv_context_tokens}};
 }
 
 Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings& base) {

@@ -11,12 +11,14 @@
 #include "common/base/clock.h"
 #include "common/base/status.h"
 #include "common/base/tensor.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 
 // {"name","model","entry_node","objective":{"kind","alpha","beta"} | "latency", "slo_latency_ms",
-//  "trusted_prefix_layers","max_stages"}; `require_name` false for plan previews.
+//  "trusted_prefix_layers","max_stages","kv_sessions","kv_context_tokens"}; `require_name` false
+//  for plan previews. Checks that need the model (kv_* of a model without generation) are the
+//  controller's (KvContextTokens).
 Result<DeploymentSpec> DeploymentSpecFromJson(const boost::json::value& v, bool require_name = true);
 boost::json::object DeploymentSpecToJson(const DeploymentSpec& s);
 
@@ -41,6 +43,9 @@ boost::json::object TensorToJson(const HostTensor& t);
 inline constexpr size_t kMaxJsonNameBytes = 256;
 // Bound on layer indices, trusted_prefix_layers and max_stages in JSON input.
 inline constexpr int kMaxJsonLayers = 1000000;
+// Bounds on kv_sessions and kv_context_tokens in JSON input (their product stays exact in a double).
+inline constexpr int kMaxJsonKvSessions = 1000000;
+inline constexpr int kMaxJsonContextTokens = 100000000;
 // Nesting deeper than this is malformed (bounds the parser's stack and ours).
 inline constexpr int kMaxJsonDepth = 32;
 // Parses text into a value; invalid_argument with the byte position on malformed JSON, trailing

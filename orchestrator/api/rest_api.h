@@ -14,7 +14,7 @@
 #include "common/base/tensor.h"
 #include "common/model/generation_request.h"
 #include "common/http/http_server.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

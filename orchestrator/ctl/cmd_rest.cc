@@ -2,6 +2,7 @@
 // plan-preview, infer, events, policy. Address and token from --addr/--token or the
 // environment (EDGESPLIT_ADDR, default 127.0.0.1:8080; EDGESPLIT_TOKEN). --json prints the
 // server's JSON unchanged. Exit codes: 0 ok, 1 server or network error, 2 usage.
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -139,6 +140,16 @@ int Models(const std::vector<std::string>& args) {
   return 0;
 }
 
+// A flag that is a whole decimal integer goes as a JSON integer; anything else goes as the
+// string, so the orchestrator's 400 names the key ("deployment.kv_sessions: must be a number").
+json::value IntOrString(const std::string& text) {
+  char* end = nullptr;
+  errno = 0;
+  const long long n = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || errno != 0 || *end != '\0') return json::value(text);
+  return json::value(static_cast<int64_t>(n));
+}
+
 json::object SpecFrom(const Flags& f, bool need_name) {
   json::object o;
   if (need_name) o["name"] = f.Get("name");
@@ -148,6 +159,8 @@ json::object SpecFrom(const Flags& f, bool need_name) {
   if (f.Has("slo-ms")) o["slo_latency_ms"] = std::atof(f.Get("slo-ms").c_str());
   if (f.Has("trusted-prefix")) o["trusted_prefix_layers"] = std::atoi(f.Get("trusted-prefix").c_str());
   if (f.Has("max-stages")) o["max_stages"] = std::atoi(f.Get("max-stages").c_str());
+  if (f.Has("kv-sessions")) o["kv_sessions"] = IntOrString(f.Get("kv-sessions"));
+  if (f.Has("kv-context-tokens")) o["kv_context_tokens"] = IntOrString(f.Get("kv-context-tokens"));
   return o;
 }
 
@@ -161,11 +174,12 @@ void PrintDeployment(const json::value& v) {
 
 const char* kDeployUsage =
     "usage: edgesplitctl deploy --name NAME --model MODEL [--entry NODE] [--objective latency|period|mixed]\n"
-    "         [--slo-ms MS] [--trusted-prefix N] [--max-stages N] [--wait-s S] [--json]\n";
+    "         [--slo-ms MS] [--trusted-prefix N] [--max-stages N] [--kv-sessions N] [--kv-context-tokens N]\n"
+    "         [--wait-s S] [--json]\n";
 
 int Deploy(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args, With(kCommonValued, {"name", "model", "entry", "objective", "slo-ms", "trusted-prefix",
-                                                   "max-stages", "wait-s"}),
+                                                   "max-stages", "kv-sessions", "kv-context-tokens", "wait-s"}),
                         {"json"});
   if (!f.ok() || !f->Has("name") || !f->Has("model")) return Usage(kDeployUsage);
   auto c = ClientFrom(*f);
@@ -222,10 +236,12 @@ int Deployments(const std::vector<std::string>& args) {
 }
 
 int PlanPreview(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, With(kCommonValued, {"model", "entry", "objective", "slo-ms", "trusted-prefix", "max-stages", "name"}),
+  auto f = Flags::Parse(args, With(kCommonValued, {"model", "entry", "objective", "slo-ms", "trusted-prefix", "max-stages", "name",
+                                                   "kv-sessions", "kv-context-tokens"}),
                         {"json"});
   if (!f.ok() || !f->Has("model"))
     return Usage("usage: edgesplitctl plan-preview --model MODEL [--entry NODE] [--objective K] [--trusted-prefix N]\n"
+                 "         [--kv-sessions N] [--kv-context-tokens N]\n"
                  "  runs the orchestrator's planner on live profiles without applying (POST /v1/plan)\n");
   auto c = ClientFrom(*f);
   json::value v;

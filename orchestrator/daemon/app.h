@@ -15,7 +15,7 @@
 #include "common/base/clock.h"
 #include "common/http/http_server.h"
 #include "orchestrator/daemon/config.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 #include "orchestrator/daemon/gateway.h"
 #include "orchestrator/daemon/metrics.h"
 #include "orchestrator/daemon/route_table.h"

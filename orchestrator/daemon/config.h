@@ -8,7 +8,7 @@
 
 #include "common/base/status.h"
 #include "orchestrator/api/rest_api.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

@@ -14,7 +14,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 #include "orchestrator/daemon/gateway.h"
 
 namespace edgesplit::orch {

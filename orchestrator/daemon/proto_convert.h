@@ -4,7 +4,7 @@
 
 #include "common/proto/control.pb.h"
 #include "orchestrator/cluster/node.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 #include "orchestrator/rollout/rollout.h"
 
 namespace edgesplit::orch {

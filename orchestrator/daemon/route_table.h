@@ -7,7 +7,7 @@
 #include <optional>
 #include <string>
 
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

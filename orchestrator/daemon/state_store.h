@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/base/status.h"
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
 

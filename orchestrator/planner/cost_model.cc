@@ -20,9 +20,12 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
   act_.resize(L_ + 1);
   act_[0] = in.model.input_bytes;
   param_prefix_.assign(L_ + 1, 0);
+  kv_prefix_.assign(L_ + 1, 0);
   for (int l = 0; l < L_; ++l) {
     act_[l + 1] = in.model.layers[l].output_bytes;
     param_prefix_[l + 1] = param_prefix_[l] + in.model.layers[l].param_bytes;
+    // The KV reservation is memory the stage holds like its weights: fold it into the same check.
+    kv_prefix_[l + 1] = kv_prefix_[l] + in.model.kv_reserve_tokens * in.model.layers[l].state_bytes_per_token;
   }
   cp_.assign(static_cast<size_t>(n_) * (L_ + 1), 0);
   trusted_.resize(n_);
@@ -79,7 +82,7 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
       while (j < L_) {
         if (pin_of[j] >= 0 && pin_of[j] != v) break;
         double a2 = std::max(amax, act_[j + 1]);
-        if (param_prefix_[j + 1] - param_prefix_[i] + 2 * a2 > mem) break;
+        if (param_prefix_[j + 1] - param_prefix_[i] + KvBytes(i, j + 1) + 2 * a2 > mem) break;
         amax = a2;
         ++j;
       }
@@ -113,7 +116,7 @@ int CompiledInstance::NodeIndex(const std::string& name) const {
 double CompiledInstance::Memory(int i, int j) const {
   double amax = 0;
   for (int k = i; k <= j; ++k) amax = std::max(amax, act_[k]);
-  return param_prefix_[j] - param_prefix_[i] + 2 * amax;
+  return param_prefix_[j] - param_prefix_[i] + KvBytes(i, j) + 2 * amax;
 }
 
 namespace {
@@ -121,6 +124,12 @@ namespace {
 std::string Range(int i, int j) { return std::to_string(i) + "-" + std::to_string(j - 1); }
 
 }  // namespace
+
+std::string CompiledInstance::NeedsBytes(int i, int j) const {
+  std::string s = " (needs " + std::to_string(static_cast<long long>(Memory(i, j))) + " bytes";
+  if (KvBytes(i, j) > 0) s += ", " + std::to_string(static_cast<long long>(KvBytes(i, j))) + " of them KV reservation";
+  return s + ")";
+}
 
 PlanCost CompiledInstance::EvaluateIndex(const std::vector<IStage>& st) const {
   PlanCost c;
@@ -145,7 +154,7 @@ PlanCost CompiledInstance::EvaluateIndex(const std::vector<IStage>& st) const {
       return fail("trusted_prefix_layers: untrusted node '" + nm + "' holds layer " + std::to_string(s.first));
     if (s.end > MaxEnd(s.node, s.first)) {
       if (Memory(s.first, s.end) > inst_->nodes[s.node].memory_bytes)
-        return fail("memory: node '" + nm + "' cannot hold layers " + Range(s.first, s.end));
+        return fail("memory: node '" + nm + "' cannot hold layers " + Range(s.first, s.end) + NeedsBytes(s.first, s.end));
       return fail("pinned: layers " + Range(s.first, s.end) + " include a layer pinned to another node");
     }
     if (pin_lo_[s.node] < pin_hi_[s.node] && (s.first > pin_lo_[s.node] || s.end < pin_hi_[s.node]))

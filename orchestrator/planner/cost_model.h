@@ -74,7 +74,11 @@ class CompiledInstance {
   // Columns (transfers into v from every u), stored contiguously for vectorised loops.
   const double* lat_col(int v) const { return &lat_t_[v * n_]; }
   const double* inv_bw_col(int v) const { return &inv_bw_t_[v * n_]; }
-  double Memory(int i, int j) const;  // bytes a stage [i,j) needs
+  // Bytes a stage [i,j) needs: params + 2 x largest activation + its KV reservation.
+  double Memory(int i, int j) const;
+  double KvBytes(int i, int j) const { return kv_prefix_[j] - kv_prefix_[i]; }  // reservation part
+  // " (needs N bytes[, K of them KV reservation])" for memory messages.
+  std::string NeedsBytes(int i, int j) const;
   // Largest end e such that [i, e) on v satisfies memory and no layer in it is pinned to
   // another node; i itself when v cannot hold layer i. Trust is separate (StartAllowed).
   int MaxEnd(int v, int i) const { return max_end_[v * (L_ + 1) + i]; }
@@ -106,7 +110,7 @@ class CompiledInstance {
   int n_ = 0, L_ = 0, src_ = 0, prefix_ = 0, max_stages_ = 0;
   double A_ = 1, B_ = 0, horizon_ = 1;
   bool has_mig_ = false, any_pin_ = false;
-  std::vector<double> act_, cp_, param_prefix_, lat_, inv_bw_, lat_t_, inv_bw_t_, mig_;
+  std::vector<double> act_, cp_, param_prefix_, kv_prefix_, lat_, inv_bw_, lat_t_, inv_bw_t_, mig_;
   std::unordered_map<std::string, int> index_;
   std::vector<int> max_end_, pin_lo_, pin_hi_;
   std::vector<bool> trusted_;

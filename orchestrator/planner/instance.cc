@@ -34,12 +34,14 @@ Status ValidateInstance(const PlanningInstance& in) {
   const int L = static_cast<int>(in.model.layers.size());
   if (L == 0) err("model.layers: must list at least one layer");
   if (!NonNeg(in.model.input_bytes)) err("model.input_bytes: must be a finite number >= 0");
+  if (!NonNeg(in.model.kv_reserve_tokens)) err("model.kv_reserve_tokens: must be a finite number >= 0");
   for (int l = 0; l < L; ++l) {
     const auto& x = in.model.layers[l];
     const std::string k = "model.layers[" + std::to_string(l) + "]";
     if (!NonNeg(x.compute_ms)) err(k + ".compute_ms: must be a finite number >= 0");
     if (!NonNeg(x.param_bytes)) err(k + ".param_bytes: must be a finite number >= 0");
     if (!NonNeg(x.output_bytes)) err(k + ".output_bytes: must be a finite number >= 0");
+    if (!NonNeg(x.state_bytes_per_token)) err(k + ".state_bytes_per_token: must be a finite number >= 0");
   }
   if (in.nodes.empty()) err("nodes: must list at least one node");
   std::unordered_set<std::string> names;

@@ -17,12 +17,17 @@ struct LayerCost {
   double compute_ms = 0;     // reference time; a node's time is compute_ms / speed unless overridden
   double param_bytes = 0;    // weights the node holding this layer must store
   double output_bytes = 0;   // activation bytes this layer emits
+  // KV/state bytes the layer keeps per context token of one session (0: stateless layer).
+  double state_bytes_per_token = 0;
 };
 
 struct ModelCosts {
   std::string name;
   double input_bytes = 0;  // bytes the source sends to the first stage
   std::vector<LayerCost> layers;  // in execution order
+  // Context tokens summed over the sessions a stage must reserve KV state for (context tokens
+  // x sessions); a stage [i,j) reserves kv_reserve_tokens * sum of state_bytes_per_token.
+  double kv_reserve_tokens = 0;
 };
 
 struct NodeSpec {

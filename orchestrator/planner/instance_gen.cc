@@ -59,6 +59,14 @@ PlanningInstance RandomTinyInstance(uint64_t seed, int max_nodes, int max_layers
     in.current_plan = cp;
     in.migration = MigrationOptions{uni(10, 1000), uni(1, 100)};
   }
+  // Drawn last so the instances above stay as they were: a KV reservation on a third of them,
+  // its total between 0 and 60 % of the weights (stateless layers now and then), so it moves
+  // the memory limits without making most instances infeasible.
+  if (coin(0.35)) {
+    in.model.kv_reserve_tokens = static_cast<double>(pick(1, 4096));
+    const double per_layer = uni(0, 0.6) * total / L / in.model.kv_reserve_tokens;
+    for (auto& l : in.model.layers) l.state_bytes_per_token = coin(0.2) ? 0.0 : uni(0, 2) * per_layer;
+  }
   return in;
 }
 

@@ -13,7 +13,8 @@
 namespace edgesplit::planner {
 
 // Tiny instances (n <= max_nodes, L <= max_layers) exercising every constraint: memory,
-// trust, missing and asymmetric links, max_stages, pins, all objectives, re-planning.
+// trust, missing and asymmetric links, max_stages, pins, all objectives, re-planning, KV
+// reservations (about a third of them).
 PlanningInstance RandomTinyInstance(uint64_t seed, int max_nodes = 4, int max_layers = 6);
 
 enum class Family { kPipeEdge, kLowBandwidth, kClustered, kTrusted };

@@ -97,16 +97,17 @@ PlanningInstance ParseRoot(const YAML::Node& root) {
   CheckKeys(root, "", {"model", "nodes", "links", "source", "constraints", "objective", "current_plan", "migration"});
   if (!root["model"].IsDefined()) Fail("model", "missing", root);
   const YAML::Node model = root["model"];
-  CheckKeys(model, "model", {"name", "input_bytes", "layers"});
+  CheckKeys(model, "model", {"name", "input_bytes", "layers", "kv_reserve_tokens"});
   in.model.name = Str(model, "model", "name", "");
   in.model.input_bytes = Num(model, "model", "input_bytes", 0.0);
+  in.model.kv_reserve_tokens = Num(model, "model", "kv_reserve_tokens", 0.0);
   const YAML::Node layers = Seq(model, "model", "layers", true);
   for (size_t i = 0; i < layers.size(); ++i) {
     const std::string p = "model.layers[" + std::to_string(i) + "]";
-    CheckKeys(layers[i], p, {"name", "compute_ms", "param_bytes", "output_bytes"});
+    CheckKeys(layers[i], p, {"name", "compute_ms", "param_bytes", "output_bytes", "state_bytes_per_token"});
     in.model.layers.push_back({Str(layers[i], p, "name", "layer" + std::to_string(i)),
                                Num(layers[i], p, "compute_ms", std::nullopt), Num(layers[i], p, "param_bytes", 0.0),
-                               Num(layers[i], p, "output_bytes", 0.0)});
+                               Num(layers[i], p, "output_bytes", 0.0), Num(layers[i], p, "state_bytes_per_token", 0.0)});
   }
   const YAML::Node nodes = Seq(root, "", "nodes", true);
   for (size_t i = 0; i < nodes.size(); ++i) {
@@ -220,12 +221,16 @@ std::string PlanningInstanceToYaml(const PlanningInstance& in) {
   e.SetDoublePrecision(17);
   e << YAML::BeginMap;
   e << YAML::Key << "model" << YAML::Value << YAML::BeginMap << YAML::Key << "name" << YAML::Value << in.model.name
-    << YAML::Key << "input_bytes" << YAML::Value << in.model.input_bytes << YAML::Key << "layers" << YAML::Value
-    << YAML::BeginSeq;
-  for (const auto& l : in.model.layers)
+    << YAML::Key << "input_bytes" << YAML::Value << in.model.input_bytes;
+  if (in.model.kv_reserve_tokens != 0) e << YAML::Key << "kv_reserve_tokens" << YAML::Value << in.model.kv_reserve_tokens;
+  e << YAML::Key << "layers" << YAML::Value << YAML::BeginSeq;
+  for (const auto& l : in.model.layers) {
     e << YAML::Flow << YAML::BeginMap << YAML::Key << "name" << YAML::Value << l.name << YAML::Key << "compute_ms"
       << YAML::Value << l.compute_ms << YAML::Key << "param_bytes" << YAML::Value << l.param_bytes << YAML::Key
-      << "output_bytes" << YAML::Value << l.output_bytes << YAML::EndMap;
+      << "output_bytes" << YAML::Value << l.output_bytes;
+    if (l.state_bytes_per_token != 0) e << YAML::Key << "state_bytes_per_token" << YAML::Value << l.state_bytes_per_token;
+    e << YAML::EndMap;
+  }
   e << YAML::EndSeq << YAML::EndMap;
   e << YAML::Key << "nodes" << YAML::Value << YAML::BeginSeq;
   for (const auto& n : in.nodes) {

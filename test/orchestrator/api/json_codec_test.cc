@@ -29,6 +29,29 @@ TEST_CASE("deployment specs round-trip through JSON and unknown keys are refused
   CHECK(!DeploymentSpecFromJson(*ParseJson(R"({"name":"x","model":"m","max_stages":1.5})")).ok());
 }
 
+TEST_CASE("KV reservation keys are optional, round-trip and errors name the key") {
+  auto plain = DeploymentSpecFromJson(*ParseJson(R"({"name":"d","model":"m"})"));
+  REQUIRE(plain.ok());
+  CHECK(plain->kv_sessions == 0);
+  CHECK(plain->kv_context_tokens == 0);
+  auto r = DeploymentSpecFromJson(*ParseJson(R"({"name":"d","model":"m","kv_sessions":4,"kv_context_tokens":2048})"));
+  REQUIRE(r.ok());
+  CHECK(r->kv_sessions == 4);
+  CHECK(r->kv_context_tokens == 2048);
+  auto back = DeploymentSpecFromJson(boost::json::value(DeploymentSpecToJson(*r)));
+  REQUIRE(back.ok());
+  CHECK(back->kv_sessions == 4);
+  CHECK(back->kv_context_tokens == 2048);
+  auto err = [](const std::string& text) { return DeploymentSpecFromJson(*ParseJson(text)).status().message(); };
+  CHECK(err(R"({"name":"d","model":"m","kv_sessions":-1})") == "deployment.kv_sessions: must be in [0, 1000000]");
+  CHECK(err(R"({"name":"d","model":"m","kv_sessions":"4"})") == "deployment.kv_sessions: must be a number");
+  CHECK(err(R"({"name":"d","model":"m","kv_sessions":1.5})") == "deployment.kv_sessions: must be an integer");
+  CHECK(err(R"({"name":"d","model":"m","kv_context_tokens":true})") == "deployment.kv_context_tokens: must be a number");
+  CHECK(err(R"({"name":"d","model":"m","kv_context_tokens":1e12})") ==
+        "deployment.kv_context_tokens: must be in [0, 100000000]");
+  CHECK(err(R"({"name":"d","model":"m","kv_session":1})") == "deployment: unknown key \"kv_session\"");
+}
+
 TEST_CASE("policy settings round-trip and keep unspecified keys") {
   PolicySettings p;
   p.cooldown = std::chrono::seconds(7);

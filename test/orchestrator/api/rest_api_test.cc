@@ -115,6 +115,10 @@ TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
       {"POST", "/v1/deployments", R"({"name":"d","model":"nope"})", 404, "not_found"},
       {"POST", "/v1/deployments", R"({"name":"d","model":"gpt","extra":1})", 400, "invalid_argument"},
       {"POST", "/v1/deployments", R"([1,2])", 400, "invalid_argument"},
+      {"POST", "/v1/deployments", R"({"name":"d","model":"gpt","kv_sessions":"2"})", 400, "invalid_argument"},
+      // "gpt" has no generation section: a KV reservation is refused, naming the key.
+      {"POST", "/v1/deployments", R"({"name":"d","model":"gpt","kv_sessions":2})", 400, "invalid_argument"},
+      {"POST", "/v1/plan", R"({"model":"gpt","kv_context_tokens":64})", 400, "invalid_argument"},
       {"POST", "/v1/deployments", std::string(5000, ' '), 413, "payload_too_large"},
       {"PUT", "/v1/policy", R"({"cooldown_s":-3})", 400, "invalid_argument"},
       {"PUT", "/v1/nodes/n1/trust", R"({"trusted":"yes"})", 400, "invalid_argument"},
@@ -132,6 +136,8 @@ TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
   }
   CHECK(f.c->deployments().empty());
   CHECK(f.Call("GET", "/v1/policy").body == policy_before);
+  CHECK(f.Call("POST", "/v1/deployments", R"({"name":"d","model":"gpt","kv_sessions":2})").body.find(
+            "deployment.kv_sessions: model gpt has no generation section") != std::string::npos);
   CHECK(f.api->rejected().at("invalid_argument") >= 5);
 }
 

@@ -104,6 +104,21 @@ TEST_CASE("a hand-written state file with every key loads") {
   CHECK(st->deployments[0].stages.size() == 2);
   CHECK(st->deployments[1].epoch == 0);
   CHECK(st->policy.cooldown == std::chrono::seconds(5));
+  // Written before the KV keys existed: no reservation.
+  CHECK(st->deployments[0].spec.kv_sessions == 0);
+  CHECK(st->deployments[0].spec.kv_context_tokens == 0);
+}
+
+TEST_CASE("a deployment's KV reservation keys are persisted") {
+  const std::string text =
+      R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"gen","kv_sessions":6,"kv_context_tokens":300}}]})";
+  auto st = StateFromJson(text, PolicySettings{});
+  REQUIRE(st.ok());
+  REQUIRE(st->deployments.size() == 1);
+  CHECK(st->deployments[0].spec.kv_sessions == 6);
+  CHECK(st->deployments[0].spec.kv_context_tokens == 300);
+  CHECK(StateError(R"({"format_version":1,"deployments":[{"spec":{"name":"d","model":"gen","kv_sessions":-2}}]})") ==
+        "state.deployments[0].spec: deployment.kv_sessions: must be in [0, 1000000]");
 }
 
 TEST_CASE("an epoch that is not a non-negative integer is data loss, not an exception") {

@@ -45,6 +45,31 @@ TEST_CASE("memory counts params plus twice the largest activation", "[planner]")
   CHECK(Evaluate(in, {{"s", 0, 1}, {"g", 1, 2}}).feasible);
 }
 
+TEST_CASE("memory adds the KV reservation: tokens x state bytes per token over the range", "[planner]") {
+  PlanningInstance in = TwoNodes();
+  in.model.layers[0].state_bytes_per_token = 3;
+  in.model.layers[1].state_bytes_per_token = 2;
+  in.model.kv_reserve_tokens = 100;  // layer b reserves 200 bytes
+  in.nodes[1].memory_bytes = 300 + 2 * 2000 + 200;
+  CHECK(Evaluate(in, {{"s", 0, 1}, {"g", 1, 2}}).feasible);
+  in.nodes[1].memory_bytes -= 1;
+  PlanCost c = Evaluate(in, {{"s", 0, 1}, {"g", 1, 2}});
+  CHECK_FALSE(c.feasible);
+  CHECK(c.violation == "memory: node 'g' cannot hold layers 1-1 (needs 4500 bytes, 200 of them KV reservation)");
+  const CompiledInstance ci(in);
+  CHECK(ci.Memory(0, 2) == Approx(400 + 2 * 2000 + 500));
+  CHECK(ci.KvBytes(0, 2) == Approx(500));
+}
+
+TEST_CASE("a negative KV reservation or state size is a validation error", "[planner]") {
+  PlanningInstance in = TwoNodes();
+  in.model.kv_reserve_tokens = -1;
+  in.model.layers[1].state_bytes_per_token = -2;
+  const std::string m = ValidateInstance(in).message();
+  CHECK(m.find("model.kv_reserve_tokens: must be a finite number >= 0") != std::string::npos);
+  CHECK(m.find("model.layers[1].state_bytes_per_token: must be a finite number >= 0") != std::string::npos);
+}
+
 TEST_CASE("untrusted nodes may not hold the trusted prefix", "[planner]") {
   PlanningInstance in = TwoNodes();
   in.constraints.trusted_prefix_layers = 1;

@@ -72,6 +72,34 @@ TEST_CASE("bad instances give one message naming the key", "[planner]") {
   CHECK(Err(replace("source: gw-1", "source: nobody")).find("source: unknown node") == 0);
 }
 
+TEST_CASE("KV keys parse with their defaults, are checked, and round-trip", "[planner]") {
+  auto plain = ParsePlanningInstanceYaml(kDesignExample);
+  REQUIRE(plain.ok());
+  CHECK(plain->model.kv_reserve_tokens == 0);
+  CHECK(plain->model.layers[0].state_bytes_per_token == 0);
+  std::string text = kDesignExample;
+  text.replace(text.find("input_bytes: 65536"), 18, "input_bytes: 65536\n  kv_reserve_tokens: 8192");
+  text.replace(text.find("output_bytes: 65536}"), 20, "output_bytes: 65536, state_bytes_per_token: 4096}");
+  auto r = ParsePlanningInstanceYaml(text);
+  REQUIRE(r.ok());
+  CHECK(r->model.kv_reserve_tokens == 8192);
+  CHECK(r->model.layers[0].state_bytes_per_token == 4096);
+  CHECK(r->model.layers[1].state_bytes_per_token == 0);
+  auto again = ParsePlanningInstanceYaml(PlanningInstanceToYaml(*r));
+  REQUIRE(again.ok());
+  CHECK(again->model.kv_reserve_tokens == 8192);
+  CHECK(again->model.layers[0].state_bytes_per_token == 4096);
+  std::string bad = text;
+  bad.replace(bad.find("kv_reserve_tokens: 8192"), 23, "kv_reserve_tokens: -1");
+  CHECK(Err(bad).find("model.kv_reserve_tokens: must be a finite number >= 0") == 0);
+  bad = text;
+  bad.replace(bad.find("state_bytes_per_token: 4096"), 27, "state_bytes_per_token: lots");
+  CHECK(Err(bad).find("model.layers[0].state_bytes_per_token: expected a number") == 0);
+  bad = text;
+  bad.replace(bad.find("kv_reserve_tokens"), 17, "kv_reserve_tokenz");
+  CHECK(Err(bad).find("model.kv_reserve_tokenz: unknown key") == 0);
+}
+
 TEST_CASE("re-planning keys parse and round-trip", "[planner]") {
   std::string text = std::string(kDesignExample) +
                      "current_plan:\n  stages:\n    - {node: gw-1, first_layer: 0, end_layer: 1}\n"

@@ -36,7 +36,7 @@ PeriodResult SolvePeriodForTest(const CompiledInstance& ci, const std::vector<in
 }  // namespace
 
 TEST_CASE("exact planner matches brute force on random tiny instances", "[planner]") {
-  int feasible = 0, infeasible = 0, by_kind[3] = {0, 0, 0};
+  int feasible = 0, infeasible = 0, by_kind[3] = {0, 0, 0}, with_kv = 0;
   for (uint64_t seed = 1; seed <= 3000; ++seed) {
     const PlanningInstance in = RandomTinyInstance(seed);
     REQUIRE(ValidateInstance(in).ok());
@@ -52,6 +52,7 @@ TEST_CASE("exact planner matches brute force on random tiny instances", "[planne
     }
     ++feasible;
     ++by_kind[static_cast<int>(in.objective.kind)];
+    if (in.model.kv_reserve_tokens > 0) ++with_kv;
     REQUIRE(r.status == PlanStatus::kOptimal);
     CHECK(Close(r.value, bf.value));
     CHECK(r.lower_bound <= r.value + 1e-9);
@@ -61,6 +62,7 @@ TEST_CASE("exact planner matches brute force on random tiny instances", "[planne
   }
   CHECK(feasible > 1000);
   CHECK(infeasible > 100);
+  CHECK(with_kv > 300);  // feasible instances with a KV reservation are checked too
   for (int k : by_kind) CHECK(k > 200);
 }
 
@@ -383,4 +385,50 @@ TEST_CASE("re-planning moves when the gain over the horizon pays for the weights
   CHECK_FALSE(r.kept_current);
   CHECK(r.stages.back().node == "fast");
   CHECK(r.migration_ms == Approx(2000).epsilon(0.01));
+}
+
+namespace {
+
+// Two equal-speed nodes; the model fits the fast node's memory by weights alone.
+PlanningInstance KvInstance() {
+  PlanningInstance in;
+  in.model.input_bytes = 10;
+  in.model.layers = {{"a", 4, 1000, 10}, {"b", 4, 1000, 10}};
+  in.nodes = {{"s", 1, 1e9, true, {}}, {"fast", 4, 2100, true, {}}};
+  in.links.default_link = LinkSpec{1000, 0.1};
+  in.source = "s";
+  return in;
+}
+
+}  // namespace
+
+TEST_CASE("a node that holds the weights but not their KV reservation loses its layers", "[planner]") {
+  PlanningInstance in = KvInstance();
+  PlanResult r = Plan(in);
+  REQUIRE(r.status == PlanStatus::kOptimal);
+  REQUIRE(r.stages.size() == 1);
+  CHECK(r.stages[0].node == "fast");  // 2000 bytes of weights + 2 x 10 of activations fit 2100
+  for (auto& l : in.model.layers) l.state_bytes_per_token = 1;
+  in.model.kv_reserve_tokens = 60;  // one layer: 1000 + 60 + 20 fits, both: 2000 + 120 + 20 do not
+  r = Plan(in);
+  REQUIRE(r.status == PlanStatus::kOptimal);
+  REQUIRE(r.stages.size() == 2);
+  for (const Stage& s : r.stages) CHECK(s.end_layer - s.first_layer == 1);
+  in.model.kv_reserve_tokens = 1200;  // not even one layer with its KV fits on "fast": 1000 + 1200 + 20
+  r = Plan(in);
+  REQUIRE(r.status == PlanStatus::kOptimal);
+  CHECK(r.stages == std::vector<Stage>{{"s", 0, 2}});
+}
+
+TEST_CASE("no node can hold a layer with its KV reservation: infeasible, naming the KV part", "[planner]") {
+  PlanningInstance in = KvInstance();
+  in.nodes[0].memory_bytes = 2100;
+  in.model.layers[1].state_bytes_per_token = 2;
+  in.model.kv_reserve_tokens = 1000;  // layer b needs 1000 + 2000 + 20
+  PlanResult r = Plan(in);
+  CHECK(r.status == PlanStatus::kInfeasible);
+  CHECK(r.reason == "memory: no node can hold layer 1 (needs 3020 bytes, 2000 of them KV reservation, "
+                    "the largest node has 2100)");
+  in.model.kv_reserve_tokens = 0;
+  CHECK(Plan(in).status == PlanStatus::kOptimal);
 }

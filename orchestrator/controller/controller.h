@@ -5,12 +5,14 @@
 //  - outputs: AgentCommands to send (TakeOutbox), events, and the state the API reads.
 // No sockets, threads, clock reads or protobuf: the daemon's adapters feed it from its single
 // control io thread. Thread-compatible.
+// Its member functions are defined by concept: controller.cc (outbox, events, the API),
+// agent_channel.cc (agent events, fencing, probes, Tick), replan.cc (evaluation and decision),
+// rollout_driver.cc (starting and following rollouts); instance_builder.h builds the planner's
+// instance and deployment.h holds the per-deployment state.
 #pragma once
 
 #include <deque>
 #include <map>
-#include <memory>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -18,65 +20,14 @@
 #include "common/base/status.h"
 #include "orchestrator/cluster/model_catalog.h"
 #include "orchestrator/cluster/node_registry.h"
+#include "orchestrator/controller/deployment.h"
+#include "orchestrator/controller/instance_builder.h"
 #include "orchestrator/planner/planner.h"
 #include "orchestrator/policy/events.h"
 #include "orchestrator/policy/migration_policy.h"
 #include "orchestrator/rollout/rollout.h"
 
 namespace edgesplit::orch {
-
-struct DeploymentSpec {
-  std::string name;
-  std::string model;
-  std::string entry_node;  // the planner's source; empty: chosen at creation (fastest trusted)
-  planner::Objective objective;
-  double slo_latency_ms = 0;  // 0: no SLO
-  int trusted_prefix_layers = 0;
-  int max_stages = 0;  // 0: no limit
-  Status Validate() const;
-};
-
-enum class DeploymentStatus { kDeploying, kServing, kReconfiguring, kDegraded, kAdopting };
-const char* DeploymentStatusName(DeploymentStatus s);
-
-struct Deployment {
-  DeploymentSpec spec;
-  DeploymentStatus status = DeploymentStatus::kDeploying;
-  std::string status_reason;
-  uint64_t epoch = 0;  // committed epoch; 0 before the first commit
-  std::vector<StageTarget> stages;
-  uint64_t max_epoch = 0;  // highest epoch ever handed out (never reused)
-  double predicted_latency_ms = 0;
-  double predicted_period_ms = 0;
-  double baseline_ms = 0;  // cost the drift trigger compares against
-  double adopted_ms = 0;   // the committed plan's predicted cost at adoption (cool-down waiver)
-  TimePoint created_at{};
-  TimePoint last_reconfiguration{};
-  TimePoint last_eval{};
-  TimePoint adopt_deadline{};
-  std::unique_ptr<Rollout> rollout;
-  Decision rollout_decision;       // why the in-flight rollout started
-  TimePoint fault_at{};            // when the trigger of the in-flight rollout was observed
-  std::deque<std::pair<TimePoint, double>> observed_ms;
-  uint64_t requests_total = 0;
-  uint64_t failures_total = 0;
-  std::set<std::string> nodes_seen;  // alive nodes at the last evaluation (join detection)
-  TimePoint last_slo_event{};
-  TimePoint last_keep_event{};
-  std::vector<planner::Stage> pending_candidate;  // best plan of the last evaluations
-  int confirmations = 0;                          // consecutive evaluations naming it
-  Trigger pending_trigger = Trigger::kPeriodic;   // what started that sequence
-  std::string last_keep_trigger;
-
-  double ObservedP50(TimePoint now, Duration window) const;
-};
-
-// The route a client request takes: the entry's data port and the epoch it serves.
-struct Route {
-  std::string entry_node;
-  std::string entry_address;
-  uint64_t epoch = 0;
-};
 
 struct AckInfo {
   uint64_t command_id = 0;
@@ -151,7 +102,9 @@ class Controller {
   // Adaptation time (trigger observed to new epoch committed) of the last committed rollouts.
   const std::deque<double>& adaptation_ms() const { return adaptation_ms_; }
   // Builds the planner's instance for `spec` over the alive nodes (exposed for tests).
-  Result<planner::PlanningInstance> BuildInstance(const DeploymentSpec& spec) const;
+  Result<planner::PlanningInstance> BuildInstance(const DeploymentSpec& spec) const {
+    return BuildPlanningInstance(spec, catalog_, registry_, links_, options_.default_link);
+  }
 
  private:
   void Evaluate(Deployment& d, Trigger hint, TimePoint now);
@@ -176,7 +129,7 @@ class Controller {
   EventLog events_;
   CommandIds ids_;
   std::vector<AgentCommand> outbox_;
-  std::map<std::string, std::map<std::string, LinkReport>> links_;  // from -> to -> measurement
+  LinkTable links_;
   std::map<std::string, TimePoint> fenced_;  // node/deployment/epoch -> last unload sent
   std::vector<ReconfigurationCount> reconfig_counts_;
   std::deque<double> adaptation_ms_;

@@ -1,6 +1,6 @@
 // The controller against fake agents: commands are acked by a fake agent layer that keeps the
 // segments each node holds, time is a FakeClock. Nothing sleeps.
-#include "orchestrator/daemon/controller.h"
+#include "orchestrator/controller/controller.h"
 
 #include <algorithm>
 
@@ -416,4 +416,114 @@ TEST_CASE("a freshly adopted plan that new conditions make badly wrong is replac
     if (s.node != "n1") w2.agents.slowdown[s.node] = 8.0;
   w2.Run(3s);
   CHECK(w2.Dep().epoch == 1);
+}
+
+namespace {
+
+// A generating model: 4 layers of 1 MiB weights, each keeping 1 KiB of KV per token, context 512
+// (so one session reserves 512 KiB per layer).
+CatalogModel GenModel() {
+  CatalogModel m = Model(4);
+  m.name = m.manifest.name = "gen";
+  m.manifest.generation = GenerationSpec{512, 100, "step"};
+  for (auto& l : m.manifest.layers) l.state = StateSpec{{DType::kFloat32, {1, 512, 256}, 1}, 1024};
+  return m;
+}
+
+// n1 the entry (6 MiB: with 8 sessions' KV only layer 0 fits), n2 fast with room for 3 layers'
+// weights and little more, n3 slow with plenty of memory.
+struct KvWorld {
+  FakeClock clock;
+  std::unique_ptr<Controller> c;
+  KvWorld() {
+    ModelCatalog cat;
+    REQUIRE(cat.Add(Model(4)).ok());
+    REQUIRE(cat.Add(GenModel()).ok());
+    c = std::make_unique<Controller>(Options(), std::move(cat));
+    const std::map<std::string, std::pair<uint64_t, double>> nodes = {
+        {"n1", {6u << 20, 1.0}}, {"n2", {(7u << 20) / 2, 0.25}}, {"n3", {64u << 20, 4.0}}};
+    for (const auto& [name, mem_slow] : nodes) {
+      RegisterInfo info = Info(name);
+      info.capacity.memory_available_bytes = mem_slow.first;
+      info.capacity.compute_slowdown = mem_slow.second;
+      REQUIRE(c->OnRegister(info, clock.Now()).ok());
+    }
+    c->Tick(clock.Now());
+  }
+};
+
+DeploymentSpec GenSpec(int kv_sessions) {
+  DeploymentSpec s = Spec();
+  s.model = "gen";
+  s.kv_sessions = kv_sessions;
+  return s;
+}
+
+bool Uses(const std::vector<planner::Stage>& stages, const std::string& node) {
+  return std::any_of(stages.begin(), stages.end(), [&](const planner::Stage& s) { return s.node == node; });
+}
+
+}  // namespace
+
+TEST_CASE("the planning instance carries the manifest's state bytes and kv_sessions x context tokens") {
+  KvWorld w;
+  auto inst = w.c->BuildInstance(GenSpec(3));
+  REQUIRE(inst.ok());
+  CHECK(inst->model.kv_reserve_tokens == 3 * 512);
+  for (const auto& l : inst->model.layers) CHECK(l.state_bytes_per_token == 1024);
+  DeploymentSpec s = GenSpec(2);
+  s.kv_context_tokens = 100;
+  inst = w.c->BuildInstance(s);
+  REQUIRE(inst.ok());
+  CHECK(inst->model.kv_reserve_tokens == 200);
+  inst = w.c->BuildInstance(GenSpec(0));
+  REQUIRE(inst.ok());
+  CHECK(inst->model.kv_reserve_tokens == 0);
+}
+
+TEST_CASE("a deployment whose KV a memory-poor node cannot hold gets a plan avoiding that node") {
+  KvWorld w;
+  // Without a reservation the fast node n2 takes the layers after the entry's.
+  auto plain = w.c->PreviewPlan(GenSpec(0));
+  REQUIRE(plain.ok());
+  REQUIRE(plain->status != planner::PlanStatus::kInfeasible);
+  CHECK(Uses(plain->stages, "n2"));
+  // 8 sessions reserve 4 MiB per layer: n2 (3.5 MiB) cannot hold even one layer with its KV.
+  auto d = w.c->CreateDeployment(GenSpec(8), w.clock.Now());
+  INFO(d.status().message());
+  REQUIRE(d.ok());
+  CHECK((*d)->spec.kv_context_tokens == 512);  // the model's max_context, fixed at creation
+  std::vector<planner::Stage> stages;
+  for (const auto& s : w.c->TakeOutbox()) {
+    if (s.kind == CommandKind::kLoad) stages.push_back({s.node, s.first_layer, s.end_layer});
+  }
+  REQUIRE_FALSE(stages.empty());
+  CHECK_FALSE(Uses(stages, "n2"));
+  CHECK(Uses(stages, "n3"));
+  // So many sessions that even the entry cannot hold layer 0 with its KV: refused.
+  DeploymentSpec big = GenSpec(4000);
+  big.name = "big";
+  auto r = w.c->CreateDeployment(big, w.clock.Now());
+  CHECK(r.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(r.status().message().find("KV reservation") != std::string::npos);
+}
+
+TEST_CASE("KV keys are refused for a model that cannot generate or beyond its context") {
+  KvWorld w;
+  DeploymentSpec s = Spec();  // "gpt" has no generation section
+  s.kv_sessions = 1;
+  auto r = w.c->CreateDeployment(s, w.clock.Now());
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message() == "deployment.kv_sessions: model gpt has no generation section");
+  s.kv_sessions = 0;
+  s.kv_context_tokens = 64;
+  r = w.c->CreateDeployment(s, w.clock.Now());
+  CHECK(r.status().message() == "deployment.kv_context_tokens: model gpt has no generation section");
+  s = GenSpec(1);
+  s.kv_context_tokens = 513;
+  r = w.c->CreateDeployment(s, w.clock.Now());
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message() == "deployment.kv_context_tokens: 513 exceeds the model's generation.max_context 512");
+  CHECK(w.c->PreviewPlan(s).status().code() == StatusCode::kInvalidArgument);
+  CHECK(w.c->deployments().empty());
 }

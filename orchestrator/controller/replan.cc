@@ -1,0 +1,147 @@
+// Re-planning: what triggered an evaluation, the planner's candidate against the best nodes
+// for the current cuts (migrate vs re-split), confirmation of voluntary changes, and the
+// policy's decision.
+#include <algorithm>
+#include <cmath>
+
+#include "orchestrator/controller/controller.h"
+#include "orchestrator/planner/assignment.h"
+
+namespace edgesplit::orch {
+
+void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
+  d.last_eval = now;
+  if (d.rollout && !d.rollout->finished()) return;  // one reconfiguration in flight
+  const CatalogModel* m = catalog_.Find(d.spec.model);
+  if (!m) return;
+  PolicyInput in;
+  in.now = now;
+  in.last_reconfiguration = d.last_reconfiguration;
+  in.adopted_ms = d.adopted_ms;
+  in.has_current = d.epoch > 0;
+  in.current = Plain(d.stages);
+  in.request_rate = 0;
+  {
+    size_t n = 0;
+    for (const auto& [t, ms] : d.observed_ms) n += now - t <= options_.policy.slo_window ? 1 : 0;
+    in.request_rate = static_cast<double>(n) / std::max(1e-3, ToSeconds(options_.policy.slo_window));
+  }
+  auto inst = BuildInstance(d.spec);
+  std::set<std::string> alive;
+  for (const auto& n : registry_.AliveNodes()) alive.insert(n);
+  Trigger trigger = hint;
+  if (!inst.ok()) {
+    Decision dec;
+    dec.kind = DecisionKind::kNone;
+    dec.trigger = trigger;
+    dec.reason = "cannot plan: " + inst.status().message();
+    if (d.status != DeploymentStatus::kDegraded || d.status_reason != dec.reason) {
+      d.status = d.epoch > 0 ? DeploymentStatus::kDegraded : DeploymentStatus::kDeploying;
+      d.status_reason = dec.reason;
+      EmitDecision(d, dec, now);
+    }
+    return;
+  }
+  if (in.has_current) {
+    for (const auto& s : d.stages) {
+      if (!alive.count(s.node)) {
+        in.current_valid = false;
+        in.current_invalid_reason = "node " + s.node + " is not alive";
+        trigger = Trigger::kNodeLost;
+        break;
+      }
+      in.current_valid = true;
+    }
+    if (in.current_valid) {
+      auto cost = planner::Evaluate(*inst, in.current);
+      if (!cost.feasible) {
+        in.current_valid = false;
+        in.current_invalid_reason = cost.violation;
+        if (trigger != Trigger::kNodeLost) trigger = Trigger::kTrustChange;
+      } else {
+        in.current_ms = cost.value;
+      }
+    }
+    if (trigger == Trigger::kPeriodic) {
+      bool joined = std::any_of(alive.begin(), alive.end(), [&](const std::string& n) { return !d.nodes_seen.count(n); });
+      const double p50 = d.ObservedP50(now, options_.policy.slo_window);
+      if (joined && !d.nodes_seen.empty()) {
+        trigger = Trigger::kNodeJoined;
+      } else if (d.spec.slo_latency_ms > 0 && p50 > d.spec.slo_latency_ms &&
+                 now - d.last_slo_event >= options_.policy.slo_window) {
+        trigger = Trigger::kSloBreach;
+        d.last_slo_event = now;
+      } else if (in.current_valid && d.baseline_ms > 0 &&
+                 std::abs(in.current_ms - d.baseline_ms) > options_.policy.drift_fraction * d.baseline_ms) {
+        trigger = Trigger::kProfileDrift;
+      }
+    }
+  }
+  d.nodes_seen = alive;
+  planner::PlannerOptions po = PlannerOptionsNow();
+  planner::PlanResult r = planner::Plan(*inst, po);
+  // Migration vs re-split (DESIGN.md): with a plan deployed, also find the best nodes for the
+  // current cuts, and propose that unless new cuts win by the re-split margin.
+  if (in.has_current && r.status != planner::PlanStatus::kInfeasible && !SameCuts(in.current, r.stages)) {
+    planner::PlanResult same = planner::AssignNodes(*inst, planner::RangesOf(in.current));
+    if (same.status != planner::PlanStatus::kInfeasible && PreferSameCuts(options_.policy, r.value, same.value)) {
+      in.passed_over_resplit_ms = r.value;
+      r = std::move(same);
+    }
+  }
+  in.trigger = trigger;
+  in.candidate_feasible = r.status != planner::PlanStatus::kInfeasible;
+  in.candidate_reason = r.reason;
+  if (in.candidate_feasible) {
+    in.candidate = r.stages;
+    in.candidate_ms = r.value;
+    std::vector<double> params;
+    for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
+    in.migration_cost_ms = FetchMs(BytesToMove(in.current, r.stages, params), options_.policy.weight_fetch_mbps);
+  }
+  // A voluntary change must name the same plan on several consecutive evaluations (noise filter).
+  if (in.candidate_feasible && in.candidate != in.current) {
+    d.confirmations = (r.stages == d.pending_candidate) ? d.confirmations + 1 : 1;
+    d.pending_candidate = r.stages;
+    // The adoption is credited to what started the sequence (e.g. the drift), not to "periodic".
+    if (d.confirmations == 1 || d.pending_trigger == Trigger::kPeriodic) d.pending_trigger = trigger;
+    if (trigger == Trigger::kPeriodic) trigger = d.pending_trigger;
+  } else {
+    d.confirmations = 0;
+    d.pending_candidate.clear();
+  }
+  in.confirmations = d.confirmations;
+  in.trigger = trigger;
+  Decision dec = Decide(options_.policy, in);
+  if (dec.adopt()) {
+    d.confirmations = 0;
+    d.pending_candidate.clear();
+    d.predicted_latency_ms = r.latency_ms;
+    d.predicted_period_ms = r.period_ms;
+    EmitDecision(d, dec, now);
+    StartRollout(d, dec, now);
+    return;
+  }
+  if (dec.kind == DecisionKind::kNone) {
+    if (d.status_reason != dec.reason) {
+      d.status = d.epoch > 0 ? DeploymentStatus::kDegraded : DeploymentStatus::kDeploying;
+      d.status_reason = dec.reason;
+      EmitDecision(d, dec, now);
+    }
+    return;
+  }
+  // Kept the plan: an event whenever something prompted the evaluation.
+  // Repeats of the same kept-plan trigger are recorded at most once per cool-down period, so a
+  // noisy profile cannot flood the event log.
+  if (trigger != Trigger::kPeriodic) {
+    if (d.last_keep_trigger != TriggerName(trigger) || now - d.last_keep_event >= options_.policy.cooldown) {
+      EmitDecision(d, dec, now);
+      d.last_keep_event = now;
+      d.last_keep_trigger = TriggerName(trigger);
+    }
+    if (in.current_valid) d.baseline_ms = in.current_ms;
+  }
+  if (in.current_valid && d.baseline_ms <= 0) d.baseline_ms = in.current_ms;
+}
+
+}  // namespace edgesplit::orch
