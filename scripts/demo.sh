@@ -11,7 +11,9 @@
 #   restart - the orchestrator is killed and restarted under load (data plane keeps serving)
 # Prints a readable timeline; with --json one summary object:
 #   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms",
-#                   "decision","stages_before","stages_after"}], "total_requests", "failed_requests"}
+#                   "decision","stages_before","stages_after"}], "total_requests", "failed_requests",
+#    "generation": {"tokens","finish_reason","epoch","ttft_ms","ms_per_token","tokens_per_s","equal_to_whole_model"}}
+# (a streamed REST generation runs alongside the load before the faults; it must equal the whole model.)
 # ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
 # Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry] [--netns]
 # --netns (root): every process in its own network namespace on one bridge, links shaped by the
@@ -206,6 +208,29 @@ LOAD_PID=$SPAWNED
 log "== steady load: 10 requests/s via $VIA"
 sleep 6
 
+# ---- a streamed generation through the deployment, alongside the load: the REST gateway's
+# server-sent events, checked token for token against the whole model in one process.
+GEN_PROMPT=5,17,42,7,99,123,8,64
+GEN_FLAGS=(--prompt-tokens "$GEN_PROMPT" --max-new-tokens 48 --temperature 0.8 --top-k 40 --top-p 0.95 --seed 7)
+log "== streaming a generation through the deployment (48 tokens, seeded sampling) alongside the load"
+GEN_T0=$(now_ms)
+if ctl generate --deployment demo "${GEN_FLAGS[@]}" --json >"$WORK/generate.json" 2>"$WORK/generate.err"; then
+  GEN_MS=$(( $(now_ms) - GEN_T0 ))
+  ctl model generate --model "$WORK/models/gpt-demo" "${GEN_FLAGS[@]}" --json >"$WORK/generate_whole.json"
+  $PY - "$WORK/generate.json" "$WORK/generate_whole.json" "$GEN_MS" >"$WORK/generation.json" <<'PYEOF'
+import json, sys
+split, whole, ms = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), int(sys.argv[3])
+n = len(split["tokens"])
+print(json.dumps({"tokens": n, "finish_reason": split["finish_reason"], "epoch": split["epoch"],
+                  "ttft_ms": round(split["ttft_ms"], 2), "ms_per_token": round(split["ms_per_token"], 2),
+                  "tokens_per_s": round(n / (ms / 1000.0), 1), "equal_to_whole_model": split["tokens"] == whole["tokens"]}))
+PYEOF
+  log "   $(jq_py "'%d tokens, time to first token %.1f ms, %.1f ms/token, %.1f tokens/s end to end, same tokens as the whole model: %s' % (d['tokens'], d['ttft_ms'], d['ms_per_token'], d['tokens_per_s'], d['equal_to_whole_model'])" <"$WORK/generation.json")"
+else
+  log "   generation FAILED: $(cat "$WORK/generate.err")"
+  echo '{"failed": true}' >"$WORK/generation.json"
+fi
+
 RESULTS="$WORK/results.txt"
 : >"$RESULTS"
 commit_ms() {  # commit_ms EPOCH -> wall ms at which the orchestrator committed that epoch
@@ -361,9 +386,10 @@ if [ "$JSON" != 1 ]; then
   echo "== decisions and rollouts (orchestrator events)"
   grep -E " (decision|rollout) " "$WORK/events.txt" | grep -vE "rollout .*(committing|releasing) " || true
 fi
-$PY - "$RESULTS" "$WORK/timeline.txt" "$T_END" "$JSON" <<'PYEOF'
+$PY - "$RESULTS" "$WORK/timeline.txt" "$T_END" "$JSON" "$WORK/generation.json" <<'PYEOF'
 import json, sys
 results, timeline, t_end, as_json = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1"
+generation = json.load(open(sys.argv[5]))
 reqs = []
 try:
     for line in open(timeline):
@@ -394,8 +420,9 @@ for i, (name, action, t1, t2, kind, before, after) in enumerate(rows):
                 "failed_requests": failed, "p50_before_ms": p50(t1 - 5000, t1),
                 "p50_after_ms": p50(t2 + 1000, nxt) if adapted else None,
                 "decision": kind or None, "stages_before": before, "stages_after": after or None})
-summary = {"scenarios": out, "total_requests": len(reqs), "failed_requests": sum(1 for r in reqs if not r[2])}
-ok_all = ok_all and summary["failed_requests"] == 0
+summary = {"scenarios": out, "total_requests": len(reqs), "failed_requests": sum(1 for r in reqs if not r[2]),
+           "generation": generation}
+ok_all = ok_all and summary["failed_requests"] == 0 and generation.get("equal_to_whole_model") is True
 if as_json:
     print(json.dumps(summary))
 else:
@@ -406,5 +433,12 @@ else:
         print("%-8s %-36s %-9s %12s %8d %14s %13s" % (r["name"], r["action"], r["decision"], r["adaptation_s"],
                                                       r["failed_requests"], r["p50_before_ms"], r["p50_after_ms"]))
     print("total requests %d, failed %d" % (summary["total_requests"], summary["failed_requests"]))
+    g = generation
+    if g.get("failed"):
+        print("generation: FAILED")
+    else:
+        print("generation: %d tokens (%s), ttft %.1f ms, %.1f ms/token, %.1f tokens/s, same as the whole model: %s"
+              % (g["tokens"], g["finish_reason"], g["ttft_ms"], g["ms_per_token"], g["tokens_per_s"],
+                 g["equal_to_whole_model"]))
 sys.exit(0 if ok_all else 1)
 PYEOF
