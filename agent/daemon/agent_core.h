@@ -65,6 +65,7 @@ class AgentCore {
   struct InConn;
   struct Pending;
   struct EntryGen;
+  struct StepBatcher;
   net::Awaitable<void> AcceptLoop();
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
@@ -91,6 +92,9 @@ class AgentCore {
   void AcceptGenerate(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptStep(transport::Frame f);
   Status SubmitStep(SegmentSlot* slot, transport::Frame f, std::shared_ptr<SessionHolder> holder);
+  // Micro-batching (decode_batch_max > 1): queues a one-position step of a live session; one
+  // compute job runs every queued step of the segment in one pass.
+  Status SubmitBatchedStep(SegmentSlot* slot, transport::Frame f, std::shared_ptr<SessionHolder> holder);
   void OnStepComputed(LoadSpec spec, transport::Frame in, Result<HostTensor> out, int64_t token,
                       std::vector<double> layer_ms, double seconds);
   void HandleAtEntry(transport::Frame f);
@@ -125,6 +129,7 @@ class AgentCore {
   std::map<uint64_t, std::unique_ptr<Pending>> pending_;  // entry: internal request id -> client
   std::map<uint64_t, std::unique_ptr<EntryGen>> gens_;    // entry: session id -> stream
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
+  std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
   std::mt19937_64 session_ids_{std::random_device{}()};
   std::vector<v1::LinkMeasurement> links_;
   uint64_t next_request_id_ = 1;

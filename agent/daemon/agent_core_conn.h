@@ -2,6 +2,8 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
+#include <mutex>
 #include <vector>
 
 #include "agent/daemon/agent_core.h"
@@ -33,6 +35,20 @@ struct AgentCore::EntryGen {
   int64_t context_tokens = 0;
   TimePoint step_deadline;
 };
+
+// Decode steps waiting for a batched pass of one segment (shared with the compute job).
+struct AgentCore::StepBatcher {
+  struct Item {
+    transport::Frame f;
+    std::shared_ptr<SessionHolder> holder;
+  };
+  std::mutex mu;
+  std::deque<Item> items;
+  bool scheduled = false;  // a compute job will take the queued items
+};
+
+// The last stage's sampling: the token for `f`'s index from [batch, 1, vocab] logits.
+Result<int64_t> SampleStepToken(const HostTensor& logits, int64_t vocab, const transport::Frame& f);
 
 // Emulated slower node (test feature): waits until the job since t0 took `slowdown` times its
 // real compute time and scales the per-layer times to match.

@@ -148,6 +148,7 @@ void AgentCore::HandleCommand(const v1::Command& cmd, std::function<void(v1::Com
     case v1::Command::kUnload: {
       SegmentKey key{cmd.unload().deployment(), cmd.unload().epoch()};
       Status s = table_.Unload(key);
+      batchers_.erase(key);  // a running batch job keeps its own reference
       if (size_t n = sessions_.ReleaseEpoch(key.deployment, key.epoch); n > 0) {
         LogInfo("session_states_released").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("sessions", n);
         UpdateSessionGauges();

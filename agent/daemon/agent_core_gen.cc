@@ -132,7 +132,16 @@ void AgentCore::AcceptStep(Frame f) {
   UpdateSessionGauges();
 }
 
+Result<int64_t> SampleStepToken(const HostTensor& logits, int64_t vocab, const Frame& f) {
+  if (logits.dtype != DType::kFloat32 || logits.shape.size() < 2 || logits.shape.back() != vocab)
+    return Internal("the last layer did not return [batch, 1, vocab] float32 logits");
+  return SampleToken(LastPositionLogits(logits), static_cast<size_t>(vocab), f.gen.sampling,
+                     static_cast<uint64_t>(f.token_index));
+}
+
 Status AgentCore::SubmitStep(SegmentSlot* slot, Frame f, std::shared_ptr<SessionHolder> holder) {
+  if (config_.decode_batch_max > 1 && slot->exec->can_batch_steps() && f.tensor.shape[1] == 1 && holder->state)
+    return SubmitBatchedStep(slot, std::move(f), std::move(holder));
   if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
     metrics_->Overloaded();
     return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " jobs queued on " + config_.node);
@@ -157,12 +166,12 @@ Status AgentCore::SubmitStep(SegmentSlot* slot, Frame f, std::shared_ptr<Session
       out = exec->Step(f.tensor, holder->state.get(), f.position, &layer_ms);
       if (out.ok() && spec.is_last()) {
         // The last stage samples: only the token id goes back to the entry, never logits.
-        if (out->dtype != DType::kFloat32 || out->shape.size() < 2 || out->shape.back() != vocab) {
-          out = Internal("the last layer did not return [batch, 1, vocab] float32 logits");
-        } else {
-          token = SampleToken(LastPositionLogits(*out), static_cast<size_t>(vocab), f.gen.sampling,
-                              static_cast<uint64_t>(f.token_index));
+        auto t = SampleStepToken(*out, vocab, f);
+        if (t.ok()) {
+          token = *t;
           out = HostTensor{};
+        } else {
+          out = t.status();
         }
       }
     }
@@ -179,6 +188,88 @@ Status AgentCore::SubmitStep(SegmentSlot* slot, Frame f, std::shared_ptr<Session
   if (!compute_->TrySubmit(std::move(job))) {
     metrics_->Overloaded();
     return ResourceExhausted("overloaded: compute queue full on " + config_.node);
+  }
+  ++in_compute_;
+  slot->in_compute++;
+  UpdateGauges();
+  return Status::Ok();
+}
+
+Status AgentCore::SubmitBatchedStep(SegmentSlot* slot, Frame f, std::shared_ptr<SessionHolder> holder) {
+  if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
+    metrics_->Overloaded();
+    return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " jobs queued on " + config_.node);
+  }
+  const SegmentKey key{slot->spec.deployment, slot->spec.epoch};
+  auto& b = batchers_[key];
+  if (!b) b = std::make_shared<StepBatcher>();
+  bool need_job = false;
+  {
+    std::lock_guard<std::mutex> l(b->mu);
+    b->items.push_back({std::move(f), std::move(holder)});
+    need_job = !b->scheduled;
+    b->scheduled = true;
+  }
+  if (need_job) {
+    auto exec = slot->exec;
+    const LoadSpec spec = slot->spec;
+    const double slowdown = config_.emulation.compute_slowdown;
+    const int64_t vocab = exec->generation() ? exec->generation()->vocab : 0;
+    const size_t max = static_cast<size_t>(config_.decode_batch_max);
+    auto alive = alive_;
+    auto job = [this, alive, exec, spec, slowdown, vocab, max, b]() {
+      // Runs every step queued meanwhile, up to `max` per pass, until the queue is empty.
+      for (;;) {
+        std::vector<StepBatcher::Item> batch;
+        {
+          std::lock_guard<std::mutex> l(b->mu);
+          while (!b->items.empty() && batch.size() < max) {
+            batch.push_back(std::move(b->items.front()));
+            b->items.pop_front();
+          }
+          if (batch.empty()) {
+            b->scheduled = false;
+            return;
+          }
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        std::vector<HostTensor> xs;
+        std::vector<SessionState*> states;
+        std::vector<int64_t> positions;
+        for (auto& it : batch) {
+          xs.push_back(it.f.tensor);
+          states.push_back(it.holder->state.get());
+          positions.push_back(it.f.position);
+        }
+        auto outs = exec->StepBatch(xs, states, positions);
+        std::vector<double> no_layers;
+        StretchForEmulation(t0, slowdown, &no_layers);
+        const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / batch.size();
+        for (size_t i = 0; i < batch.size(); ++i) {
+          Frame f = std::move(batch[i].f);
+          Result<HostTensor> out = outs.ok() ? Result<HostTensor>((*outs)[i]) : Result<HostTensor>(outs.status());
+          int64_t token = -1;
+          if (out.ok() && spec.is_last()) {
+            auto t = SampleStepToken(*out, vocab, f);
+            if (t.ok()) token = *t, out = HostTensor{};
+            else out = t.status();
+          }
+          f.tensor = {};
+          f.has_tensor = false;
+          f.position += 1;
+          asio::post(io_, [this, alive, spec, f = std::move(f), out = std::move(out), token, seconds]() mutable {
+            if (*alive) OnStepComputed(spec, std::move(f), std::move(out), token, {}, seconds);
+          });
+        }
+      }
+    };
+    if (!compute_->TrySubmit(std::move(job))) {
+      std::lock_guard<std::mutex> l(b->mu);
+      b->items.pop_back();
+      b->scheduled = false;
+      metrics_->Overloaded();
+      return ResourceExhausted("overloaded: compute queue full on " + config_.node);
+    }
   }
   ++in_compute_;
   slot->in_compute++;

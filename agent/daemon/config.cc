@@ -43,7 +43,7 @@ const std::map<std::string, Setter>& Setters() {
       ES_NUM(intra_op_threads), ES_NUM(max_queue), ES_NUM(max_frame_bytes), ES_NUM(frame_deadline_ms),
       ES_NUM(idle_timeout_ms), ES_NUM(request_timeout_ms), ES_NUM(drain_timeout_ms), ES_NUM(reconnect_min_ms),
       ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(max_sessions), ES_NUM(max_context),
-      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_STR(log_level), ES_BOOL(verify_sha256),
+      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256),
       {"emulation.compute_slowdown",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
       {"emulation.egress_mbps",
@@ -93,6 +93,7 @@ Status AgentConfig::Validate() const {
   if (max_context < 0 || max_context > (1LL << 20)) p += "max_context must be in [0, 1048576]; ";
   if (kv_budget_bytes < 0) p += "kv_budget_bytes must be >= 0; ";
   if (session_idle_timeout_ms < 1) p += "session_idle_timeout_ms must be positive; ";
+  if (decode_batch_max < 1 || decode_batch_max > 256) p += "decode_batch_max must be in [1, 256]; ";
   if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error")
     p += "log_level must be debug|info|warn|error; ";
   if (emulation.compute_slowdown < 1.0) p += "emulation.compute_slowdown must be >= 1; ";

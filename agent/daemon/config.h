@@ -43,6 +43,7 @@ struct AgentConfig {
   long long max_context = 0;                // tokens per session; 0 = the model's max_context
   long long kv_budget_bytes = 1LL << 30;    // KV memory all sessions together may reserve
   int session_idle_timeout_ms = 60000;      // state of a session with no step for this long is freed
+  int decode_batch_max = 1;                 // >1: decode steps of up to this many sessions share one pass
   std::string log_level = "info";
   bool verify_sha256 = true;
   EmulationConfig emulation;

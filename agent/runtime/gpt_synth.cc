@@ -38,6 +38,10 @@ def forward(self, ids):
 def step(self, ids, cache, pos: int):
     p = self.wpe[pos:pos + ids.size(1)]
     return torch.embedding(self.wte, ids) + p.unsqueeze(0)
+
+def step_batch(self, ids, caches: List[Tensor], positions: List[int]):
+    p = self.wpe.index_select(0, torch.tensor(positions))
+    return torch.embedding(self.wte, ids) + p.unsqueeze(1)
 )JIT";
 }
 
@@ -87,6 +91,29 @@ def step(self, x, cache, pos: int):
     h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
     m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
     return x + torch.linear(m, self.fc2_w, self.fc2_b)
+
+def step_batch(self, x, caches: List[Tensor], positions: List[int]):
+    B = x.size(0)
+    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
+    qkv = torch.linear(h, self.attn_w, self.attn_b)
+    q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    ys: List[Tensor] = []
+    for b in range(B):
+        pos = positions[b]
+        kc = caches[b][0]
+        vc = caches[b][1]
+        kc.narrow(2, pos, 1).copy_(k[b:b + 1])
+        vc.narrow(2, pos, 1).copy_(v[b:b + 1])
+        att = torch.matmul(q[b:b + 1], kc.narrow(2, 0, pos + 1).transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
+        att = torch.softmax(att, -1)
+        ys.append(torch.matmul(att, vc.narrow(2, 0, pos + 1)))
+    y = torch.cat(ys, 0).transpose(1, 2).reshape(B, 1, )JIT" << d_model << R"JIT()
+    x = x + torch.linear(y, self.proj_w, self.proj_b)
+    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
+    m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
+    return x + torch.linear(m, self.fc2_w, self.fc2_b)
 )JIT";
   return s.str();
 }
@@ -99,6 +126,9 @@ def forward(self, x):
     return torch.linear(h, self.head_w)
 
 def step(self, x, cache, pos: int):
+    return self.forward(x)
+
+def step_batch(self, x, caches: List[Tensor], positions: List[int]):
     return self.forward(x)
 )JIT";
   return s.str();
@@ -136,7 +166,7 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     m.name = o.name;
     m.family = "gpt";
     m.input = {DType::kInt64, {Bt, S}, 1};
-    m.generation = GenerationSpec{C, V, "step"};
+    m.generation = GenerationSpec{C, V, "step", "step_batch"};
     const TensorSpec hidden{DType::kFloat32, {Bt, S, D}, 1};
     // A block's KV cache: keys and values [2, batch, heads, context, head_dim].
     StateSpec kv{TensorSpec{DType::kFloat32, {2, Bt, H, C, D / H}, 3}, static_cast<uint64_t>(2 * Bt * D * 4)};

@@ -179,6 +179,47 @@ Result<HostTensor> Segment::Step(const HostTensor& input, SessionState* state, i
   }
 }
 
+Result<std::vector<HostTensor>> Segment::StepBatch(const std::vector<HostTensor>& xs,
+                                                   const std::vector<SessionState*>& states,
+                                                   const std::vector<int64_t>& positions) {
+  if (!can_batch_steps()) return FailedPrecondition("this model package has no batched step");
+  if (xs.empty() || xs.size() != states.size() || xs.size() != positions.size())
+    return InvalidArgument("batched step: one input, state and position per session");
+  std::vector<TorchSessionState*> st;
+  for (size_t b = 0; b < xs.size(); ++b) {
+    auto* s = dynamic_cast<TorchSessionState*>(states[b]);
+    if (!s) return InvalidArgument("batched step without a session state of this segment");
+    ES_RETURN_IF_ERROR(CheckTensorMatches(xs[b], input_spec_, "batched step input", max_seq_));
+    if (xs[b].shape[input_spec_.seq_dim] != 1 || xs[b].shape[0] != 1)
+      return InvalidArgument("batched step: every input must be one position of batch 1");
+    if (positions[b] < 0 || positions[b] + 1 > s->capacity())
+      return InvalidArgument("batched step: position beyond the session's capacity");
+    st.push_back(s);
+  }
+  try {
+    c10::InferenceMode guard;
+    std::vector<at::Tensor> parts;
+    for (const auto& x : xs) parts.push_back(AsTorch(x));
+    at::Tensor x = at::cat(parts, 0);
+    c10::List<int64_t> pos(positions);
+    const at::Tensor none = at::empty({0});
+    for (size_t i = 0; i < impl_->layers.size(); ++i) {
+      c10::List<at::Tensor> caches;
+      for (auto* s : st) caches.push_back(s->caches()[i].defined() ? s->caches()[i] : none);
+      x = impl_->layers[i].get_method(generation_->batch_step_method)({x, caches, pos}).toTensor();
+    }
+    std::vector<HostTensor> out;
+    for (int64_t b = 0; b < x.size(0); ++b) {
+      ES_ASSIGN_OR_RETURN(auto h, FromTorch(x.narrow(0, b, 1)));
+      out.push_back(std::move(h));
+    }
+    return out;
+  } catch (const std::exception& e) {
+    return Internal("segment [" + std::to_string(first_) + "," + std::to_string(end_) +
+                    ") batched step failed: " + TorchErrorMessage(e));
+  }
+}
+
 Result<HostTensor> RunChain(const std::string& dir, const Manifest& m, const std::vector<int>& cuts,
                             const HostTensor& input) {
   std::vector<int> bounds = {0};

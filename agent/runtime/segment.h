@@ -53,6 +53,15 @@ class SegmentExecutor {
                                   std::vector<double>* layer_ms) {
     return FailedPrecondition("this model package cannot generate");
   }
+  // One decode position for each of several sessions in one pass (micro-batching): xs[i] is
+  // [batch, 1, ...] of session states[i] at positions[i]. Returns one output per session, as
+  // Step would. Not bitwise-equal to separate Steps (other matrix shapes), hence opt-in.
+  virtual bool can_batch_steps() const { return false; }
+  virtual Result<std::vector<HostTensor>> StepBatch(const std::vector<HostTensor>& xs,
+                                                    const std::vector<SessionState*>& states,
+                                                    const std::vector<int64_t>& positions) {
+    return FailedPrecondition("this model package has no batched step");
+  }
 };
 
 struct SegmentOptions {
@@ -87,6 +96,9 @@ class Segment final : public SegmentExecutor {
   Result<std::unique_ptr<SessionState>> NewSession(int64_t capacity_tokens) override;
   // Errors: invalid_argument (shape, or pos + T beyond the session's capacity).
   Result<HostTensor> Step(const HostTensor& x, SessionState* state, int64_t pos, std::vector<double>* layer_ms) override;
+  bool can_batch_steps() const override { return generation_ && !generation_->batch_step_method.empty(); }
+  Result<std::vector<HostTensor>> StepBatch(const std::vector<HostTensor>& xs, const std::vector<SessionState*>& states,
+                                            const std::vector<int64_t>& positions) override;
 
  private:
   struct Impl;

@@ -43,7 +43,7 @@ Result<TensorSpec> ParseSpec(const YAML::Node& n, const std::string& where, int 
 Result<GenerationSpec> ParseGeneration(const YAML::Node& n) {
   const std::string where = "model.yaml: generation";
   if (!n.IsMap()) return InvalidArgument(where + ": expected a map");
-  static const std::set<std::string> kKeys = {"max_context", "vocab", "step_method"};
+  static const std::set<std::string> kKeys = {"max_context", "vocab", "step_method", "batch_step_method"};
   for (auto it = n.begin(); it != n.end(); ++it) {
     auto k = it->first.as<std::string>();
     if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
@@ -58,6 +58,7 @@ Result<GenerationSpec> ParseGeneration(const YAML::Node& n) {
   if (g.vocab < 1 || g.vocab > (int64_t{1} << 24)) return InvalidArgument(where + ".vocab: must be in [1, 16777216]");
   if (n["step_method"]) g.step_method = n["step_method"].as<std::string>();
   if (g.step_method.empty()) return InvalidArgument(where + ".step_method: must not be empty");
+  if (n["batch_step_method"]) g.batch_step_method = n["batch_step_method"].as<std::string>();
   return g;
 }
 
@@ -250,6 +251,8 @@ std::string ManifestToYaml(const Manifest& m) {
     e << YAML::Key << "max_context" << YAML::Value << m.generation->max_context;
     e << YAML::Key << "vocab" << YAML::Value << m.generation->vocab;
     e << YAML::Key << "step_method" << YAML::Value << m.generation->step_method;
+    if (!m.generation->batch_step_method.empty())
+      e << YAML::Key << "batch_step_method" << YAML::Value << m.generation->batch_step_method;
     e << YAML::EndMap;
   }
   e << YAML::EndMap;

@@ -44,6 +44,9 @@ struct GenerationSpec {
   int64_t max_context = 0;  // longest sequence (prompt + generated tokens)
   int64_t vocab = 0;
   std::string step_method = "step";
+  // Optional: `step_batch(x, caches: List[Tensor], positions: List[int])` runs one decode
+  // position of several sessions at once (x [B, 1, ...]); empty = not available.
+  std::string batch_step_method;
 };
 
 struct LayerSpec {

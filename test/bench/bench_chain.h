@@ -30,7 +30,7 @@ inline std::string BoundsText(const std::vector<int>& b) {
 
 // Returns the agents (entry first), or an empty vector after printing why.
 inline std::vector<std::unique_ptr<agent::Agent>> StartChain(const std::string& models_dir, const std::string& model,
-                                                             const std::vector<int>& bounds) {
+                                                             const std::vector<int>& bounds, int decode_batch_max = 1) {
   using namespace std::chrono_literals;
   const int stages = static_cast<int>(bounds.size()) - 1, L = bounds.back();
   std::vector<std::unique_ptr<agent::Agent>> agents;
@@ -41,6 +41,7 @@ inline std::vector<std::unique_ptr<agent::Agent>> StartChain(const std::string& 
     c.http_listen = "";
     c.models_dir = models_dir;
     c.max_queue = 256;
+    c.decode_batch_max = decode_batch_max;
     auto a = agent::Agent::Create(c);
     if (!a.ok() || !(*a)->Start().ok()) {
       std::fprintf(stderr, "agent start failed\n");

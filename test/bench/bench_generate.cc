@@ -46,7 +46,7 @@ GenerationRequest Request(int64_t prompt_len, int64_t new_tokens, int64_t vocab,
 }
 
 int RunGenerate(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"rounds", "layers", "d-model", "heads", "vocab", "prompt", "new-tokens", "stages", "sessions"},
+  auto f = Flags::Parse(args, {"rounds", "layers", "d-model", "heads", "vocab", "prompt", "new-tokens", "stages", "sessions", "decode-batch"},
                         {"json"});
   if (!f.ok()) {
     std::fprintf(stderr, "%s\n", f.status().ToString().c_str());
@@ -129,11 +129,13 @@ int RunGenerate(const std::vector<std::string>& args) {
   auto nocache = (*whole)->Generate(long_req, false);
   const double cache_speedup = cached.ok() && nocache.ok() ? nocache->MsPerTokenP50() / cached->MsPerTokenP50() : 0;
 
-  // Concurrent split sessions: aggregate tokens/s (decode-dominated: short prompts).
+  // Concurrent split sessions: aggregate tokens/s (decode-dominated: short prompts), first with
+  // one step per pass, then on a second deployment whose agents batch decode steps.
+  auto sessions_on = [&](const std::string& entry_address) {
   std::string sessions_json;
   for (int64_t k : *session_counts) {
     std::vector<std::unique_ptr<transport::DataClient>> cl;
-    for (int64_t i = 0; i < k; ++i) cl.push_back(std::move(transport::DataClient::Connect(agents[0]->data_address()).value()));
+    for (int64_t i = 0; i < k; ++i) cl.push_back(std::move(transport::DataClient::Connect(entry_address).value()));
     std::atomic<int64_t> tokens{0};
     std::atomic<int> bad{0};
     const auto t0 = BenchClock::now();
@@ -153,8 +155,18 @@ int RunGenerate(const std::vector<std::string>& args) {
                   sessions_json.empty() ? "" : ", ", static_cast<long long>(k), tokens / secs, bad.load());
     sessions_json += buf;
   }
+  return sessions_json;
+  };
+  const std::string sessions_json = sessions_on(agents[0]->data_address());
   client->reset();
   agents.clear();
+  const int decode_batch = static_cast<int>(f->GetInt("decode-batch", 8).value());
+  std::string batched_json;
+  if (decode_batch > 1) {
+    auto batched = bench::StartChain(root, go.name, bounds, decode_batch);
+    if (batched.empty()) return 1;
+    batched_json = sessions_on(batched[0]->data_address());
+  }
   std::filesystem::remove_all(root);
 
   const double wt = Median(whole_tpot), st = Median(split_tpot), wf = Median(whole_ttft), sf = Median(split_ttft);
@@ -163,10 +175,11 @@ int RunGenerate(const std::vector<std::string>& args) {
       "\"new_tokens\": %lld, \"stages\": %d, \"rounds\": %d, \"cuts\": \"%s\", \"whole_ms_per_token_p50\": %.3f, "
       "\"split_ms_per_token_p50\": %.3f, \"decode_ratio\": %.4f, \"whole_ttft_ms_p50\": %.3f, \"split_ttft_ms_p50\": %.3f, "
       "\"ttft_ratio\": %.4f, \"cache_speedup\": %.2f, \"cache_context\": %lld, \"tokens_equal\": %s, \"split_failures\": %d, "
-      "\"sessions\": [%s], \"cores\": %u}\n",
+      "\"sessions\": [%s], \"decode_batch_max\": %d, \"sessions_batched\": [%s], \"cores\": %u}\n",
       go.layers, go.d_model, go.heads, go.vocab, static_cast<long long>(prompt), static_cast<long long>(new_tokens), stages,
       rounds, bench::BoundsText(bounds).c_str(), wt, st, st / wt, wf, sf, sf / wf, cache_speedup, static_cast<long long>(ctx),
-      equal ? "true" : "false", failures, sessions_json.c_str(), std::thread::hardware_concurrency());
+      equal ? "true" : "false", failures, sessions_json.c_str(), decode_batch, batched_json.c_str(),
+      std::thread::hardware_concurrency());
   return 0;
 }
 

@@ -233,3 +233,38 @@ TEST_CASE("generation through three agents streams the whole model's tokens; can
     CHECK(c.WaitKvSessions({"a3"}, 0, 10s));
   }
 }
+
+TEST_CASE("agents that batch decode steps serve concurrent sessions with the whole model's greedy tokens") {
+  Cluster c;
+  c.Start("b1", {"--decode-batch-max", "8"});
+  c.Start("b2", {"--decode-batch-max", "8"});
+  REQUIRE(c.ctl.WaitForAgents(2, 60s));
+  for (const char* n : {"b1", "b2"}) c.addr[n] = c.ctl.registration(n).data_address();
+  c.Deploy(1, {"b1", "b2"}, {3});
+  auto whole = ChainGenerator::Load(c.models + "/gpt-gen", c.manifest, {}).value();
+  // Batched passes use other matrix shapes than single steps (not bitwise-equal): greedy tokens
+  // on prompts whose top logits are well separated are the contract checked here.
+  std::vector<GenerationRequest> reqs;
+  std::vector<std::vector<int64_t>> want;
+  for (int i = 0; i < 6; ++i) {
+    reqs.push_back(Req({static_cast<int64_t>(i + 1), static_cast<int64_t>(2 * i + 3)}, 24));
+    want.push_back(whole->Generate(reqs.back(), true).value().tokens);
+  }
+  std::vector<std::thread> th;
+  std::atomic<int> exact{0}, failed{0};
+  for (int t = 0; t < 6; ++t)
+    th.emplace_back([&, t] {
+      auto cl = transport::DataClient::Connect(c.addr.at("b1")).value();
+      std::vector<int64_t> got;
+      auto s = cl->Generate("gpt", reqs[t], [&](int64_t, int64_t tok) {
+        got.push_back(tok);
+        return true;
+      });
+      if (!s.ok()) failed++;
+      else if (got == want[t]) exact++;
+    });
+  for (auto& t : th) t.join();
+  CHECK(failed == 0);
+  CHECK(exact == 6);
+  CHECK(c.WaitKvSessions({"b1", "b2"}, 0));
+}
