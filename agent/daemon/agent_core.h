@@ -75,6 +75,10 @@ class AgentCore {
   void AcceptRequest(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptActivation(transport::Frame f);
   Status SubmitCompute(SegmentSlot* slot, transport::Frame f);
+  // The compute pool's admission: resource_exhausted ("overloaded") past max_queue jobs.
+  Status CheckComputeRoom();
+  // Queues `job` on the compute pool and counts it against `slot` until its result is posted.
+  Status RunOnCompute(SegmentSlot* slot, std::function<void()> job);
   void OnComputed(LoadSpec spec, transport::Frame in, Result<HostTensor> out, std::vector<double> layer_ms, double seconds);
   void DeliverToEntry(transport::Frame f, const std::string& entry);
   void SendError(const transport::Frame& req, const std::string& entry, const Status& s);

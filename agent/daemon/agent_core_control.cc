@@ -238,14 +238,16 @@ net::Awaitable<void> AgentCore::RunProbe(v1::ProbeLinks probe, std::function<voi
 
 void AgentCore::BeginShutdown(std::function<void()> drained) {
   shutting_down_ = true;
-  LogInfo("agent_draining").Kv("in_flight", pending_.size()).Kv("in_compute", in_compute_);
+  LogInfo("agent_draining").Kv("in_flight", pending_.size()).Kv("sessions", gens_.size()).Kv("in_compute", in_compute_);
   const TimePoint deadline = SteadyClock::Default()->Now() + std::chrono::milliseconds(config_.drain_timeout_ms);
   auto alive = alive_;
   asio::co_spawn(
       io_,
       [this, alive, deadline, drained]() -> net::Awaitable<void> {
         asio::steady_timer t(io_);
-        while (*alive && !(pending_.empty() && in_compute_ == 0) && SteadyClock::Default()->Now() < deadline) {
+        // Live generation sessions finish too (new ones are refused while shutting down).
+        while (*alive && !(pending_.empty() && gens_.empty() && in_compute_ == 0) &&
+               SteadyClock::Default()->Now() < deadline) {
           t.expires_after(5ms);
           co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
         }

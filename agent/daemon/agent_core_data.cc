@@ -244,18 +244,30 @@ void AgentCore::AcceptActivation(Frame f) {
   if (!r.ok()) return SendError(f, f.origin, r.status());
   SegmentSlot* slot = *r;
   const std::string entry = slot->spec.entry_address.empty() ? f.origin : slot->spec.entry_address;
-  Frame meta = f;
-  meta.tensor = {};
-  meta.has_tensor = false;
+  const Frame meta = f.WithoutTensor();
   Status s = SubmitCompute(slot, std::move(f));
   if (!s.ok()) SendError(meta, entry, s);
 }
 
-Status AgentCore::SubmitCompute(SegmentSlot* slot, Frame f) {
-  if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
+Status AgentCore::CheckComputeRoom() {
+  if (in_compute_ < static_cast<size_t>(config_.max_queue)) return Status::Ok();
+  metrics_->Overloaded();
+  return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " requests queued on " + config_.node);
+}
+
+Status AgentCore::RunOnCompute(SegmentSlot* slot, std::function<void()> job) {
+  if (job && !compute_->TrySubmit(std::move(job))) {
     metrics_->Overloaded();
-    return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " requests queued on " + config_.node);
+    return ResourceExhausted("overloaded: compute queue full on " + config_.node);
   }
+  ++in_compute_;
+  slot->in_compute++;
+  UpdateGauges();
+  return Status::Ok();
+}
+
+Status AgentCore::SubmitCompute(SegmentSlot* slot, Frame f) {
+  ES_RETURN_IF_ERROR(CheckComputeRoom());
   auto exec = slot->exec;
   LoadSpec spec = slot->spec;
   const double slowdown = config_.emulation.compute_slowdown;
@@ -272,14 +284,7 @@ Status AgentCore::SubmitCompute(SegmentSlot* slot, Frame f) {
       if (*alive) OnComputed(std::move(spec), std::move(f), std::move(out), std::move(layer_ms), seconds);
     });
   };
-  if (!compute_->TrySubmit(std::move(job))) {
-    metrics_->Overloaded();
-    return ResourceExhausted("overloaded: compute queue full on " + config_.node);
-  }
-  ++in_compute_;
-  slot->in_compute++;
-  UpdateGauges();
-  return Status::Ok();
+  return RunOnCompute(slot, std::move(job));
 }
 
 void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std::vector<double> layer_ms,

@@ -107,9 +107,7 @@ void AgentCore::AcceptStep(Frame f) {
   if (!r.ok()) return SendError(f, f.origin, r.status());
   SegmentSlot* slot = *r;
   const std::string entry = slot->spec.entry_address.empty() ? f.origin : slot->spec.entry_address;
-  Frame meta = f;
-  meta.tensor = {};
-  meta.has_tensor = false;
+  const Frame meta = f.WithoutTensor();
   if (!slot->exec->can_generate())
     return SendError(meta, entry, FailedPrecondition("segment of '" + f.deployment + "' cannot generate"));
   if (!f.has_gen || !f.gen.sampling.Validate().ok())
@@ -142,10 +140,7 @@ Result<int64_t> SampleStepToken(const HostTensor& logits, int64_t vocab, const F
 Status AgentCore::SubmitStep(SegmentSlot* slot, Frame f, std::shared_ptr<SessionHolder> holder) {
   if (config_.decode_batch_max > 1 && slot->exec->can_batch_steps() && f.tensor.shape[1] == 1 && holder->state)
     return SubmitBatchedStep(slot, std::move(f), std::move(holder));
-  if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
-    metrics_->Overloaded();
-    return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " jobs queued on " + config_.node);
-  }
+  ES_RETURN_IF_ERROR(CheckComputeRoom());
   auto exec = slot->exec;
   LoadSpec spec = slot->spec;
   const double slowdown = config_.emulation.compute_slowdown;
@@ -185,21 +180,11 @@ Status AgentCore::SubmitStep(SegmentSlot* slot, Frame f, std::shared_ptr<Session
       if (*alive) OnStepComputed(std::move(spec), std::move(f), std::move(out), token, std::move(layer_ms), seconds);
     });
   };
-  if (!compute_->TrySubmit(std::move(job))) {
-    metrics_->Overloaded();
-    return ResourceExhausted("overloaded: compute queue full on " + config_.node);
-  }
-  ++in_compute_;
-  slot->in_compute++;
-  UpdateGauges();
-  return Status::Ok();
+  return RunOnCompute(slot, std::move(job));
 }
 
 Status AgentCore::SubmitBatchedStep(SegmentSlot* slot, Frame f, std::shared_ptr<SessionHolder> holder) {
-  if (in_compute_ >= static_cast<size_t>(config_.max_queue)) {
-    metrics_->Overloaded();
-    return ResourceExhausted("overloaded: " + std::to_string(in_compute_) + " jobs queued on " + config_.node);
-  }
+  ES_RETURN_IF_ERROR(CheckComputeRoom());
   const SegmentKey key{slot->spec.deployment, slot->spec.epoch};
   auto& b = batchers_[key];
   if (!b) b = std::make_shared<StepBatcher>();
@@ -263,18 +248,15 @@ Status AgentCore::SubmitBatchedStep(SegmentSlot* slot, Frame f, std::shared_ptr<
         }
       }
     };
-    if (!compute_->TrySubmit(std::move(job))) {
+    Status s = RunOnCompute(slot, std::move(job));
+    if (!s.ok()) {
       std::lock_guard<std::mutex> l(b->mu);
       b->items.pop_back();
       b->scheduled = false;
-      metrics_->Overloaded();
-      return ResourceExhausted("overloaded: compute queue full on " + config_.node);
     }
+    return s;
   }
-  ++in_compute_;
-  slot->in_compute++;
-  UpdateGauges();
-  return Status::Ok();
+  return RunOnCompute(slot, nullptr);  // counted: the job already scheduled takes this step
 }
 
 void AgentCore::OnStepComputed(LoadSpec spec, Frame in, Result<HostTensor> out, int64_t token,
@@ -316,9 +298,7 @@ void AgentCore::OnStepComputed(LoadSpec spec, Frame in, Result<HostTensor> out, 
   next.position = end_position - out->shape[1];
   next.has_tensor = true;
   next.tensor = std::move(*out);
-  Frame meta = next;
-  meta.tensor = {};
-  meta.has_tensor = false;
+  const Frame meta = next.WithoutTensor();
   Status s = Peer(spec.downstream_address)->Send(std::move(next));
   if (!s.ok()) SendError(meta, entry, s);
 }

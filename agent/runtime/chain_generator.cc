@@ -30,14 +30,7 @@ const float* LastPositionLogits(const HostTensor& logits) {
 Result<std::unique_ptr<ChainGenerator>> ChainGenerator::Load(const std::string& dir, const Manifest& m,
                                                              const std::vector<int>& cuts) {
   if (!m.generation) return FailedPrecondition("model '" + m.name + "' cannot generate (no generation section in model.yaml)");
-  std::vector<int> bounds = {0};
-  for (int c : cuts) {
-    if (c <= bounds.back() || c >= m.num_layers())
-      return InvalidArgument("cuts must be strictly increasing layer indices inside (0, " +
-                             std::to_string(m.num_layers()) + "), got " + std::to_string(c));
-    bounds.push_back(c);
-  }
-  bounds.push_back(m.num_layers());
+  ES_ASSIGN_OR_RETURN(const std::vector<int> bounds, CutBounds(m, cuts));
   std::vector<std::unique_ptr<Segment>> segs;
   for (size_t s = 0; s + 1 < bounds.size(); ++s) {
     ES_ASSIGN_OR_RETURN(auto seg, Segment::Load(dir, m, bounds[s], bounds[s + 1]));

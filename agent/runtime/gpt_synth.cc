@@ -48,72 +48,62 @@ def step_batch(self, ids, caches: List[Tensor], positions: List[int]):
 std::string BlockSource(int d_model, int heads) {
   std::ostringstream s;
   const int hd = d_model / heads;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
+  // forward (whole sequence), step (new positions against the cache) and step_batch (one
+  // position of several sessions) share the projections and the MLP; only attention differs.
   s << R"JIT(
-def forward(self, x):
+def heads_qkv(self, x, T: int) -> Tuple[Tensor, Tensor, Tensor]:
     B = x.size(0)
-    T = x.size(1)
     h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
     qkv = torch.linear(h, self.attn_w, self.attn_b)
     q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
     k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
     v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
-    att = torch.matmul(q, k.transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
-    mask = torch.ones([T, T]).triu(1) > 0.5
-    att = att.masked_fill(mask, -10000.0)
-    att = torch.softmax(att, -1)
-    y = torch.matmul(att, v).transpose(1, 2).reshape(B, T, )JIT" << d_model << R"JIT()
+    return q, k, v
+
+def finish(self, x, y, T: int):
+    y = y.transpose(1, 2).reshape(x.size(0), T, )JIT" << d_model << R"JIT()
     x = x + torch.linear(y, self.proj_w, self.proj_b)
     h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
     m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
     return x + torch.linear(m, self.fc2_w, self.fc2_b)
 
-def step(self, x, cache, pos: int):
-    B = x.size(0)
+def forward(self, x):
     T = x.size(1)
-    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
-    qkv = torch.linear(h, self.attn_w, self.attn_b)
-    q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
-    k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
-    v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    q, k, v = self.heads_qkv(x, T)
+    att = torch.matmul(q, k.transpose(-2, -1)) * )JIT" << scale << R"JIT(
+    mask = torch.ones([T, T]).triu(1) > 0.5
+    att = att.masked_fill(mask, -10000.0)
+    att = torch.softmax(att, -1)
+    return self.finish(x, torch.matmul(att, v), T)
+
+def step(self, x, cache, pos: int):
+    T = x.size(1)
+    q, k, v = self.heads_qkv(x, T)
     kc = cache[0]
     vc = cache[1]
     kc.narrow(2, pos, T).copy_(k)
     vc.narrow(2, pos, T).copy_(v)
-    keys = kc.narrow(2, 0, pos + T)
-    vals = vc.narrow(2, 0, pos + T)
-    att = torch.matmul(q, keys.transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
+    att = torch.matmul(q, kc.narrow(2, 0, pos + T).transpose(-2, -1)) * )JIT" << scale << R"JIT(
     if T > 1:
         mask = torch.ones([T, pos + T]).triu(pos + 1) > 0.5
         att = att.masked_fill(mask, -10000.0)
     att = torch.softmax(att, -1)
-    y = torch.matmul(att, vals).transpose(1, 2).reshape(B, T, )JIT" << d_model << R"JIT()
-    x = x + torch.linear(y, self.proj_w, self.proj_b)
-    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
-    m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
-    return x + torch.linear(m, self.fc2_w, self.fc2_b)
+    return self.finish(x, torch.matmul(att, vc.narrow(2, 0, pos + T)), T)
 
 def step_batch(self, x, caches: List[Tensor], positions: List[int]):
-    B = x.size(0)
-    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
-    qkv = torch.linear(h, self.attn_w, self.attn_b)
-    q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
-    k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
-    v = qkv[:, :, )JIT" << 2 * d_model << ":" << 3 * d_model << R"JIT(].reshape(B, 1, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
+    q, k, v = self.heads_qkv(x, 1)
     ys: List[Tensor] = []
-    for b in range(B):
+    for b in range(x.size(0)):
         pos = positions[b]
         kc = caches[b][0]
         vc = caches[b][1]
         kc.narrow(2, pos, 1).copy_(k[b:b + 1])
         vc.narrow(2, pos, 1).copy_(v[b:b + 1])
-        att = torch.matmul(q[b:b + 1], kc.narrow(2, 0, pos + 1).transpose(-2, -1)) * )JIT" << 1.0 / std::sqrt(static_cast<double>(hd)) << R"JIT(
+        att = torch.matmul(q[b:b + 1], kc.narrow(2, 0, pos + 1).transpose(-2, -1)) * )JIT" << scale << R"JIT(
         att = torch.softmax(att, -1)
         ys.append(torch.matmul(att, vc.narrow(2, 0, pos + 1)))
-    y = torch.cat(ys, 0).transpose(1, 2).reshape(B, 1, )JIT" << d_model << R"JIT()
-    x = x + torch.linear(y, self.proj_w, self.proj_b)
-    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
-    m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
-    return x + torch.linear(m, self.fc2_w, self.fc2_b)
+    return self.finish(x, torch.cat(ys, 0), 1)
 )JIT";
   return s.str();
 }

@@ -220,8 +220,7 @@ Result<std::vector<HostTensor>> Segment::StepBatch(const std::vector<HostTensor>
   }
 }
 
-Result<HostTensor> RunChain(const std::string& dir, const Manifest& m, const std::vector<int>& cuts,
-                            const HostTensor& input) {
+Result<std::vector<int>> CutBounds(const Manifest& m, const std::vector<int>& cuts) {
   std::vector<int> bounds = {0};
   for (int c : cuts) {
     if (c <= bounds.back() || c >= m.num_layers())
@@ -230,6 +229,12 @@ Result<HostTensor> RunChain(const std::string& dir, const Manifest& m, const std
     bounds.push_back(c);
   }
   bounds.push_back(m.num_layers());
+  return bounds;
+}
+
+Result<HostTensor> RunChain(const std::string& dir, const Manifest& m, const std::vector<int>& cuts,
+                            const HostTensor& input) {
+  ES_ASSIGN_OR_RETURN(const std::vector<int> bounds, CutBounds(m, cuts));
   HostTensor x = input;
   for (size_t s = 0; s + 1 < bounds.size(); ++s) {
     ES_ASSIGN_OR_RETURN(auto seg, Segment::Load(dir, m, bounds[s], bounds[s + 1]));

@@ -117,6 +117,9 @@ class Segment final : public SegmentExecutor {
 // the nominal length only); the message names what differs.
 Status CheckTensorMatches(const HostTensor& t, const TensorSpec& spec, const std::string& what, int64_t max_seq = 0);
 
+// [0, cuts..., L] for cuts strictly increasing inside (0, L); invalid_argument otherwise.
+Result<std::vector<int>> CutBounds(const Manifest& manifest, const std::vector<int>& cuts);
+
 // Runs a chain of segments cut at `cuts` (strictly increasing, inside (0, L)) and returns the
 // final output. With no cuts, runs the whole model as one segment.
 Result<HostTensor> RunChain(const std::string& dir, const Manifest& manifest, const std::vector<int>& cuts,

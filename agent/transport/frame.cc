@@ -22,6 +22,13 @@ const char* FrameKindName(FrameKind k) {
   return "unknown";
 }
 
+Frame Frame::WithoutTensor() const {
+  Frame m = *this;
+  m.tensor = {};
+  m.has_tensor = false;
+  return m;
+}
+
 Frame Frame::ErrorFor(const Frame& req, const Status& status, const std::string& stage) {
   Frame e;
   e.kind = FrameKind::kError;

@@ -52,6 +52,8 @@ struct Frame {
   bool has_tensor = false;  // false: dtype 0, empty shape, no payload
   HostTensor tensor;        // shares bytes with the sender's/receiver's buffer
 
+  // This frame's metadata without its tensor (for errors about it once the tensor moved on).
+  Frame WithoutTensor() const;
   // A FRAME_ERROR carrying `status` for `request_id`.
   static Frame ErrorFor(const Frame& req, const Status& status, const std::string& stage);
   // The Status of a FRAME_ERROR (internal if the code name is unknown).

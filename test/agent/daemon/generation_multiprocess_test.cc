@@ -151,10 +151,12 @@ TEST_CASE("generation through three agents streams the whole model's tokens; can
   }
   REQUIRE(c.WaitKvSessions({"a1", "a2", "a3"}, 0));
 
-  SECTION("concurrent sessions pipeline through the stages, each stream exact") {
-    // a2 admits one session at a time: run the concurrency check on the plan that avoids its
-    // limit by giving every session a small context... instead use a plan without a2.
-    c.Deploy(10, {"a1", "a3"}, {3});
+  SECTION("concurrent sessions pipeline through three stages, each stream exact") {
+    // a2 admits one session at a time: a fourth agent without limits takes the middle stage.
+    c.Start("a4");
+    REQUIRE(c.ctl.WaitForAgents(4, 60s));
+    c.addr["a4"] = c.ctl.registration("a4").data_address();
+    c.Deploy(10, {"a1", "a4", "a3"}, {2, 4});
     std::vector<std::thread> th;
     std::atomic<int> exact{0}, failed{0};
     for (int t = 0; t < 4; ++t) {
@@ -175,7 +177,7 @@ TEST_CASE("generation through three agents streams the whole model's tokens; can
     for (auto& t : th) t.join();
     CHECK(failed == 0);
     CHECK(exact == 12);
-    CHECK(c.WaitKvSessions({"a1", "a3"}, 0));
+    CHECK(c.WaitKvSessions({"a1", "a4", "a3"}, 0));
   }
 
   SECTION("a client that cancels mid-stream frees the session's KV on every stage") {
