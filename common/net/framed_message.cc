@@ -1,5 +1,7 @@
 #include "common/net/framed_message.h"
 
+#include <algorithm>
+
 #include <array>
 
 namespace edgesplit::net {
@@ -11,9 +13,14 @@ Awaitable<Status> ReadMessage(tcp::socket& socket, google::protobuf::MessageLite
   if (!s.ok()) co_return s;
   auto len = DecodeLengthPrefix(prefix.data(), max_bytes);
   if (!len.ok()) co_return len.status();
-  std::string body(*len, '\0');  // allocated only after the limit check
-  if (*len > 0) {
-    s = co_await ReadExactly(socket, asio::buffer(body), deadline);
+  // Grow as the bytes arrive (at most twice what was received): a peer that announces a large
+  // message must send it before we hold that much memory. The deadline applies to each chunk.
+  constexpr size_t kChunk = size_t{64} << 10;
+  std::string body;
+  while (body.size() < *len) {
+    const size_t off = body.size(), n = std::min(kChunk, *len - off);
+    body.resize(off + n);
+    s = co_await ReadExactly(socket, asio::buffer(body.data() + off, n), deadline);
     if (!s.ok()) co_return s;
   }
   if (!msg->ParseFromString(body)) co_return InvalidArgument("message does not parse as " + msg->GetTypeName());

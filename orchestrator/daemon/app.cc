@@ -190,11 +190,21 @@ asio::awaitable<void> OrchestratorApp::AcceptLoop() {
   }
 }
 
+namespace {
+constexpr size_t kMaxRegisterBytes = size_t{64} << 10;
+// No message for 20 heartbeat periods (at least 10 s): the agent is gone or wedged.
+Duration ControlSilenceTimeout(int heartbeat_period_ms) {
+  return std::max<Duration>(std::chrono::seconds(10), std::chrono::milliseconds(20LL * heartbeat_period_ms));
+}
+}  // namespace
+
 asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
   auto conn = std::make_shared<Conn>(std::move(socket));
   conn->id = next_conn_id_++;
   v1::AgentToOrchestrator msg;
-  Status s = co_await net::ReadMessage(conn->socket, &msg, std::chrono::seconds(10), config_.max_control_message_bytes);
+  // Before registration a peer is nobody: a Register is a few KiB, so that is all it may send.
+  Status s = co_await net::ReadMessage(conn->socket, &msg, std::chrono::seconds(10),
+                                       std::min(kMaxRegisterBytes, config_.max_control_message_bytes));
   if (!s.ok() || !msg.has_register_()) {
     metrics_->BadControlMessage(s.ok() ? "not_register" : StatusCodeName(s.code()));
     co_return;
@@ -224,7 +234,9 @@ asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
   AfterStep();
   for (;;) {
     msg.Clear();
-    s = co_await net::ReadMessage(conn->socket, &msg, net::kNoDeadline, config_.max_control_message_bytes);
+    // Heartbeat silence closes the connection (a live agent reconnects and re-registers).
+    s = co_await net::ReadMessage(conn->socket, &msg, ControlSilenceTimeout(config_.heartbeat_period_ms),
+                                  config_.max_control_message_bytes);
     if (!s.ok()) {
       if (s.code() != StatusCode::kUnavailable) metrics_->BadControlMessage(StatusCodeName(s.code()));
       break;

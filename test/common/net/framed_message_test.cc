@@ -115,3 +115,25 @@ TEST_CASE("the outbox writes queued messages in order and refuses when full") {
     outbox.Close();
   });
 }
+
+TEST_CASE("a message larger than one read chunk arrives whole; a body that stalls hits the deadline") {
+  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+    v1::AgentToOrchestrator m;
+    m.mutable_register_()->set_node(std::string(300000, 'n'));  // ~300 KB: several 64 KiB chunks
+    Status s = co_await WriteMessage(client, m, 5s);
+    REQUIRE(s.ok());
+    v1::AgentToOrchestrator got;
+    s = co_await ReadMessage(server, &got, 5s);
+    REQUIRE(s.ok());
+    CHECK(got.register_().node().size() == 300000);
+    // Announce 4 MiB and send 10 bytes: the reader waits for bytes (holding only what came),
+    // then gives up at the deadline.
+    std::array<uint8_t, 4> prefix{};
+    EncodeLengthPrefix(4u << 20, prefix.data());
+    std::array<uint8_t, 10> some{};
+    std::vector<asio::const_buffer> bufs{asio::buffer(prefix), asio::buffer(some)};
+    REQUIRE((co_await WriteAll(client, bufs, 5s)).ok());
+    s = co_await ReadMessage(server, &got, 200ms, 8u << 20);
+    CHECK(s.code() == StatusCode::kDeadlineExceeded);
+  });
+}
