@@ -50,6 +50,12 @@ struct AgentCore::StepBatcher {
 // The last stage's sampling: the token for `f`'s index from [batch, 1, vocab] logits.
 Result<int64_t> SampleStepToken(const HostTensor& logits, int64_t vocab, const transport::Frame& f);
 
+// Where results and errors of work on `spec` go: the entry the orchestrator named, else the
+// entry that stamped the frame.
+inline const std::string& EntryOf(const LoadSpec& spec, const transport::Frame& f) {
+  return spec.entry_address.empty() ? f.origin : spec.entry_address;
+}
+
 // Emulated slower node (test feature): waits until the job since t0 took `slowdown` times its
 // real compute time and scales the per-layer times to match.
 void StretchForEmulation(std::chrono::steady_clock::time_point t0, double slowdown, std::vector<double>* layer_ms);

@@ -243,7 +243,7 @@ void AgentCore::AcceptActivation(Frame f) {
   auto r = table_.RouteActivation(f.deployment, f.epoch, f.layer, &reason);
   if (!r.ok()) return SendError(f, f.origin, r.status());
   SegmentSlot* slot = *r;
-  const std::string entry = slot->spec.entry_address.empty() ? f.origin : slot->spec.entry_address;
+  const std::string entry = EntryOf(slot->spec, f);
   const Frame meta = f.WithoutTensor();
   Status s = SubmitCompute(slot, std::move(f));
   if (!s.ok()) SendError(meta, entry, s);
@@ -298,7 +298,7 @@ void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std:
     else slot->failures_total++;
   }
   UpdateGauges();
-  const std::string entry = spec.entry_address.empty() ? in.origin : spec.entry_address;
+  const std::string entry = EntryOf(spec, in);
   if (!out.ok()) return SendError(in, entry, out.status());
   Frame next = in;
   next.has_tensor = true;

@@ -106,7 +106,7 @@ void AgentCore::AcceptStep(Frame f) {
   auto r = table_.RouteActivation(f.deployment, f.epoch, f.layer, &reason);
   if (!r.ok()) return SendError(f, f.origin, r.status());
   SegmentSlot* slot = *r;
-  const std::string entry = slot->spec.entry_address.empty() ? f.origin : slot->spec.entry_address;
+  const std::string entry = EntryOf(slot->spec, f);
   const Frame meta = f.WithoutTensor();
   if (!slot->exec->can_generate())
     return SendError(meta, entry, FailedPrecondition("segment of '" + f.deployment + "' cannot generate"));
@@ -273,7 +273,7 @@ void AgentCore::OnStepComputed(LoadSpec spec, Frame in, Result<HostTensor> out, 
     LogDebug("step_dropped").Kv("session", in.session_id);
     return;
   }
-  const std::string entry = spec.entry_address.empty() ? in.origin : spec.entry_address;
+  const std::string entry = EntryOf(spec, in);
   const int64_t end_position = in.position;
   if (!out.ok()) {
     sessions_.StepDone(key, ss->next_position, Now());
