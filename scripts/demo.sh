@@ -143,10 +143,19 @@ with open(sys.argv[1], 'wb') as f:
 PYEOF
 
 # ---- processes
+log "== an operator CA and certificates: mutual TLS on the control channel and the data plane"
+ctl pki init --dir "$WORK/pki" >/dev/null
+ctl pki issue --dir "$WORK/pki" --name orchestrator --role orchestrator >/dev/null
+for n in n1 n2 n3 n4; do ctl pki issue --dir "$WORK/pki" --name "$n" --role agent >/dev/null; done
+ctl pki issue --dir "$WORK/pki" --name demo-client --role client >/dev/null
+tls_flags() { echo --tls-ca "$WORK/pki/ca.crt" --tls-cert "$WORK/pki/$1.crt" --tls-key "$WORK/pki/$1.key"; }
+# edgesplitctl talking straight to an entry (load --via entry) presents the client certificate.
+export EDGESPLIT_TLS_CA=$WORK/pki/ca.crt EDGESPLIT_TLS_CERT=$WORK/pki/demo-client.crt EDGESPLIT_TLS_KEY=$WORK/pki/demo-client.key
+
 read -r CPORT HPORT D1 D2 D3 D4 H1 H2 H3 H4 <<<"$(free_ports 10)"
 export EDGESPLIT_ADDR=${HOST[orch]}:$HPORT
 ORCH_ARGS=(--control-listen ${HOST[orch]}:$CPORT --http-listen ${HOST[orch]}:$HPORT --models-dir "$WORK/models"
-  --state-dir "$WORK/state" --heartbeat-period-ms 250
+  --state-dir "$WORK/state" --heartbeat-period-ms 250 $(tls_flags orchestrator)
   --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
   --set policy.min_gain_ms=1 --set policy.resplit_margin_fraction=0.25 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
   --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
@@ -168,7 +177,8 @@ start_agent() {  # name data_port http_port extra...
   AGENT_HTTP[$name]=${HOST[$name]}:$http
   spawn "$name" "$WORK/$name.log" "$WORK/$name.log" "$BIN/edgesplit-agent" --node "$name" \
     --orchestrator "${HOST[orch]}:$CPORT" --data-listen "${HOST[$name]}:$port" --http-listen "${HOST[$name]}:$http" \
-    --models-dir "$WORK/models" --trusted true --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true "$@"
+    --models-dir "$WORK/models" --trusted true --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true \
+    $(tls_flags "$name") "$@"
   AGENT_PID[$name]=$SPAWNED
   disown "$SPAWNED"
 }

@@ -35,8 +35,9 @@ SegmentLoader MakePackageLoader(std::string models_dir, bool verify_sha256);
 
 class AgentCore {
  public:
+  // `tls`: this node's TLS context (plaintext when config.tls is off); shared with the control client.
   AgentCore(net::asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
-            WorkerPool* compute, WorkerPool* loader_pool);
+            WorkerPool* compute, WorkerPool* loader_pool, security::TlsPtr tls);
   ~AgentCore();
 
   // Binds the data port and starts accepting. The bound address is data_address().
@@ -52,6 +53,9 @@ class AgentCore {
   // slowdown, subsequent sends the new egress cap; the per-layer time windows restart so the
   // profile measures the new reality. `e` must be valid (ParseEmulationUpdate).
   void SetEmulation(const EmulationConfig& e);
+  // After the revocation list changed: closes data connections (in and out) whose peer is now
+  // revoked. Returns how many.
+  int CloseRevokedConnections();
   const EmulationConfig& emulation() const { return config_.emulation; }
 
   // SIGTERM: refuse new client requests; `drained` runs once in-flight work is finished
@@ -70,7 +74,7 @@ class AgentCore {
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
   net::Awaitable<void> SweepLoop();
-  std::optional<transport::FrameError> CheckFrame(const transport::Frame& meta);
+  std::optional<transport::FrameError> CheckFrame(const transport::Frame& meta, const InConn& conn);
   void Dispatch(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptRequest(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptActivation(transport::Frame f);
@@ -111,7 +115,8 @@ class AgentCore {
   void CancelSessionsOf(uint64_t conn_id);
   void SweepSessions(TimePoint now);
   void UpdateSessionGauges();
-  std::shared_ptr<PeerLink> Peer(const std::string& address);
+  // The link to `address`, whose certificate must name `node` (empty: any agent).
+  std::shared_ptr<PeerLink> Peer(const std::string& address, const std::string& node);
   net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);
   void WaitDrained(SegmentKey key, TimePoint deadline, std::function<void(Status)> done);
   void FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double period_s);
@@ -120,6 +125,7 @@ class AgentCore {
   net::asio::io_context& io_;
   AgentConfig config_;
   SegmentLoader loader_;
+  security::TlsPtr tls_;
   AgentMetrics* metrics_;
   WorkerPool* compute_;
   WorkerPool* loader_pool_;
@@ -134,9 +140,7 @@ class AgentCore {
   std::map<uint64_t, std::unique_ptr<EntryGen>> gens_;    // entry: session id -> stream
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
   std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
-  std::mt19937_64 session_ids_{std::random_device{}()};
   std::vector<v1::LinkMeasurement> links_;
-  uint64_t next_request_id_ = 1;
   uint64_t next_conn_id_ = 1;
   size_t in_compute_ = 0;
   bool started_ = false;

@@ -12,8 +12,8 @@
 namespace edgesplit::agent {
 
 struct AgentCore::InConn {
-  InConn(net::tcp::socket s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
-  net::tcp::socket socket;
+  InConn(net::Stream s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
+  net::Stream socket;
   transport::FrameQueue out;
   uint64_t id = 0;
   void Close() {

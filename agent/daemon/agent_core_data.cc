@@ -3,7 +3,9 @@
 
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
+#include "agent/daemon/data_authz.h"
 #include "common/base/log.h"
+#include "common/base/random_id.h"
 
 namespace edgesplit::agent {
 
@@ -43,6 +45,20 @@ double EgressRate(double mbps) { return mbps * 1e6 / 8.0; }
 double EgressBurst(double mbps) { return std::max(64.0 * 1024, mbps * 1e6 / 8.0 / 100); }
 }  // namespace
 
+int AgentCore::CloseRevokedConnections() {
+  int n = 0;
+  for (auto& [id, w] : conns_) {
+    auto c = w.lock();
+    if (c && c->socket.peer().authenticated && !tls_->Admit(c->socket.peer()).ok()) {
+      LogWarn("revoked_peer_disconnected").Kv("conn", id).Kv("peer", c->socket.PeerLabel());
+      c->Close();
+      ++n;
+    }
+  }
+  for (auto& [k, p] : peers_) n += p->CloseIfRevoked() ? 1 : 0;
+  return n;
+}
+
 void AgentCore::SetEmulation(const EmulationConfig& e) {
   const EmulationConfig old = config_.emulation;
   config_.emulation = e;
@@ -53,8 +69,8 @@ void AgentCore::SetEmulation(const EmulationConfig& e) {
 }
 
 AgentCore::AgentCore(asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
-                     WorkerPool* compute, WorkerPool* loader_pool)
-    : io_(io), config_(std::move(config)), loader_(std::move(loader)), metrics_(metrics), compute_(compute),
+                     WorkerPool* compute, WorkerPool* loader_pool, security::TlsPtr tls)
+    : io_(io), config_(std::move(config)), loader_(std::move(loader)), tls_(std::move(tls)), metrics_(metrics), compute_(compute),
       loader_pool_(loader_pool),
       egress_(EgressRate(config_.emulation.egress_mbps), EgressBurst(config_.emulation.egress_mbps)),
       sessions_(SessionLimits{config_.max_sessions, static_cast<uint64_t>(config_.kv_budget_bytes), config_.max_context,
@@ -98,10 +114,9 @@ net::Awaitable<void> AgentCore::AcceptLoop() {
     }
     boost::system::error_code ignored;
     sock.set_option(net::tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<InConn>(std::move(sock), static_cast<size_t>(config_.max_queue) * 2 + 16);
+    auto conn = std::make_shared<InConn>(net::Stream(std::move(sock), tls_), static_cast<size_t>(config_.max_queue) * 2 + 16);
     conn->id = next_conn_id_++;
     conns_[conn->id] = conn;
-    asio::co_spawn(io_, WriteLoop(conn), asio::detached);
     asio::co_spawn(io_, ServeConnection(conn), asio::detached);
   }
 }
@@ -121,7 +136,19 @@ net::Awaitable<void> AgentCore::WriteLoop(std::shared_ptr<InConn> conn) {
 }
 
 net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
-  const transport::FrameCheck check = [this](const Frame& m) { return CheckFrame(m); };
+  // TLS first, within one frame deadline: a peer that never completes it holds nothing else.
+  Status hs = co_await conn->socket.Handshake(true, Ms(config_.frame_deadline_ms));
+  if (!hs.ok()) {
+    metrics_->TlsRefused(hs.code() == StatusCode::kPermissionDenied ? "revoked"
+                         : hs.code() == StatusCode::kInvalidArgument ? "bad_certificate"
+                                                                      : "handshake");
+    LogWarn("data_handshake_failed").Kv("conn", conn->id).Kv("peer", conn->socket.PeerLabel()).Kv("error", hs.ToString());
+    conn->Close();
+    conns_.erase(conn->id);
+    co_return;
+  }
+  asio::co_spawn(io_, WriteLoop(conn), asio::detached);
+  const transport::FrameCheck check = [this, c = conn.get()](const Frame& m) { return CheckFrame(m, *c); };
   while (conn->socket.is_open()) {
     Frame f;
     transport::ReadFrameOutcome outcome;
@@ -143,6 +170,12 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
       break;
     }
     metrics_->FrameIn(f.kind, f.has_tensor ? f.tensor.nbytes : 0);
+    const bool answer = f.kind == FrameKind::kResult || f.kind == FrameKind::kToken || f.kind == FrameKind::kError;
+    if (answer && conn->socket.peer().authenticated && !table_.Find({f.deployment, f.epoch})) {
+      // No segment of that epoch here, so nobody can vouch for the sender: late or forged.
+      LogDebug("unroutable_answer_dropped").Kv("conn", conn->id).Kv("epoch", f.epoch);
+      continue;
+    }
     Dispatch(std::move(f), conn);
   }
   conn->Close();
@@ -150,7 +183,21 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
   CancelSessionsOf(conn->id);  // a client that hangs up ends its sessions (KV freed on every stage)
 }
 
-std::optional<FrameError> AgentCore::CheckFrame(const Frame& m) {
+std::optional<FrameError> AgentCore::CheckFrame(const Frame& m, const InConn& conn) {
+  const auto& p = conn.socket.peer();
+  const Sender sender{p.authenticated, p.role, p.name};
+  if (sender.authenticated) {
+    // Pipeline frames for the entry: the entry's segment of the frame's epoch says who may answer.
+    const LoadSpec* target = nullptr;
+    if (m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError ||
+        (m.kind == FrameKind::kSessionEnd && m.session_id != 0)) {
+      if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
+    } else if (m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep) {
+      std::optional<RejectReason> ignored;
+      if (auto r = table_.RouteActivation(m.deployment, m.epoch, m.layer, &ignored); r.ok()) target = &(*r)->spec;
+    }
+    if (Status a = AuthorizeFrame(sender, m, target); !a.ok()) return FrameError{RejectReason::kUnauthorized, a};
+  }
   std::optional<RejectReason> reason;
   SegmentSlot* slot = nullptr;
   const bool entry_kind = m.kind == FrameKind::kRequest || m.kind == FrameKind::kGenerate;
@@ -209,7 +256,8 @@ void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
   auto r = table_.RouteRequest(f.deployment, f.epoch, &reason);
   if (!r.ok()) return refuse(r.status());
   SegmentSlot* slot = *r;
-  const uint64_t id = next_request_id_++;
+  uint64_t id = RandomId();  // unguessable: an answer must come from the epoch's last stage *and* name the request
+  while (pending_.count(id)) id = RandomId();
   auto p = std::make_unique<Pending>();
   p->conn = conn;
   p->client_request_id = f.request_id;
@@ -310,13 +358,15 @@ void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std:
   }
   next.kind = FrameKind::kActivation;
   next.layer = spec.end_layer;
-  Status s = Peer(spec.downstream_address)->Send(std::move(next));
+  Status s = Peer(spec.downstream_address, spec.downstream_node())->Send(std::move(next));
   if (!s.ok()) SendError(in, entry, s);
 }
 
 void AgentCore::DeliverToEntry(Frame f, const std::string& entry) {
   if (entry == data_address_ || entry.empty()) return HandleAtEntry(std::move(f));
-  Status s = Peer(entry)->Send(std::move(f));
+  // The entry is named by the segment of the frame's epoch (unknown: any agent may answer there).
+  const SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
+  Status s = Peer(entry, slot ? slot->spec.entry_node() : "")->Send(std::move(f));
   if (!s.ok()) LogWarn("result_undeliverable").Kv("entry", entry).Kv("error", s.ToString());
 }
 
@@ -330,6 +380,10 @@ void AgentCore::CompletePending(Frame f) {
   auto it = pending_.find(f.request_id);
   if (it == pending_.end()) {
     LogDebug("late_result_dropped").Kv("request", f.request_id);
+    return;
+  }
+  if (!f.deployment.empty() && f.deployment != it->second->key.deployment) {
+    LogWarn("answer_for_other_deployment_dropped").Kv("request", f.request_id).Kv("deployment", f.deployment);
     return;
   }
   if (f.kind == FrameKind::kError && RetryOnActiveEpoch(f, it->second.get())) return;
@@ -412,12 +466,15 @@ net::Awaitable<void> AgentCore::SweepLoop() {
   }
 }
 
-std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
-  auto it = peers_.find(address);
+std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address, const std::string& node) {
+  const std::string key = address + "|" + node;
+  auto it = peers_.find(key);
   if (it != peers_.end()) return it->second;
   PeerLink::Options o;
   o.max_queue = static_cast<size_t>(config_.max_peer_queue);
   o.frame_deadline = Ms(config_.frame_deadline_ms);
+  o.tls = tls_;
+  o.expect_node = node;
   auto link = std::make_shared<PeerLink>(io_.get_executor(), address, o, &egress_, metrics_,
                                          [this, address](const Frame& f, const Status& s) {
                                            if (f.kind == FrameKind::kActivation || f.kind == FrameKind::kStep) {
@@ -425,7 +482,7 @@ std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
                                            }
                                          });
   link->Start();
-  peers_[address] = link;
+  peers_[key] = link;
   return link;
 }
 

@@ -11,6 +11,7 @@
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
 #include "common/base/log.h"
+#include "common/base/random_id.h"
 #include "common/model/sampler.h"
 
 namespace edgesplit::agent {
@@ -56,7 +57,7 @@ void AgentCore::AcceptGenerate(Frame f, const std::shared_ptr<InConn>& conn) {
   if (config_.max_context > 0) max_context = std::min<int64_t>(max_context, config_.max_context);
   if (Status s = req.Validate(spec->vocab, max_context); !s.ok()) return refuse(s, "invalid");
   uint64_t id = 0;
-  while (id == 0 || gens_.count(id)) id = session_ids_();  // unguessable, never reused while live
+  while (id == 0 || gens_.count(id)) id = RandomId();  // unguessable, never reused while live
   auto g = std::make_unique<EntryGen>(std::move(req), Now());
   g->session = id;
   g->key = {slot->spec.deployment, slot->spec.epoch};
@@ -299,7 +300,7 @@ void AgentCore::OnStepComputed(LoadSpec spec, Frame in, Result<HostTensor> out, 
   next.has_tensor = true;
   next.tensor = std::move(*out);
   const Frame meta = next.WithoutTensor();
-  Status s = Peer(spec.downstream_address)->Send(std::move(next));
+  Status s = Peer(spec.downstream_address, spec.downstream_node())->Send(std::move(next));
   if (!s.ok()) SendError(meta, entry, s);
 }
 
@@ -406,7 +407,7 @@ void AgentCore::HandleSessionEnd(Frame f, const std::shared_ptr<InConn>& conn) {
   const SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
   if (!slot || slot->spec.first_layer != f.layer || slot->spec.is_last() || slot->spec.downstream_address.empty()) return;
   f.layer = slot->spec.end_layer;
-  (void)Peer(slot->spec.downstream_address)->Send(std::move(f));
+  (void)Peer(slot->spec.downstream_address, slot->spec.downstream_node())->Send(std::move(f));
 }
 
 void AgentCore::CancelSessionsOf(uint64_t conn_id) {

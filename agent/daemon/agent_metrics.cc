@@ -19,6 +19,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   auto& rej = BuildCounter().Name("edgesplit_agent_rejected_frames_total").Help("Frames rejected (connection closed), by reason").Register(*registry_);
   for (int r = 0; r < transport::kNumRejectReasons; ++r)
     rejected_[r] = &rej.Add({{"reason", transport::RejectReasonName(static_cast<transport::RejectReason>(r))}});
+  tls_refused_family_ = &BuildCounter().Name("edgesplit_agent_tls_refused_total")
+                             .Help("Data connections refused at the TLS handshake, by reason").Register(*registry_);
+  for (const char* r : {"handshake", "bad_certificate", "revoked"}) tls_refused_family_->Add({{"reason", r}});
   compute_ = &BuildHistogram().Name("edgesplit_agent_compute_seconds").Help("Segment compute time per stage run (emulated slowdown included)")
                   .Register(*registry_)
                   .Add({}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
@@ -88,6 +91,10 @@ void AgentMetrics::FrameOut(transport::FrameKind k, size_t bytes) {
   if (i < 0 || i >= kKinds) return;
   frames_out_[i]->Increment();
   bytes_out_[i]->Increment(static_cast<double>(bytes));
+}
+
+double AgentMetrics::TlsRefusedCount(const std::string& reason) const {
+  return tls_refused_family_->Add({{"reason", reason}}).Value();
 }
 
 }  // namespace edgesplit::agent

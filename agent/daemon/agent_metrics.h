@@ -24,6 +24,9 @@ class AgentMetrics {
   void FrameIn(transport::FrameKind k, size_t bytes);
   void FrameOut(transport::FrameKind k, size_t bytes);
   void Rejected(transport::RejectReason r) { rejected_[static_cast<int>(r)]->Increment(); }
+  // A TLS connection refused before any frame: handshake | bad_certificate | revoked.
+  void TlsRefused(const std::string& reason) { tls_refused_family_->Add({{"reason", reason}}).Increment(); }
+  double TlsRefusedCount(const std::string& reason) const;
   void ComputeSeconds(double s) { compute_->Observe(s); }
   void RequestDone(bool ok) { (ok ? requests_ok_ : requests_failed_)->Increment(); }
   void Overloaded() { overloaded_->Increment(); }
@@ -57,6 +60,7 @@ class AgentMetrics {
   static constexpr int kKinds = 12;
   std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
   prometheus::Family<prometheus::Counter>* refused_family_;
+  prometheus::Family<prometheus::Counter>* tls_refused_family_;
   prometheus::Family<prometheus::Counter>* ended_family_;
   prometheus::Family<prometheus::Histogram>* ttft_family_;
   prometheus::Family<prometheus::Histogram>* itl_family_;

@@ -50,6 +50,11 @@ const std::map<std::string, Setter>& Setters() {
        [](AgentConfig& c, const std::string& v) { return ParseNumber("egress_mbps", v, &c.emulation.egress_mbps); }},
       {"emulation.runtime_api",
        [](AgentConfig& c, const std::string& v) { return ParseBool("runtime_api", v, &c.emulation.runtime_api); }},
+      {"tls.mode", [](AgentConfig& c, const std::string& v) { return c.tls.Set("mode", v); }},
+      {"tls.ca", [](AgentConfig& c, const std::string& v) { return c.tls.Set("ca", v); }},
+      {"tls.cert", [](AgentConfig& c, const std::string& v) { return c.tls.Set("cert", v); }},
+      {"tls.key", [](AgentConfig& c, const std::string& v) { return c.tls.Set("key", v); }},
+      {"tls.revoked", [](AgentConfig& c, const std::string& v) { return c.tls.Set("revoked", v); }},
   };
   return s;
 }
@@ -64,14 +69,28 @@ Status ApplyNode(AgentConfig& c, const YAML::Node& node, const std::string& pref
   if (!node.IsMap()) return InvalidArgument((prefix.empty() ? "config" : prefix) + " must be a map");
   for (const auto& kv : node) {
     const std::string key = prefix + kv.first.as<std::string>();
-    if (key == "emulation") {
-      ES_RETURN_IF_ERROR(ApplyNode(c, kv.second, "emulation."));
+    if (key == "emulation" || key == "tls") {
+      ES_RETURN_IF_ERROR(ApplyNode(c, kv.second, key + "."));
+      continue;
+    }
+    if (key == "tls.revoked" && kv.second.IsSequence()) {  // a YAML list of names or serials
+      std::string joined;
+      for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      ES_RETURN_IF_ERROR(Set(c, key, joined));
       continue;
     }
     if (!kv.second.IsScalar()) return InvalidArgument(key + " must be a scalar");
     ES_RETURN_IF_ERROR(Set(c, key, kv.second.as<std::string>()));
   }
   return Status::Ok();
+}
+
+// emulation.compute_slowdown -> --compute-slowdown, tls.ca -> --tls-ca, max_queue -> --max-queue.
+std::string FlagName(const std::string& key) {
+  std::string flag = key.rfind("emulation.", 0) == 0 ? key.substr(10) : key;
+  for (char& ch : flag)
+    if (ch == '_' || ch == '.') ch = '-';
+  return flag;
 }
 
 }  // namespace
@@ -98,6 +117,10 @@ Status AgentConfig::Validate() const {
     p += "log_level must be debug|info|warn|error; ";
   if (emulation.compute_slowdown < 1.0) p += "emulation.compute_slowdown must be >= 1; ";
   if (emulation.egress_mbps < 0) p += "emulation.egress_mbps must be >= 0; ";
+  if (Status t = tls.Validate(); !t.ok()) p += t.message() + "; ";
+  if (tls.enabled) {
+    if (Status n = security::ValidateName(node); !n.ok()) p += "node: " + n.message() + "; ";
+  }
   if (!p.empty()) return InvalidArgument("agent config: " + p.substr(0, p.size() - 2));
   return Status::Ok();
 }
@@ -116,10 +139,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& yaml_text) {
 std::string AgentUsage() {
   std::string s = "usage: edgesplit-agent [--config FILE] [--KEY VALUE ...]\nkeys (YAML name with '-' for '_'):\n";
   for (const auto& [k, v] : Setters()) {
-    std::string flag = k.rfind("emulation.", 0) == 0 ? k.substr(10) : k;
-    for (char& ch : flag)
-      if (ch == '_') ch = '-';
-    s += "  --" + flag + "\n";
+    s += "  --" + FlagName(k) + "\n";
   }
   return s;
 }
@@ -128,9 +148,7 @@ Result<AgentConfig> AgentConfigFromArgs(const std::vector<std::string>& args) {
   std::set<std::string> valued = {"config"};
   std::map<std::string, std::string> flag_to_key;
   for (const auto& [k, v] : Setters()) {
-    std::string flag = k.rfind("emulation.", 0) == 0 ? k.substr(10) : k;
-    for (char& ch : flag)
-      if (ch == '_') ch = '-';
+    const std::string flag = FlagName(k);
     valued.insert(flag);
     flag_to_key[flag] = k;
   }

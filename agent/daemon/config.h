@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/security/tls_context.h"
 
 namespace edgesplit::agent {
 
@@ -47,6 +48,10 @@ struct AgentConfig {
   std::string log_level = "info";
   bool verify_sha256 = true;
   EmulationConfig emulation;
+  // tls: {ca, cert, key, revoked} (the node name must be the certificate's) or tls: {mode: off}.
+  // Required: plaintext only when asked for. Flags: --tls-ca, --tls-cert, --tls-key, --tls-mode,
+  // --tls-revoked a,b.
+  security::TlsConfig tls;
 
   // Every problem at once, "; "-separated.
   Status Validate() const;

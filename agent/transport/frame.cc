@@ -46,7 +46,7 @@ Frame Frame::ErrorFor(const Frame& req, const Status& status, const std::string&
 }
 
 StatusCode StatusCodeFromName(const std::string& name) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kAborted); ++c)
+  for (int c = 0; c <= static_cast<int>(StatusCode::kPermissionDenied); ++c)
     if (name == StatusCodeName(static_cast<StatusCode>(c))) return static_cast<StatusCode>(c);
   return StatusCode::kInternal;
 }

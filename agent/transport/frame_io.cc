@@ -6,7 +6,7 @@ namespace edgesplit::transport {
 
 namespace asio = boost::asio;
 
-Awaitable<Status> ReadFrame(tcp::socket& socket, const FrameLimits& limits, Duration idle_deadline,
+Awaitable<Status> ReadFrame(net::Stream& socket, const FrameLimits& limits, Duration idle_deadline,
                             Duration frame_deadline, const FrameCheck& check, Frame* f, ReadFrameOutcome* outcome) {
   std::array<uint8_t, kFrameHeaderBytes> hdr{};
   // The header (24 bytes, sent together) may take as long as the connection is allowed to idle;
@@ -72,7 +72,7 @@ Awaitable<Status> ReadFrame(tcp::socket& socket, const FrameLimits& limits, Dura
   co_return Status::Ok();
 }
 
-Awaitable<Status> WriteFrame(tcp::socket& socket, const Frame& f, Duration deadline, TokenBucket* egress) {
+Awaitable<Status> WriteFrame(net::Stream& socket, const Frame& f, Duration deadline, TokenBucket* egress) {
   const std::string meta = EncodeFrameMeta(f);
   std::array<uint8_t, kFrameHeaderBytes> hdr{};
   FrameHeader h;

@@ -28,11 +28,11 @@ struct ReadFrameOutcome {
 
 // idle_deadline: waiting for the first byte of a frame; frame_deadline: the rest of it.
 // On success `f->tensor` holds the payload (when has_tensor).
-Awaitable<Status> ReadFrame(tcp::socket& socket, const FrameLimits& limits, Duration idle_deadline,
+Awaitable<Status> ReadFrame(net::Stream& socket, const FrameLimits& limits, Duration idle_deadline,
                             Duration frame_deadline, const FrameCheck& check, Frame* f, ReadFrameOutcome* outcome);
 
 // Writes header + metadata + tensor bytes. With `egress`, paces the bytes through the bucket
 // (chunks of 64 KiB), emulating a slower link.
-Awaitable<Status> WriteFrame(tcp::socket& socket, const Frame& f, Duration deadline, TokenBucket* egress = nullptr);
+Awaitable<Status> WriteFrame(net::Stream& socket, const Frame& f, Duration deadline, TokenBucket* egress = nullptr);
 
 }  // namespace edgesplit::transport

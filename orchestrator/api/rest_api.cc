@@ -24,6 +24,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kDeadlineExceeded: return 504;
     case StatusCode::kAborted: return 409;
+    case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kDataLoss: return 500;
     case StatusCode::kInternal: return 500;
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/security/tls_context.h"
 #include "orchestrator/api/rest_api.h"
 #include "orchestrator/controller/controller.h"
 
@@ -20,6 +21,7 @@ struct GatewayOptions {
   int max_generate_sessions = 4;    // generation streams admitted at once (each holds a thread)
   // A generation is retried (before its first token only) until this long after submission.
   Duration generate_start_timeout = std::chrono::seconds(10);
+  security::TlsPtr tls;  // the orchestrator's identity towards entries (set by the app, not a config key)
 };
 
 struct OrchestratorConfig {
@@ -36,6 +38,8 @@ struct OrchestratorConfig {
   ControllerOptions controller;
   RestApiOptions api;
   GatewayOptions gateway;
+  // tls: {ca, cert, key, revoked} (certificate of role orchestrator) or tls: {mode: off}.
+  security::TlsConfig tls;
   Status Validate() const;
 };
 

@@ -95,7 +95,7 @@ void Gateway::RunGenerate(Job& job) {
       err = Unavailable("deployment " + job.deployment + " has no committed plan yet");
     } else {
       ++obs.attempts;
-      auto client = Acquire(route->entry_address, &err);
+      auto client = Acquire(route->entry_address, route->entry_node, &err);
       if (client) {
         auto out = client->Generate(job.deployment, job.request, relay);
         if (out.ok()) {

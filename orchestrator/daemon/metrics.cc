@@ -25,6 +25,10 @@ OrchestratorMetrics::OrchestratorMetrics() : registry_(std::make_shared<promethe
   rejected_ = &BuildCounter().Name("edgesplit_orchestrator_rejected_http_requests_total").Help("REST requests refused, by error code").Register(r);
   control_msgs_ = &BuildCounter().Name("edgesplit_orchestrator_control_messages_total").Help("Control messages received, by kind").Register(r);
   bad_control_ = &BuildCounter().Name("edgesplit_orchestrator_bad_control_messages_total").Help("Control connections closed for bad input, by reason").Register(r);
+  control_refused_ = &BuildCounter().Name("edgesplit_orchestrator_control_refused_total")
+                         .Help("Control connections refused for their identity (TLS, certificate name, incarnation), by reason").Register(r);
+  for (const char* reason : {"handshake", "bad_certificate", "not_allowed", "name_mismatch", "older_incarnation"})
+    control_refused_->Add({{"reason", reason}});
   heartbeat_lag_ = &BuildHistogram().Name("edgesplit_orchestrator_heartbeat_lag_seconds")
                         .Help("Heartbeat processed time minus sent time").Register(r)
                         .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1});
@@ -72,6 +76,7 @@ void OrchestratorMetrics::ObserveRequest(const GatewayResult& r) {
 }
 
 void OrchestratorMetrics::ControlMessage(const std::string& kind) { control_msgs_->Add({{"kind", kind}}).Increment(); }
+void OrchestratorMetrics::ControlRefused(const std::string& reason) { control_refused_->Add({{"reason", reason}}).Increment(); }
 void OrchestratorMetrics::BadControlMessage(const std::string& reason) { bad_control_->Add({{"reason", reason}}).Increment(); }
 void OrchestratorMetrics::HeartbeatLag(double seconds) { heartbeat_lag_->Observe(seconds); }
 

@@ -28,6 +28,9 @@ class OrchestratorMetrics {
   void ObserveGenerate(const GenerateObservation& g);  // thread-safe
   void ControlMessage(const std::string& kind);
   void BadControlMessage(const std::string& reason);
+  // A control connection refused for who it is: handshake | bad_certificate | not_allowed |
+  // name_mismatch | older_incarnation.
+  void ControlRefused(const std::string& reason);
   void HeartbeatLag(double seconds);
   // Refreshes gauges and counters from the controller (control io thread).
   void Refresh(const Controller& c, TimePoint now, size_t inflight, const std::map<std::string, uint64_t>& rejected);
@@ -50,6 +53,7 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* control_msgs_;
   prometheus::Family<prometheus::Counter>* bad_control_;
+  prometheus::Family<prometheus::Counter>* control_refused_;
   prometheus::Histogram* heartbeat_lag_;
   prometheus::Histogram* adaptation_;
   prometheus::Family<prometheus::Counter>* events_;

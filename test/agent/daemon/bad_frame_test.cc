@@ -4,6 +4,8 @@
 #include <sys/socket.h>
 
 #include <catch.hpp>
+
+#include "test/support/test_pki.h"
 #include <filesystem>
 #include <future>
 #include <latch>
@@ -50,6 +52,7 @@ struct Fixture {
     manifest = *LoadManifest(models + "/tiny");
     input = MakeExampleInput(manifest, 1, go.vocab);
     agent::AgentConfig c;
+    c.tls = testing::PlaintextTls();
     c.node = "solo";
     c.orchestrator = ctl.address();
     c.data_listen = "127.0.0.1:0";
@@ -270,6 +273,7 @@ TEST_CASE("a full compute queue refuses work with overloaded, which reaches the 
   std::promise<void> release;
   std::shared_future<void> gate = release.get_future().share();
   agent::AgentConfig c;
+  c.tls = testing::PlaintextTls();
   c.node = "busy";
   c.orchestrator = ctl.address();
   c.data_listen = "127.0.0.1:0";
@@ -387,6 +391,7 @@ TEST_CASE("metrics, liveness and readiness are served over HTTP") {
 TEST_CASE("emulated compute slowdown stretches the measured layer times reported to the orchestrator") {
   TestController ctl(50);
   agent::AgentConfig c;
+  c.tls = testing::PlaintextTls();
   c.node = "slow";
   c.orchestrator = ctl.address();
   c.data_listen = "127.0.0.1:0";
@@ -417,6 +422,7 @@ TEST_CASE("emulated compute slowdown stretches the measured layer times reported
 TEST_CASE("PUT /v1/emulation changes slowdown and egress at runtime; bad bodies change nothing") {
   TestController ctl(50);
   agent::AgentConfig c;
+  c.tls = testing::PlaintextTls();
   c.node = "emu";
   c.emulation.runtime_api = true;
   c.http_listen = "127.0.0.1:0";
@@ -494,6 +500,7 @@ TEST_CASE("an egress cap set at runtime paces link probes") {
   TestController ctl(100);
   auto make = [&](const char* node, const char* http) {
     agent::AgentConfig c;
+    c.tls = testing::PlaintextTls();
     c.node = node;
     c.emulation.runtime_api = true;
     c.orchestrator = ctl.address();
@@ -530,6 +537,7 @@ TEST_CASE("link probes run over the data port and go through the emulated egress
   TestController ctl(100);
   auto make = [&](const char* node, double egress) {
     agent::AgentConfig c;
+    c.tls = testing::PlaintextTls();
     c.node = node;
     c.orchestrator = ctl.address();
     c.data_listen = "127.0.0.1:0";
@@ -604,6 +612,7 @@ TEST_CASE("the entry retries a request whose next stage died on the newly commit
   std::shared_future<void> gate = release.get_future().share();
   auto make = [&](const char* node, bool gated_epoch1) {
     agent::AgentConfig c;
+    c.tls = testing::PlaintextTls();
     c.node = node;
     c.orchestrator = ctl.address();
     c.data_listen = "127.0.0.1:0";
@@ -650,6 +659,7 @@ TEST_CASE("the data plane keeps serving while the orchestrator is away and the a
   auto ctl = std::make_unique<TestController>(100);
   const std::string ctl_addr = ctl->address();
   agent::AgentConfig c;
+  c.tls = testing::PlaintextTls();
   c.node = "steady";
   c.orchestrator = ctl_addr;
   c.data_listen = "127.0.0.1:0";
@@ -691,6 +701,7 @@ TEST_CASE("the data plane keeps serving while the orchestrator is away and the a
 TEST_CASE("PUT /v1/emulation is refused unless emulation.runtime_api is on") {
   TestController ctl(50);
   agent::AgentConfig c;
+  c.tls = testing::PlaintextTls();
   c.node = "locked";
   c.http_listen = "127.0.0.1:0";
   auto a = StartOneMsAgent(ctl, c);

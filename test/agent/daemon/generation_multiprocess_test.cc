@@ -69,7 +69,7 @@ struct Cluster {
     std::filesystem::remove_all(tmp);
   }
   void Start(const std::string& node, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"--node", node, "--orchestrator", ctl.address(), "--data-listen", "127.0.0.1:0",
+    std::vector<std::string> args{"--node", node, "--tls-mode", "off", "--orchestrator", ctl.address(), "--data-listen", "127.0.0.1:0",
                                   "--http-listen", "127.0.0.1:0", "--models-dir", models, "--intra-op-threads", "1",
                                   "--heartbeat-period-ms", "100", "--reconnect-min-ms", "20"};
     args.insert(args.end(), extra.begin(), extra.end());

@@ -1,6 +1,9 @@
 #include "agent/transport/frame_io.h"
 
 #include <catch.hpp>
+
+#include "test/support/stream_pair.h"
+#include "test/support/test_pki.h"
 #include <cstring>
 
 using namespace edgesplit;
@@ -10,23 +13,12 @@ namespace asio = boost::asio;
 
 namespace {
 
+// Every case runs twice: over plain TCP and over mutual TLS (the framing must not care).
 template <typename Fn>
 void WithSocketPair(Fn fn) {
-  asio::io_context io;
-  auto acc = net::Listen(io.get_executor(), "127.0.0.1:0");
-  REQUIRE(acc.ok());
-  const std::string addr = net::LocalAddress(*acc);
-  bool done = false;
-  asio::co_spawn(io, [&]() -> Awaitable<void> {
-    auto client = co_await net::Connect(addr, 5s);
-    REQUIRE(client.ok());
-    auto [ec, server] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
-    REQUIRE(!ec);
-    co_await fn(server, *client);
-    done = true;
-  }, asio::detached);
-  io.run_for(30s);
-  REQUIRE(done);
+  testing::WithStreamPair(fn);
+  auto& pki = testing::TestPki::Get();
+  testing::WithStreamPair(fn, pki.Context("server", security::Role::kAgent), pki.Context("client", security::Role::kClient));
 }
 
 HostTensor Iota(std::vector<int64_t> shape) {
@@ -39,7 +31,7 @@ HostTensor Iota(std::vector<int64_t> shape) {
 }  // namespace
 
 TEST_CASE("a data frame round-trips with metadata and tensor bytes") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     Frame f;
     f.kind = FrameKind::kActivation;
     f.request_id = 42;
@@ -65,7 +57,7 @@ TEST_CASE("a data frame round-trips with metadata and tensor bytes") {
 }
 
 TEST_CASE("the caller's check rejects a frame before its payload is read") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     Frame f;
     f.kind = FrameKind::kActivation;
     f.epoch = 7;
@@ -88,7 +80,7 @@ TEST_CASE("the caller's check rejects a frame before its payload is read") {
 }
 
 TEST_CASE("a frame without metadata is rejected as bad_meta") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     std::array<uint8_t, kFrameHeaderBytes> hdr{};
     EncodeFrameHeader({0, 1000}, hdr.data());
     std::vector<asio::const_buffer> bufs{asio::buffer(hdr)};
@@ -105,7 +97,7 @@ TEST_CASE("a frame without metadata is rejected as bad_meta") {
 }
 
 TEST_CASE("a frame cut off inside its payload is truncated") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     Frame f;
     f.kind = FrameKind::kActivation;
     f.has_tensor = true;
@@ -127,7 +119,7 @@ TEST_CASE("a frame cut off inside its payload is truncated") {
 }
 
 TEST_CASE("a close between frames is clean") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     client.close();
     Frame got;
     ReadFrameOutcome out;
