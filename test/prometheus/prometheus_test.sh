@@ -33,13 +33,14 @@ with open('$TMP/in.npy', 'wb') as f:
     f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode())
     f.write(struct.pack('<8q', *range(1, 9)))"
 "$BIN/edgesplit-orchestrator" --control-listen "127.0.0.1:$CP" --http-listen "127.0.0.1:$HP" \
-  --models-dir "$TMP/models" --state-dir "$TMP/state" --heartbeat-period-ms 250 >"$TMP/orchestrator.log" 2>&1 &
+  --models-dir "$TMP/models" --state-dir "$TMP/state" --heartbeat-period-ms 250 --set trusted_nodes=n1,n2 \
+  >"$TMP/orchestrator.log" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$HP/readyz" 20 || fail "orchestrator not ready"
 for n in 1 2; do
   d=D$n h=H$n
   "$BIN/edgesplit-agent" --node "n$n" --orchestrator "127.0.0.1:$CP" --data-listen "127.0.0.1:${!d}" \
-    --http-listen "127.0.0.1:${!h}" --models-dir "$TMP/models" --trusted true --heartbeat-period-ms 250 \
+    --http-listen "127.0.0.1:${!h}" --models-dir "$TMP/models" --heartbeat-period-ms 250 \
     >"$TMP/agent$n.log" 2>&1 &
   PIDS+=("$!")
 done
