@@ -161,12 +161,13 @@ def main():
         assert nodes["evil"]["speed"] > 10 * nodes["t1"]["speed"], (nodes["evil"]["speed"], nodes["t1"]["speed"])
         print("ok: evil claims trust, is not trusted; speed %.2f vs %.2f" % (nodes["evil"]["speed"], nodes["t1"]["speed"]))
 
-        st, body = site.call("POST", "/v1/deployments", {"name": "d", "model": "tiny", "trusted_prefix_layers": PREFIX})
+        st, body = site.call("POST", "/v1/deployments", {"name": "d", "model": "tiny", "trusted_prefix_layers": PREFIX,
+                                                      "objective": "period", "max_stages": 3})
         assert st == 201, (st, body)
         dep = wait_until(lambda: (lambda d: d if d["epoch"] >= 1 and d["status"] == "serving" else None)(site.deployment()),
                          60, "epoch 1 committed")
         check_plan(dep, {"t1", "t2"}, "epoch %d" % dep["epoch"])
-        assert dep["spec"]["entry_node"] != "evil", dep["spec"]
+        assert dep["entry_node"] != "evil", dep
         npy = input_npy()
         for _ in range(5):
             st, out = site.infer(npy)
@@ -204,7 +205,7 @@ def main():
         t.join(timeout=60)
         assert not failures, failures
         check_plan(dep, {"t1", "t2"} - {old_entry}, "epoch %d after revoking %s" % (dep["epoch"], old_entry))
-        assert dep["stages"][0]["node"] != old_entry and dep["spec"]["entry_node"] == dep["stages"][0]["node"], dep
+        assert dep["stages"][0]["node"] != old_entry and dep["entry_node"] == dep["stages"][0]["node"], dep
         after = site.requests_at(old_entry)
         assert after == before, "the revoked node received %d new client requests" % (after - before)
         events = site.call("GET", "/v1/events?deployment=d")[1]["events"]
