@@ -219,3 +219,36 @@ TEST_CASE("the operator may trust a name before it registers; the node then may 
   CHECK(w.Dep().spec.entry_node == "n5");
   CHECK(w.c->SetTrusted("", true, w.clock.Now()).code() == StatusCode::kInvalidArgument);
 }
+
+TEST_CASE("a restored deployment whose entry lost the operator's trust is held, then moved once adopted") {
+  TrustWorld w;
+  w.Deploy(2);
+  const std::string entry = w.Dep().stages.front().node;
+  Deployment saved;
+  saved.spec = w.Dep().spec;
+  saved.epoch = w.Dep().epoch;
+  saved.stages = w.Dep().stages;
+  saved.max_epoch = w.Dep().max_epoch;
+  // The restarted orchestrator reads the revocation from its state file.
+  ModelCatalog cat;
+  REQUIRE(cat.Add(Model(6)).ok());
+  auto c2 = std::make_unique<Controller>(TrustWorld::Opts(), std::move(cat));
+  REQUIRE(c2->RestoreTrust({{entry, false}}).ok());
+  c2->Tick(w.clock.Now());
+  std::vector<Deployment> ds;
+  ds.push_back(std::move(saved));
+  c2->Restore(std::move(ds), w.clock.Now());
+  CHECK(c2->RouteFor("d").status().code() == StatusCode::kUnavailable);
+  w.c = std::move(c2);
+  for (std::string n : {"n1", "n2", "n3", "n4", "ev"}) {
+    RegisterInfo r = Info(n, /*trusted=*/true);  // whatever they claim
+    r.capacity = w.agents.Profile(n);
+    REQUIRE(w.c->OnRegister(r, w.clock.Now()).ok());
+  }
+  w.Run(2s);
+  REQUIRE(w.Dep().epoch == 2);
+  CHECK(w.Dep().stages.front().node != entry);
+  CHECK(w.Dep().spec.entry_node == w.Dep().stages.front().node);
+  CheckTrustKept(*w.c, w.Dep(), 2);
+  CHECK(w.c->RouteFor("d").ok());
+}
