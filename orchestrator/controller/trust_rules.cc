@@ -22,9 +22,4 @@ std::string TrustViolation(const std::vector<StageTarget>& stages, int trusted_p
          std::to_string(std::min(s.end_layer, trusted_prefix_layers)) + ") and is not trusted by the operator";
 }
 
-std::string UntrustedNode(const std::vector<StageTarget>& stages, int trusted_prefix_layers, const NodeRegistry& registry) {
-  const int i = FirstViolation(stages, trusted_prefix_layers, registry);
-  return i < 0 ? "" : stages[i].node;
-}
-
 }  // namespace edgesplit::orch

@@ -14,7 +14,4 @@ namespace edgesplit::orch {
 // "" when `stages` keep the rule; else why not, naming the first offending node.
 std::string TrustViolation(const std::vector<StageTarget>& stages, int trusted_prefix_layers, const NodeRegistry& registry);
 
-// The node, if any, that a trust violation of `stages` names (the entry first).
-std::string UntrustedNode(const std::vector<StageTarget>& stages, int trusted_prefix_layers, const NodeRegistry& registry);
-
 }  // namespace edgesplit::orch

@@ -61,7 +61,7 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
       for (const auto& [node, trusted] : st->trust) {
         // A persisted decision outranks trusted_nodes: say so when they disagree.
         if (trusted != (app->controller_->registry().trust().configured().count(node) > 0))
-          LogWarn("trust_decision_overrides_config").Kv("node", node).Kv("trusted", trusted);
+          LogWarn("trust_decision_overrides_config").Kv("node", node).Kv("trusted", trusted ? "true" : "false");
       }
       LogInfo("state_loaded").Kv("path", app->store_->path()).Kv("deployments", st->deployments.size());
       app->controller_->Restore(std::move(st->deployments), Now());
