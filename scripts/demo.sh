@@ -158,7 +158,8 @@ ORCH_ARGS=(--control-listen ${HOST[orch]}:$CPORT --http-listen ${HOST[orch]}:$HP
   --state-dir "$WORK/state" --heartbeat-period-ms 250 $(tls_flags orchestrator)
   --set policy.cooldown_s=5 --set policy.evaluate_interval_ms=250 --set policy.hysteresis_fraction=0.5
   --set policy.min_gain_ms=1 --set policy.resplit_margin_fraction=0.25 --set planner.probe_interval_ms=1000 --set planner.probe_bytes=65536 --set rollout.drain_grace_ms=100
-  --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000)
+  --set gateway.threads=8 --set gateway.attempt_timeout_ms=3000
+  --set trusted_nodes=n1,n2,n3,n4)  # trust is the operator's: agents' own claims grant nothing
 start_orchestrator() {
   spawn orch "$WORK/orchestrator.out" "$WORK/orchestrator.log" "$BIN/edgesplit-orchestrator" "${ORCH_ARGS[@]}"
   ORCH_PID=$SPAWNED
@@ -177,7 +178,7 @@ start_agent() {  # name data_port http_port extra...
   AGENT_HTTP[$name]=${HOST[$name]}:$http
   spawn "$name" "$WORK/$name.log" "$WORK/$name.log" "$BIN/edgesplit-agent" --node "$name" \
     --orchestrator "${HOST[orch]}:$CPORT" --data-listen "${HOST[$name]}:$port" --http-listen "${HOST[$name]}:$http" \
-    --models-dir "$WORK/models" --trusted true --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true \
+    --models-dir "$WORK/models" --heartbeat-period-ms 250 --frame-deadline-ms 3000 --runtime-api true \
     $(tls_flags "$name") "$@"
   AGENT_PID[$name]=$SPAWNED
   disown "$SPAWNED"

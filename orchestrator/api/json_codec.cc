@@ -314,6 +314,8 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
           {"data_address", n.data_address},
           {"agent_version", n.agent_version},
           {"trusted", n.trusted},
+          {"trust_source", TrustSourceName(n.trust_source)},
+          {"claims_trusted", n.claims_trusted},
           {"incarnation", n.incarnation},
           {"last_seen_ms_ago", Num(ToMillis(now - n.last_seen))},
           {"heartbeats_total", n.heartbeats_total},

@@ -173,7 +173,10 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
       auto* t = v->as_object().if_contains("trusted");
       if (!t || !t->is_bool()) return ErrorResponse(InvalidArgument("trust.trusted: required boolean"));
       if (Status s = controller_->SetTrusted(parts[2], t->as_bool(), now); !s.ok()) return ErrorResponse(s);
-      return Json(200, NodeToJson(*controller_->registry().Find(parts[2]), now));
+      // A name not registered yet is pre-approved (or pre-revoked): the decision waits for it.
+      if (const NodeRecord* rec = controller_->registry().Find(parts[2])) return Json(200, NodeToJson(*rec, now));
+      return Json(200, json::object{{"name", parts[2]}, {"trusted", t->as_bool()}, {"trust_source", "api"},
+                                    {"registered", false}});
     }
   } else if (coll == "models") {
     if (m != "GET") return MethodNotAllowed(m, req.path);

@@ -66,6 +66,12 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
       auto st = StateFromJson(*text, config.controller.policy);
       if (!st.ok()) return Status(st.status().code(), app->store_->path() + ": " + st.status().message());
       ES_RETURN_IF_ERROR(app->controller_->SetPolicy(st->policy));
+      ES_RETURN_IF_ERROR(app->controller_->RestoreTrust(st->trust));
+      for (const auto& [node, trusted] : st->trust) {
+        // A persisted decision outranks trusted_nodes: say so when they disagree.
+        if (trusted != (app->controller_->registry().trust().configured().count(node) > 0))
+          LogWarn("trust_decision_overrides_config").Kv("node", node).Kv("trusted", trusted ? "true" : "false");
+      }
       LogInfo("state_loaded").Kv("path", app->store_->path()).Kv("deployments", st->deployments.size());
       app->controller_->Restore(std::move(st->deployments), Now());
       (void)app->controller_->TakeDirty();
@@ -372,7 +378,10 @@ void OrchestratorApp::AfterStep() {
   std::map<std::string, Route> routes;
   for (const auto& [name, d] : controller_->deployments()) {
     auto r = controller_->RouteFor(name);
-    routes[name] = r.ok() ? *r : Route{};
+    Route route;
+    if (r.ok()) route = *r;
+    else route.unavailable_reason = r.status().message();
+    routes[name] = route;
   }
   routes_.Publish(std::move(routes));
   Persist(false);

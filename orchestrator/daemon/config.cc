@@ -104,6 +104,18 @@ const std::map<std::string, Setter>& Setters() {
       {"tls.cert", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("cert", v); }},
       {"tls.key", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("key", v); }},
       {"tls.revoked", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("revoked", v); }},
+      // A YAML list in the file (Apply); comma-separated with --set trusted_nodes=a,b.
+      {"trusted_nodes", [](OrchestratorConfig& c, const std::string& v) -> Status {
+         std::vector<std::string> names;
+         for (size_t start = 0; start <= v.size() && !v.empty();) {
+           size_t comma = v.find(',', start);
+           if (comma == std::string::npos) comma = v.size();
+           names.push_back(v.substr(start, comma - start));
+           start = comma + 1;
+         }
+         c.controller.registry.trusted_nodes = std::move(names);
+         return Status::Ok();
+       }},
   };
   return s;
 }
@@ -114,6 +126,15 @@ Status Apply(OrchestratorConfig& c, const YAML::Node& node, const std::string& p
     const std::string key = prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       ES_RETURN_IF_ERROR(Apply(c, kv.second, key));
+      continue;
+    }
+    if (key == "trusted_nodes" && (kv.second.IsSequence() || kv.second.IsNull())) {
+      std::vector<std::string> names;
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return InvalidArgument("trusted_nodes: every entry must be a node name");
+        names.push_back(item.as<std::string>());
+      }
+      c.controller.registry.trusted_nodes = std::move(names);
       continue;
     }
     auto it = Setters().find(key);

@@ -135,7 +135,9 @@ void Gateway::Run(Job& job) {
       break;
     }
     if (route->entry_address.empty()) {
-      last = Unavailable("deployment " + job.deployment + " has no committed plan yet");
+      // E.g. no commit yet, or the epoch is on hold after a trust revocation: wait for the next.
+      last = Unavailable(!route->unavailable_reason.empty() ? route->unavailable_reason
+                                                            : "deployment " + job.deployment + " has no committed plan yet");
       std::this_thread::sleep_for(options_.retry_backoff);
       continue;
     }

@@ -92,7 +92,8 @@ void Gateway::RunGenerate(Job& job) {
     }
     Status err;
     if (route->entry_address.empty()) {
-      err = Unavailable("deployment " + job.deployment + " has no committed plan yet");
+      err = Unavailable(!route->unavailable_reason.empty() ? route->unavailable_reason
+                                                           : "deployment " + job.deployment + " has no committed plan yet");
     } else {
       ++obs.attempts;
       auto client = Acquire(route->entry_address, route->entry_node, &err);

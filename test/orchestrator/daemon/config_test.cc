@@ -54,6 +54,24 @@ TEST_CASE("the example config in the repository parses and matches the defaults"
   CHECK(c->controller.policy.cooldown == d.controller.policy.cooldown);
   CHECK(c->controller.registry.dead_after == d.controller.registry.dead_after);
   CHECK(c->gateway.attempt_timeout == d.gateway.attempt_timeout);
+  CHECK(c->controller.registry.trusted_nodes.empty());
+}
+
+TEST_CASE("trusted_nodes is a list in the file and comma-separated with --set; bad names are refused") {
+  auto c = ParseOrchestratorConfig("trusted_nodes: [gw-1, gw-2]\n");
+  REQUIRE(c.ok());
+  CHECK(c->controller.registry.trusted_nodes == std::vector<std::string>{"gw-1", "gw-2"});
+  c = ParseOrchestratorConfig("trusted_nodes:\n  - a\n  - b\n");
+  REQUIRE(c.ok());
+  CHECK(c->controller.registry.trusted_nodes == std::vector<std::string>{"a", "b"});
+  auto f = OrchestratorConfigFromArgs({"--set", "trusted_nodes=n1,n2,n3"});
+  REQUIRE(f.ok());
+  CHECK(f->controller.registry.trusted_nodes == std::vector<std::string>{"n1", "n2", "n3"});
+  CHECK(OrchestratorConfigFromArgs({"--set", "trusted_nodes="})->controller.registry.trusted_nodes.empty());
+  CHECK(ParseOrchestratorConfig("trusted_nodes: [a, a]\n").status().message().find("listed twice") != std::string::npos);
+  CHECK(!ParseOrchestratorConfig("trusted_nodes: [a, [b]]\n").ok());
+  CHECK(!ParseOrchestratorConfig("trusted_nodes: [\"\"]\n").ok());
+  CHECK(!OrchestratorConfigFromArgs({"--set", "trusted_nodes=a,,b"}).ok());
 }
 
 TEST_CASE("TLS is required unless plaintext is asked for, and flags complete a file") {
