@@ -303,18 +303,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   // After answering a request whose body was not read: stop sending, then discard what the
-  // client still sends for a moment (bounded in bytes and time, into a fixed buffer) so that
-  // closing with unread data does not reset the connection before the client read our answer.
-  static asio::awaitable<void> LingeringClose(beast::tcp_stream& stream) {
+  // client still sends of the body (at most `left` bytes, 1 MiB, 1 s; into a fixed buffer) so
+  // that closing with unread data does not reset the connection before the client read our
+  // answer.
+  static asio::awaitable<void> LingeringClose(beast::tcp_stream& stream, uint64_t left) {
     boost::system::error_code ignore;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
     std::array<char, 4096> sink;
-    size_t drained = 0;
+    left = std::min<uint64_t>(left, uint64_t{1} << 20);
     stream.expires_after(std::chrono::seconds(1));
-    while (drained < (size_t{1} << 20)) {
+    while (left > 0) {
       auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kNoThrow);
       if (ec) break;
-      drained += n;
+      left -= std::min<uint64_t>(left, n);
     }
     stream.socket().close(ignore);
   }
@@ -340,6 +341,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     beast::tcp_stream stream(std::move(accepted.socket));
     beast::flat_buffer buffer;
     bool linger = false;  // the last request's body was left unread
+    uint64_t unread = 0;  // how much of it is still to come (unknown: as much as we drain)
     for (;;) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options.max_body_bytes);
@@ -399,6 +401,10 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         resp = HttpResponse::Error(400, "bad_request", "malformed HTTP request: " + ec.message());
       }
       linger = !parser.is_done();
+      if (linger) {
+        const auto len = parser.content_length_remaining();
+        unread = len ? (*len > buffer.size() ? *len - buffer.size() : 0) : UINT64_MAX;
+      }
       http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
       out.set(http::field::server, "edgesplit");
       out.set(http::field::content_type, resp.content_type);
@@ -412,7 +418,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       if (wec || !keep_alive) break;
     }
     if (linger) {
-      co_await LingeringClose(stream);
+      co_await LingeringClose(stream, unread);
       co_return;
     }
     boost::system::error_code ignore;
