@@ -6,6 +6,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <optional>
 
@@ -344,7 +345,9 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     uint64_t unread = 0;  // how much of it is still to come (unknown: as much as we drain)
     for (;;) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(options.max_body_bytes);
+      // The header may announce any length: CheckHead answers 413 for it, knowing how much of
+      // the body is still to come. The limit set after the header catches chunked bodies.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
       stream.expires_after(options.header_timeout);
       auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
@@ -362,6 +365,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         version = req.version();
         HttpRequest head = ConvertHead(req, remote);
         refused = CheckHead(parser, head);
+        parser.body_limit(options.max_body_bytes);
         if (!refused && !parser.is_done()) {
           if (beast::iequals(req[http::field::expect], "100-continue")) {
             stream.expires_after(options.write_timeout);
