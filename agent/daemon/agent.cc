@@ -131,6 +131,13 @@ Status Agent::StartOnIo() {
     ho.bind_address = hp.host == "localhost" ? "127.0.0.1" : hp.host;
     ho.port = hp.port;
     ho.max_body_bytes = 1 << 20;
+    ho.max_connections = static_cast<size_t>(config_.http_max_connections);
+    ho.max_connections_per_peer = static_cast<size_t>(config_.http_max_connections_per_peer);
+    ho.header_timeout = std::chrono::milliseconds(config_.http_header_timeout_ms);
+    AgentMetrics* m = metrics_.get();
+    ho.counters.connection_refused = [m](const char* reason) { m->ConnectionRefused("http", reason); };
+    ho.counters.accept_error = [m](const char* reason) { m->AcceptError("http", reason); };
+    ho.counters.request_refused = [m](const char* reason) { m->HttpRequestRefused(reason); };
     auto http = HttpServer::Start(impl_->io, ho, [this](HttpRequest req, Responder respond) {
       if (req.path == "/metrics") return respond(HttpResponse::Text(200, RenderMetricsText(*metrics_->registry()), kPrometheusContentType));
       if (req.path == "/livez") return respond(HttpResponse::Text(200, "ok\n"));

@@ -24,6 +24,7 @@
 #include "agent/daemon/worker_pool.h"
 #include "agent/transport/frame_io.h"
 #include "agent/transport/frame_queue.h"
+#include "common/net/accept_gate.h"
 #include "common/proto/control.pb.h"
 
 namespace edgesplit::agent {
@@ -74,7 +75,10 @@ class AgentCore {
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
   net::Awaitable<void> SweepLoop();
-  std::optional<transport::FrameError> CheckFrame(const transport::Frame& meta, const InConn& conn);
+  transport::FrameVerdict CheckFrame(const transport::Frame& meta, const InConn& conn);
+  // A compute frame whose tensor was dropped (its segment could not take it): refused here
+  // (true), or left to Dispatch, whose handlers refuse it on the same route failure.
+  bool RefuseDiscarded(const transport::Frame& f, const std::shared_ptr<InConn>& conn);
   void Dispatch(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptRequest(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptActivation(transport::Frame f);
@@ -133,6 +137,7 @@ class AgentCore {
   transport::TokenBucket egress_;
   SegmentTable table_;
   std::optional<net::tcp::acceptor> acceptor_;
+  std::optional<net::AcceptGate> gate_;
   std::string data_address_;
   std::map<std::string, std::shared_ptr<PeerLink>> peers_;
   std::map<uint64_t, std::weak_ptr<InConn>> conns_;

@@ -15,6 +15,7 @@ struct AgentCore::InConn {
   InConn(net::Stream s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
   net::Stream socket;
   transport::FrameQueue out;
+  net::ConnectionLimiter::Slot slot;  // this connection's place under the data port's caps
   uint64_t id = 0;
   void Close() {
     out.Close();

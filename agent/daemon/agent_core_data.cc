@@ -83,6 +83,12 @@ AgentCore::~AgentCore() { *alive_ = false; }
 Status AgentCore::Start() {
   ES_ASSIGN_OR_RETURN(auto acc, net::Listen(io_.get_executor(), config_.data_listen));
   acceptor_.emplace(std::move(acc));
+  net::AcceptGateOptions gate;
+  gate.port_name = "data";
+  gate.limits = {static_cast<size_t>(config_.data_max_connections), static_cast<size_t>(config_.data_max_connections_per_peer)};
+  gate.on_refused = [m = metrics_](const char* reason) { m->ConnectionRefused("data", reason); };
+  gate.on_accept_error = [m = metrics_](const char* reason) { m->AcceptError("data", reason); };
+  gate_.emplace(std::move(gate));
   data_address_ = config_.advertise_address.empty() ? net::LocalAddress(*acceptor_) : config_.advertise_address;
   started_ = true;
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
@@ -104,17 +110,13 @@ void AgentCore::Stop() {
 
 net::Awaitable<void> AgentCore::AcceptLoop() {
   while (acceptor_ && acceptor_->is_open()) {
-    auto [ec, sock] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
-      LogWarn("data_accept_failed").Kv("error", ec.message());
-      asio::steady_timer t(io_, 10ms);  // e.g. out of file descriptors: do not spin
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
+    auto accepted = co_await gate_->Next(*acceptor_);  // caps and descriptor backoff
+    if (!accepted) break;
     boost::system::error_code ignored;
-    sock.set_option(net::tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<InConn>(net::Stream(std::move(sock), tls_), static_cast<size_t>(config_.max_queue) * 2 + 16);
+    accepted->socket.set_option(net::tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<InConn>(net::Stream(std::move(accepted->socket), tls_),
+                                         static_cast<size_t>(config_.max_queue) * 2 + 16);
+    conn->slot = std::move(accepted->slot);
     conn->id = next_conn_id_++;
     conns_[conn->id] = conn;
     asio::co_spawn(io_, ServeConnection(conn), asio::detached);
@@ -176,6 +178,13 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
       LogDebug("unroutable_answer_dropped").Kv("conn", conn->id).Kv("epoch", f.epoch);
       continue;
     }
+    if (outcome.payload_discarded && f.kind != FrameKind::kProbe) {
+      if (f.kind == FrameKind::kResult) {
+        LogDebug("late_result_dropped").Kv("request", f.request_id);
+        continue;
+      }
+      if (RefuseDiscarded(f, conn)) continue;
+    }
     Dispatch(std::move(f), conn);
   }
   conn->Close();
@@ -183,7 +192,7 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
   CancelSessionsOf(conn->id);  // a client that hangs up ends its sessions (KV freed on every stage)
 }
 
-std::optional<FrameError> AgentCore::CheckFrame(const Frame& m, const InConn& conn) {
+transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn) {
   const auto& p = conn.socket.peer();
   const Sender sender{p.authenticated, p.role, p.name};
   if (sender.authenticated) {
@@ -198,6 +207,10 @@ std::optional<FrameError> AgentCore::CheckFrame(const Frame& m, const InConn& co
     }
     if (Status a = AuthorizeFrame(sender, m, target); !a.ok()) return FrameError{RejectReason::kUnauthorized, a};
   }
+  const transport::PayloadRule rule = transport::PayloadRuleFor(m.kind);
+  if (m.has_tensor && !rule.tensor_allowed)
+    return FrameError{RejectReason::kBadMeta,
+                      InvalidArgument(std::string(transport::FrameKindName(m.kind)) + " frames carry no tensor")};
   std::optional<RejectReason> reason;
   SegmentSlot* slot = nullptr;
   const bool entry_kind = m.kind == FrameKind::kRequest || m.kind == FrameKind::kGenerate;
@@ -209,13 +222,36 @@ std::optional<FrameError> AgentCore::CheckFrame(const Frame& m, const InConn& co
                         : table_.RouteActivation(m.deployment, m.epoch, m.layer, &reason);
     if (!r.ok()) {
       if (reason) return FrameError{*reason, r.status()};
-      return std::nullopt;  // e.g. draining: not a bad frame; Dispatch answers with an error
+      // e.g. draining: not a bad frame; Dispatch answers with an error, the tensor is not needed.
+      return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
     }
     slot = *r;
     Status s = SegmentTable::CheckInput(*slot, m.tensor.dtype, m.tensor.shape);
     if (!s.ok()) return FrameError{RejectReason::kSpecMismatch, s};
   }
-  return std::nullopt;
+  // A result nobody waits for (late, or forged) costs no memory: its bytes are dropped.
+  if (m.kind == FrameKind::kResult && !pending_.contains(m.request_id))
+    return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
+  return transport::FrameVerdict(std::nullopt, rule.mode);
+}
+
+bool AgentCore::RefuseDiscarded(const Frame& f, const std::shared_ptr<InConn>& conn) {
+  // Its segment could not take the frame when the header arrived, so the tensor was dropped.
+  // Still so: the handlers refuse it with the route's own error (its code drives retries).
+  std::optional<RejectReason> reason;
+  const bool entry_kind = f.kind == FrameKind::kRequest || f.kind == FrameKind::kGenerate;
+  auto r = entry_kind ? table_.RouteRequest(f.deployment, f.epoch, &reason)
+                      : table_.RouteActivation(f.deployment, f.epoch, f.layer, &reason);
+  if (!r.ok()) return false;
+  // The segment became routable while the bytes arrived: without its tensor the frame cannot run.
+  const Status why = Unavailable("segment of '" + f.deployment + "' was not serving when the frame arrived");
+  if (entry_kind) {
+    metrics_->RequestDone(false);
+    ReplyToClient(conn, Frame::ErrorFor(f, why, config_.node));
+  } else {
+    SendError(f, f.origin, why);
+  }
+  return true;
 }
 
 void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {

@@ -36,6 +36,18 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                   .Help("PUT /v1/emulation requests (test feature), by outcome").Register(*registry_);
   emulation_applied_ = &emu.Add({{"outcome", "applied"}});
   emulation_rejected_ = &emu.Add({{"outcome", "rejected"}});
+  connections_refused_ = &BuildCounter().Name("edgesplit_agent_connections_refused_total")
+                              .Help("Connections closed at accept by a connection cap, by port and reason").Register(*registry_);
+  accept_errors_ = &BuildCounter().Name("edgesplit_agent_accept_errors_total")
+                        .Help("Failed accepts (fd_exhausted: out of file descriptors, the loop backs off), by port and reason")
+                        .Register(*registry_);
+  http_refused_ = &BuildCounter().Name("edgesplit_agent_http_requests_refused_total")
+                       .Help("HTTP requests refused before their body was read (or dropped for a slow header), by reason")
+                       .Register(*registry_);
+  for (const char* port : {"data", "http"}) {
+    for (const char* r : {"max_connections", "max_per_peer"}) connections_refused_->Add({{"port", port}, {"reason", r}});
+    accept_errors_->Add({{"port", port}, {"reason", "fd_exhausted"}});
+  }
   refused_family_ = &BuildCounter().Name("edgesplit_agent_sessions_refused_total")
                          .Help("Generation sessions (or their steps) refused here, by reason").Register(*registry_);
   ended_family_ = &BuildCounter().Name("edgesplit_agent_sessions_ended_total")
@@ -95,6 +107,16 @@ void AgentMetrics::FrameOut(transport::FrameKind k, size_t bytes) {
 
 double AgentMetrics::TlsRefusedCount(const std::string& reason) const {
   return tls_refused_family_->Add({{"reason", reason}}).Value();
+}
+void AgentMetrics::ConnectionRefused(const std::string& port, const char* reason) {
+  connections_refused_->Add({{"port", port}, {"reason", reason}}).Increment();
+}
+void AgentMetrics::AcceptError(const std::string& port, const char* reason) {
+  accept_errors_->Add({{"port", port}, {"reason", reason}}).Increment();
+}
+void AgentMetrics::HttpRequestRefused(const char* reason) { http_refused_->Add({{"reason", reason}}).Increment(); }
+double AgentMetrics::ConnectionsRefusedCount(const std::string& port, const std::string& reason) const {
+  return connections_refused_->Add({{"port", port}, {"reason", reason}}).Value();
 }
 
 }  // namespace edgesplit::agent

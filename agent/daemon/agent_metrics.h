@@ -35,6 +35,13 @@ class AgentMetrics {
   void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }
   double EmulationUpdates(bool applied) const { return (applied ? emulation_applied_ : emulation_rejected_)->Value(); }
 
+  // Resource limits of the listening ports (port: data | http; bounded reasons, see AcceptGate
+  // and HttpServerCounters).
+  void ConnectionRefused(const std::string& port, const char* reason);
+  void AcceptError(const std::string& port, const char* reason);
+  void HttpRequestRefused(const char* reason);
+  double ConnectionsRefusedCount(const std::string& port, const std::string& reason) const;
+
   // Generation sessions.
   void SessionRefused(const char* reason);  // bounded: RefuseReasonName values and "invalid"
   void SessionEnded(const char* reason);    // completed | stopped | cancelled | expired | failed
@@ -61,6 +68,9 @@ class AgentMetrics {
   std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
   prometheus::Family<prometheus::Counter>* refused_family_;
   prometheus::Family<prometheus::Counter>* tls_refused_family_;
+  prometheus::Family<prometheus::Counter>* connections_refused_;
+  prometheus::Family<prometheus::Counter>* accept_errors_;
+  prometheus::Family<prometheus::Counter>* http_refused_;
   prometheus::Family<prometheus::Counter>* ended_family_;
   prometheus::Family<prometheus::Histogram>* ttft_family_;
   prometheus::Family<prometheus::Histogram>* itl_family_;

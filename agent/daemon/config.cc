@@ -42,7 +42,9 @@ const std::map<std::string, Setter>& Setters() {
       ES_STR(models_dir), ES_BOOL(trusted), ES_NUM(heartbeat_period_ms), ES_NUM(compute_threads),
       ES_NUM(intra_op_threads), ES_NUM(max_queue), ES_NUM(max_frame_bytes), ES_NUM(frame_deadline_ms),
       ES_NUM(idle_timeout_ms), ES_NUM(request_timeout_ms), ES_NUM(drain_timeout_ms), ES_NUM(reconnect_min_ms),
-      ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(max_sessions), ES_NUM(max_context),
+      ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(data_max_connections),
+      ES_NUM(data_max_connections_per_peer), ES_NUM(http_max_connections), ES_NUM(http_max_connections_per_peer),
+      ES_NUM(http_header_timeout_ms), ES_NUM(max_sessions), ES_NUM(max_context),
       ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256),
       {"emulation.compute_slowdown",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
@@ -108,6 +110,10 @@ Status AgentConfig::Validate() const {
     p += "timeouts must be positive; ";
   if (reconnect_min_ms < 1 || reconnect_max_ms < reconnect_min_ms) p += "need 1 <= reconnect_min_ms <= reconnect_max_ms; ";
   if (max_peer_queue < 1) p += "max_peer_queue must be >= 1; ";
+  if (data_max_connections < 1 || data_max_connections_per_peer < 1 || http_max_connections < 1 ||
+      http_max_connections_per_peer < 1)
+    p += "data_/http_max_connections[_per_peer] must be >= 1; ";
+  if (http_header_timeout_ms < 1) p += "http_header_timeout_ms must be positive; ";
   if (max_sessions < 0 || max_sessions > 100000) p += "max_sessions must be in [0, 100000]; ";
   if (max_context < 0 || max_context > (1LL << 20)) p += "max_context must be in [0, 1048576]; ";
   if (kv_budget_bytes < 0) p += "kv_budget_bytes must be >= 0; ";

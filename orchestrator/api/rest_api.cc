@@ -125,6 +125,19 @@ bool ParseCount(const std::string& s, uint64_t* out) {
 
 }  // namespace
 
+std::optional<HttpResponse> RestApi::CheckHeaders(const HttpRequest& head) const {
+  const auto parts = Split(head.path);
+  if (parts.empty() || parts[0] != "v1") return std::nullopt;  // probes and /metrics: no token
+  if (!options_.bearer_token.empty() && head.Header("authorization") != "Bearer " + options_.bearer_token)
+    return HttpResponse::Error(401, "unauthenticated", "missing or wrong bearer token");
+  const bool is_infer = parts.size() == 4 && parts[1] == "deployments" && parts[3] == "infer";
+  uint64_t length = 0;
+  if (!is_infer && ParseCount(head.Header("content-length"), &length) && length > options_.max_json_bytes)
+    return HttpResponse::Error(413, "payload_too_large",
+                               "body exceeds " + std::to_string(options_.max_json_bytes) + " bytes");
+  return std::nullopt;
+}
+
 HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond, bool* async) {
   const auto parts = Split(req.path);
   const std::string& m = req.method;

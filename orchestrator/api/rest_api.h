@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -67,6 +68,10 @@ class RestApi {
           std::function<std::string()> metrics_text, std::function<bool()> ready);
 
   void Handle(HttpRequest request, Responder respond);
+  // The checks a request's header settles, for the server to run before reading the body: a
+  // wrong or missing bearer token (401) and a Content-Length over the route's limit (413).
+  // Reads only the options: callable from any thread.
+  std::optional<HttpResponse> CheckHeaders(const HttpRequest& head) const;
   // POST /v1/deployments/{name}/generate runs through `generate` (unset: 503).
   void SetGenerate(GenerateFn generate) { generate_ = std::move(generate); }
 

@@ -6,6 +6,7 @@
 
 #include "common/base/log.h"
 #include "common/http/metrics_text.h"
+#include "common/net/accept_gate.h"
 #include "common/net/async_io.h"
 #include "common/net/framed_message.h"
 #include "common/proto/control.pb.h"
@@ -84,6 +85,13 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
   if (!acc.ok()) return Status(acc.status().code(), "control_listen " + config.control_listen + ": " + acc.status().message());
   app->control_address_ = net::LocalAddress(*acc);
   app->acceptor_.emplace(std::move(*acc));
+  OrchestratorMetrics* m = app->metrics_.get();
+  net::AcceptGateOptions gate;
+  gate.port_name = "control";
+  gate.limits = config.control_limits;
+  gate.on_refused = [m](const char* reason) { m->ConnectionRefused("control", reason); };
+  gate.on_accept_error = [m](const char* reason) { m->AcceptError("control", reason); };
+  app->control_gate_.emplace(std::move(gate));
   // Gateway and REST.
   OrchestratorApp* self = app.get();
   app->gateway_ = std::make_unique<Gateway>(
@@ -118,6 +126,14 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
     return InvalidArgument("http_listen: bad port in " + config.http_listen);
   }
   ho.max_body_bytes = config.max_body_bytes;
+  ho.max_connections = config.http_limits.max_connections;
+  ho.max_connections_per_peer = config.http_limits.max_per_peer;
+  ho.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
+  // The token and the body size are checked on the header: a refused body is never read.
+  ho.check_headers = [self](const HttpRequest& head) { return self->api_->CheckHeaders(head); };
+  ho.counters.connection_refused = [m](const char* reason) { m->ConnectionRefused("http", reason); };
+  ho.counters.accept_error = [m](const char* reason) { m->AcceptError("http", reason); };
+  ho.counters.request_refused = [m](const char* reason) { m->HttpRequestRefused(reason); };
   auto http = HttpServer::Start(app->io_, ho, [self](HttpRequest req, Responder respond) {
     self->api_->Handle(std::move(req), std::move(respond));
     self->AfterStep();
@@ -208,13 +224,11 @@ double OrchestratorApp::TakeMaxHeartbeatLag() { return static_cast<double>(max_l
 
 asio::awaitable<void> OrchestratorApp::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopped_) co_return;
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(io_, Session(net::Stream(std::move(socket), tls_)), asio::detached);
+    auto accepted = co_await control_gate_->Next(*acceptor_);  // caps and descriptor backoff
+    if (!accepted || stopped_) co_return;
+    boost::system::error_code ec;
+    accepted->socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(io_, net::WithSlot(std::move(accepted->slot), Session(net::Stream(std::move(accepted->socket), tls_))), asio::detached);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "common/base/clock.h"
 #include "common/http/http_server.h"
 #include "common/net/stream.h"
+#include "common/net/accept_gate.h"
 #include "orchestrator/daemon/config.h"
 #include "orchestrator/controller/controller.h"
 #include "orchestrator/daemon/gateway.h"
@@ -70,6 +71,7 @@ class OrchestratorApp {
   RouteTable routes_;
   security::TlsPtr tls_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<net::AcceptGate> control_gate_;
   std::string control_address_;
   std::map<std::string, std::shared_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;

@@ -66,6 +66,11 @@ const std::map<std::string, Setter>& Setters() {
       {"heartbeat_period_ms", Num(&OrchestratorConfig::heartbeat_period_ms)},
       {"tick_ms", Num(&OrchestratorConfig::tick_ms)},
       {"max_body_bytes", Num(&OrchestratorConfig::max_body_bytes)},
+      {"control.max_connections", Fn([](auto& c, double v) { c.control_limits.max_connections = static_cast<size_t>(v); })},
+      {"control.max_connections_per_peer", Fn([](auto& c, double v) { c.control_limits.max_per_peer = static_cast<size_t>(v); })},
+      {"http.max_connections", Fn([](auto& c, double v) { c.http_limits.max_connections = static_cast<size_t>(v); })},
+      {"http.max_connections_per_peer", Fn([](auto& c, double v) { c.http_limits.max_per_peer = static_cast<size_t>(v); })},
+      {"http.header_timeout_ms", Num(&OrchestratorConfig::http_header_timeout_ms)},
       {"liveness.suspect_after_ms", Fn([](auto& c, double v) { c.controller.registry.suspect_after = Ms(v); })},
       {"liveness.dead_after_ms", Fn([](auto& c, double v) { c.controller.registry.dead_after = Ms(v); })},
       {"liveness.disconnect_grace_ms", Fn([](auto& c, double v) { c.controller.registry.disconnect_grace = Ms(v); })},
@@ -164,6 +169,9 @@ Status OrchestratorConfig::Validate() const {
   if (http_listen.empty()) e += "http_listen is required; ";
   if (heartbeat_period_ms < 10 || heartbeat_period_ms > 600000) e += "heartbeat_period_ms must be in [10, 600000]; ";
   if (tick_ms < 1 || tick_ms > 10000) e += "tick_ms must be in [1, 10000]; ";
+  if (Status s = control_limits.Validate("control"); !s.ok()) e += s.message() + "; ";
+  if (Status s = http_limits.Validate("http"); !s.ok()) e += s.message() + "; ";
+  if (http_header_timeout_ms < 1) e += "http.header_timeout_ms must be positive; ";
   if (gateway.threads < 1 || gateway.threads > 1024) e += "gateway.threads must be in [1, 1024]; ";
   if (gateway.max_queue < 1) e += "gateway.max_queue must be >= 1; ";
   if (gateway.max_generate_sessions < 1) e += "gateway.max_generate_sessions must be >= 1; ";

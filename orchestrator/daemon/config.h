@@ -8,6 +8,7 @@
 
 #include "common/base/status.h"
 #include "common/security/tls_context.h"
+#include "common/net/connection_limiter.h"
 #include "orchestrator/api/rest_api.h"
 #include "orchestrator/controller/controller.h"
 
@@ -35,6 +36,10 @@ struct OrchestratorConfig {
   int tick_ms = 50;                                // controller tick
   size_t max_control_message_bytes = 4 << 20;
   size_t max_body_bytes = 64 << 20;
+  // Resource limits of the ports (docs/orchestrator.md, "Limits"); per peer = per peer IP.
+  net::ConnectionLimits control_limits{4096, 64};
+  net::ConnectionLimits http_limits{512, 128};
+  int http_header_timeout_ms = 5000;  // a request's header must be in within this (also keep-alive idle)
   ControllerOptions controller;
   RestApiOptions api;
   GatewayOptions gateway;

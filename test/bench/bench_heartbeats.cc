@@ -158,7 +158,10 @@ int Heartbeats(const std::vector<std::string>& args) {
     std::string c = "127.0.0.1:" + std::to_string(cport), h = "127.0.0.1:" + std::to_string(hport);
     execl(orch.c_str(), orch.c_str(), "--control-listen", c.c_str(), "--http-listen", h.c_str(), "--models-dir",
           "/nonexistent", "--state-dir", "", "--log-level", "warn", "--set", "liveness.suspect_after_ms=2000",
-          "--set", "liveness.dead_after_ms=5000", "--tls-mode", "off", (char*)nullptr);
+          "--set", "liveness.dead_after_ms=5000",
+          // Every simulated agent dials from 127.0.0.1: lift the per-peer (and total) caps.
+          "--set", "control.max_connections=100000", "--set", "control.max_connections_per_peer=100000", "--tls-mode", "off",
+          (char*)nullptr);
     _exit(127);
   }
   orch::RestClient rest("127.0.0.1:" + std::to_string(hport), "", std::chrono::seconds(10));

@@ -70,3 +70,19 @@ TEST_CASE("TLS is required unless plaintext is asked for by name") {
   REQUIRE(bad.ok());
   CHECK_FALSE(bad->Validate().ok());
 }
+
+TEST_CASE("port limits are configurable by file and flag, and must be positive") {
+  auto c = AgentConfigFromArgs({"--data-max-connections", "10", "--data-max-connections-per-peer", "3",
+                                "--http-max-connections-per-peer", "2", "--http-header-timeout-ms", "700", "--tls-mode", "off"});
+  REQUIRE(c.ok());
+  CHECK(c->data_max_connections == 10);
+  CHECK(c->data_max_connections_per_peer == 3);
+  CHECK(c->http_max_connections_per_peer == 2);
+  CHECK(c->http_header_timeout_ms == 700);
+  AgentConfig bad;
+  bad.data_max_connections_per_peer = 0;
+  bad.http_header_timeout_ms = 0;
+  Status s = bad.Validate();
+  CHECK(s.message().find("max_connections") != std::string::npos);
+  CHECK(s.message().find("http_header_timeout_ms") != std::string::npos);
+}

@@ -4,6 +4,7 @@
 
 #include "test/support/stream_pair.h"
 #include "test/support/test_pki.h"
+#include <array>
 #include <cstring>
 
 using namespace edgesplit;
@@ -127,5 +128,72 @@ TEST_CASE("a close between frames is clean") {
     CHECK_FALSE(rs.ok());
     CHECK(out.clean_close);
     CHECK_FALSE(out.reject.has_value());
+  });
+}
+
+TEST_CASE("an unverified payload grows as it arrives and ends up whole") {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
+    Frame f;
+    f.kind = FrameKind::kResult;
+    f.request_id = 5;
+    f.has_tensor = true;
+    f.tensor = Iota({3, 100001});  // 1.2 MB: several doublings from 64 KiB, not a power of two
+    asio::co_spawn(client.get_executor(), [&]() -> Awaitable<void> { (void)co_await WriteFrame(client, f, 5s); },
+                   asio::detached);
+    Frame got;
+    ReadFrameOutcome out;
+    FrameCheck check = [](const Frame&) { return FrameVerdict(std::nullopt, PayloadMode::kGrow); };
+    Status rs = co_await ReadFrame(server, {}, 5s, 5s, check, &got, &out);
+    REQUIRE(rs.ok());
+    CHECK_FALSE(out.payload_discarded);
+    CHECK(got.tensor.SameBytes(f.tensor));
+  });
+}
+
+TEST_CASE("a discarded payload is read through without being kept, and the next frame follows") {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
+    Frame probe;
+    probe.kind = FrameKind::kProbe;
+    probe.request_id = 1;
+    probe.has_tensor = true;
+    probe.tensor = Iota({50000});  // 200 KB: several 64 KiB rounds, and it fits the socket buffers
+    Frame next;
+    next.kind = FrameKind::kProbe;
+    next.request_id = 2;
+    REQUIRE((co_await WriteFrame(client, probe, 5s)).ok());
+    REQUIRE((co_await WriteFrame(client, next, 5s)).ok());
+    FrameCheck check = [](const Frame& m) { return FrameVerdict(std::nullopt, PayloadRuleFor(m.kind).mode); };
+    Frame got;
+    ReadFrameOutcome out;
+    REQUIRE((co_await ReadFrame(server, {}, 5s, 5s, check, &got, &out)).ok());
+    CHECK(out.payload_discarded);
+    CHECK(got.request_id == 1);
+    CHECK(got.tensor.data == nullptr);
+    CHECK(got.tensor.shape == std::vector<int64_t>{50000});  // the description is kept
+    Frame second;
+    ReadFrameOutcome out2;
+    REQUIRE((co_await ReadFrame(server, {}, 5s, 5s, check, &second, &out2)).ok());
+    CHECK(second.request_id == 2);
+  });
+}
+
+TEST_CASE("one deadline covers a whole frame: a peer dripping its payload is cut off") {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
+    Frame f;
+    f.kind = FrameKind::kResult;
+    f.has_tensor = true;
+    f.tensor = Iota({1 << 20});
+    const std::string meta = EncodeFrameMeta(f);
+    std::array<uint8_t, kFrameHeaderBytes> hdr{};
+    EncodeFrameHeader({static_cast<uint32_t>(meta.size()), f.tensor.nbytes}, hdr.data());
+    std::vector<asio::const_buffer> bufs{asio::buffer(hdr), asio::buffer(meta), asio::buffer(f.tensor.data, 1000)};
+    REQUIRE((co_await net::WriteAll(client, bufs, 5s)).ok());  // then nothing more
+    FrameCheck check = [](const Frame&) { return FrameVerdict(std::nullopt, PayloadMode::kGrow); };
+    Frame got;
+    ReadFrameOutcome out;
+    Status rs = co_await ReadFrame(server, {}, 5s, 200ms, check, &got, &out);
+    CHECK(rs.code() == StatusCode::kDeadlineExceeded);
+    REQUIRE(out.reject.has_value());
+    CHECK(*out.reject == RejectReason::kTruncated);
   });
 }

@@ -88,3 +88,20 @@ TEST_CASE("TLS is required unless plaintext is asked for, and flags complete a f
   REQUIRE(f.ok());
   CHECK(f->tls.key == "/c/t.key");
 }
+
+TEST_CASE("port limits are configurable and must be positive") {
+  auto c = ParseOrchestratorConfig(R"(
+control: {max_connections: 100, max_connections_per_peer: 5}
+http: {max_connections: 50, max_connections_per_peer: 4, header_timeout_ms: 1500}
+)");
+  REQUIRE(c.ok());
+  CHECK(c->control_limits.max_connections == 100);
+  CHECK(c->control_limits.max_per_peer == 5);
+  CHECK(c->http_limits.max_connections == 50);
+  CHECK(c->http_limits.max_per_peer == 4);
+  CHECK(c->http_header_timeout_ms == 1500);
+  auto bad = ParseOrchestratorConfig("http: {max_connections_per_peer: 0, header_timeout_ms: 0}\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("http.max_connections_per_peer") != std::string::npos);
+  CHECK(bad.status().message().find("http.header_timeout_ms") != std::string::npos);
+}
