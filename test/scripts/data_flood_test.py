@@ -34,7 +34,9 @@ def main():
     DATA, http = lib.free_port(), lib.free_port()
     agent = lib.start([os.path.join(lib.BIN, "edgesplit-agent"), "--node", "victim", "--data-listen",
                        "127.0.0.1:%d" % DATA, "--http-listen", "127.0.0.1:%d" % http, "--models-dir",
-                       os.path.join(TMP, "models"), "--orchestrator", "", "--data-max-connections-per-peer", "16"],
+                       os.path.join(TMP, "models"), "--orchestrator", "", "--data-max-connections-per-peer", "16",
+                       # Plaintext: the attack is on frame payloads after the handshake.
+                       "--tls-mode", "off"],
                       os.path.join(TMP, "agent.log"))
     try:
         lib.wait_http("http://127.0.0.1:%d/livez" % http)

@@ -25,7 +25,7 @@ def main():
     limit = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
     orch = lib.start([os.path.join(lib.BIN, "edgesplit-orchestrator"), "--control-listen", "127.0.0.1:%d" % control,
                       "--http-listen", "127.0.0.1:%d" % http, "--models-dir", os.path.join(TMP, "models"),
-                      "--state-dir", "", "--token", TOKEN,
+                      "--state-dir", "", "--token", TOKEN, "--tls-mode", "off",
                       # Caps above the descriptor limit, so that the descriptors run out first.
                       "--set", "http.max_connections_per_peer=1000", "--set", "http.max_connections=1000",
                       "--set", "control.max_connections_per_peer=1000", "--set", "http.header_timeout_ms=60000"],

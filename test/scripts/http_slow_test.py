@@ -54,7 +54,8 @@ def main():
     control, http = lib.free_port(), lib.free_port()
     orch = lib.start([os.path.join(lib.BIN, "edgesplit-orchestrator"), "--control-listen", "127.0.0.1:%d" % control,
                       "--http-listen", "127.0.0.1:%d" % http, "--models-dir", os.path.join(TMP, "models"),
-                      "--state-dir", "", "--token", TOKEN, "--set", "http.header_timeout_ms=%d" % HEADER_TIMEOUT_MS],
+                      "--state-dir", "", "--token", TOKEN, "--set", "http.header_timeout_ms=%d" % HEADER_TIMEOUT_MS,
+                      "--tls-mode", "off"],  # the attack is on the (plain) HTTP port
                      os.path.join(TMP, "orchestrator.log"))
     try:
         lib.wait_http("http://127.0.0.1:%d/livez" % http)

@@ -64,7 +64,7 @@ for pair in orchestrator:orchestrator units-test-node:agent; do
 done
 exec_start() {  # the unit's ExecStart, binary in the staging root, config and credentials replaced
   sed -n "s#^ExecStart=##p" "$ROOT$UNITDIR/$1.service" |
-    sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#; s#\\${CREDENTIALS_DIRECTORY}#$3#g"
+    sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#; s#\${CREDENTIALS_DIRECTORY}#$3#g"
 }
 stop_unit() {  # stop_unit PID UNIT: SIGTERM, exit 0 within the unit's TimeoutStopSec
   local pid=$1 limit rc=0 i

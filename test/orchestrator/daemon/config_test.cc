@@ -58,16 +58,16 @@ TEST_CASE("the example config in the repository parses and matches the defaults"
 }
 
 TEST_CASE("trusted_nodes is a list in the file and comma-separated with --set; bad names are refused") {
-  auto c = ParseOrchestratorConfig("trusted_nodes: [gw-1, gw-2]\n");
+  auto c = ParseOrchestratorConfig("trusted_nodes: [gw-1, gw-2]\ntls: {mode: off}\n");
   REQUIRE(c.ok());
   CHECK(c->controller.registry.trusted_nodes == std::vector<std::string>{"gw-1", "gw-2"});
-  c = ParseOrchestratorConfig("trusted_nodes:\n  - a\n  - b\n");
+  c = ParseOrchestratorConfig("trusted_nodes:\n  - a\n  - b\ntls: {mode: off}\n");
   REQUIRE(c.ok());
   CHECK(c->controller.registry.trusted_nodes == std::vector<std::string>{"a", "b"});
-  auto f = OrchestratorConfigFromArgs({"--set", "trusted_nodes=n1,n2,n3"});
+  auto f = OrchestratorConfigFromArgs({"--set", "trusted_nodes=n1,n2,n3", "--tls-mode", "off"});
   REQUIRE(f.ok());
   CHECK(f->controller.registry.trusted_nodes == std::vector<std::string>{"n1", "n2", "n3"});
-  CHECK(OrchestratorConfigFromArgs({"--set", "trusted_nodes="})->controller.registry.trusted_nodes.empty());
+  CHECK(OrchestratorConfigFromArgs({"--set", "trusted_nodes=", "--tls-mode", "off"})->controller.registry.trusted_nodes.empty());
   CHECK(ParseOrchestratorConfig("trusted_nodes: [a, a]\n").status().message().find("listed twice") != std::string::npos);
   CHECK(!ParseOrchestratorConfig("trusted_nodes: [a, [b]]\n").ok());
   CHECK(!ParseOrchestratorConfig("trusted_nodes: [\"\"]\n").ok());
@@ -93,6 +93,7 @@ TEST_CASE("port limits are configurable and must be positive") {
   auto c = ParseOrchestratorConfig(R"(
 control: {max_connections: 100, max_connections_per_peer: 5}
 http: {max_connections: 50, max_connections_per_peer: 4, header_timeout_ms: 1500}
+tls: {mode: off}
 )");
   REQUIRE(c.ok());
   CHECK(c->control_limits.max_connections == 100);

@@ -225,7 +225,9 @@ TEST_CASE("attacks on a TLS site are refused and legitimate traffic is unaffecte
     transport::Frame act = forged;
     act.kind = transport::FrameKind::kActivation;
     act.tensor = HostTensor::Allocate(DType::kFloat32, {1, 8, 32});
-    act.layer = 2;
+    std::smatch last;
+    REQUIRE(std::regex_search(dep, last, std::regex("\"node\":\"n3\",\"address\":\"[^\"]*\",\"first_layer\":([0-9]+)")));
+    act.layer = std::stoi(last[1]);
     CHECK(RunCoro(SendFramesRefused(site.agent_data["n3"], site.pki.Context("n1", Role::kAgent), act, 5)));
     const double after = Metric(Get(site.agent_http["n1"], "/metrics"), "edgesplit_agent_rejected_frames_total{reason=\"unauthorized\"}");
     CHECK(after >= before + 2);
