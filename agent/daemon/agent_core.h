@@ -121,6 +121,9 @@ class AgentCore {
   int CarrySessions(const std::string& deployment, uint64_t epoch, bool lost);
   // A session step failed; true if the session moved on or waits for a newer epoch.
   bool SurviveStepError(EntryGen* g, const transport::Frame& err);
+  // From the sweep: sessions whose step on a replaced epoch is overdue move now; parked
+  // sessions retry on the active epoch after a while (a transient loss, or no new plan coming).
+  void RescueSessions(TimePoint now);
   void FinishEntrySession(uint64_t session, const char* reason, const Status* error);
   void ForwardSessionEnd(const transport::Frame& end, const SegmentSlot* slot);
   void HandleSessionEnd(transport::Frame f, const std::shared_ptr<InConn>& conn);

@@ -7,6 +7,8 @@
 // in-flight step is abandoned (its late answer carries the old epoch and is dropped).
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
+#include <algorithm>
+
 #include "common/base/log.h"
 
 namespace edgesplit::agent {
@@ -62,10 +64,42 @@ bool AgentCore::SurviveStepError(EntryGen* g, const Frame& err) {
   // (SweepSessions ends the session then).
   if (!g->parked) {
     g->parked = true;
+    g->parked_at = SteadyClock::Default()->Now();
     LogInfo("session_parked").Kv("session", g->session).Kv("deployment", g->key.deployment).Kv("epoch", g->key.epoch)
         .Kv("error", err.error);
   }
   return true;
+}
+
+namespace {
+// How long a step may take before it counts as stuck: several usual token intervals (a stage
+// behind a saturated link or a hung node delays it far longer), and never less than a second
+// for a prefill (it covers the whole prompt) or a quarter second for a decode step.
+Duration Overdue(const GenStream& s) {
+  const double usual = s.ms_per_token_p50();
+  const double floor_ms = s.generated() == 0 || s.rebuilding() ? 1000 : 250;
+  return std::chrono::milliseconds(static_cast<int64_t>(std::max(floor_ms, 4 * usual)));
+}
+constexpr Duration kParkedRetry = std::chrono::seconds(1);
+}  // namespace
+
+void AgentCore::RescueSessions(TimePoint now) {
+  std::vector<std::pair<EntryGen*, uint64_t>> move;
+  for (auto& [id, g] : gens_) {
+    auto active = table_.ActiveEpoch(g->key.deployment);
+    if (!active) continue;
+    if (g->parked) {
+      if (now - g->parked_at >= kParkedRetry) move.push_back({g.get(), *active});
+    } else if (*active != g->key.epoch && now - g->step_started >= Overdue(g->stream)) {
+      // Its epoch was replaced while this step was in flight, and the step is late: the old
+      // path is slow or broken, so the session moves now instead of at the token boundary.
+      move.push_back({g.get(), *active});
+    }
+  }
+  for (auto [g, epoch] : move) {
+    MoveSession(g, epoch, g->parked ? "lost" : "planned");
+    StartStep(g);
+  }
 }
 
 }  // namespace edgesplit::agent

@@ -34,8 +34,11 @@ struct AgentCore::EntryGen {
   uint64_t conn_id = 0;
   uint64_t client_request_id = 0;
   int64_t context_tokens = 0;
-  TimePoint step_deadline;
+  TimePoint step_deadline;   // last_progress + request_timeout_ms: restarts do not extend it
+  TimePoint step_started;
+  TimePoint last_progress;   // session start, then each token
   bool parked = false;  // its epoch lost a stage: waits (until step_deadline) for a newer epoch
+  TimePoint parked_at;
 };
 
 // Decode steps waiting for a batched pass of one segment (shared with the compute job).

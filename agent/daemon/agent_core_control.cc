@@ -1,5 +1,6 @@
 // AgentCore: control commands (load/activate/drain/unload/probe), profile, shutdown.
 #include "agent/daemon/agent_core.h"
+#include "agent/daemon/agent_core_conn.h"
 #include "common/base/log.h"
 #include "common/model/manifest.h"
 
@@ -69,6 +70,14 @@ void AgentCore::FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double 
   out->set_active(s.active);
   out->set_requests_total(s.requests_total);
   out->set_failures_total(s.failures_total);
+  if (s.spec.is_entry) {
+    uint32_t n = 0;
+    uint64_t tokens = 0;
+    for (const auto& [id, g] : gens_)
+      if (g->key.deployment == s.spec.deployment && g->key.epoch == s.spec.epoch) ++n, tokens += g->stream.history().size();
+    out->set_live_sessions(n);
+    out->set_session_tokens(tokens);
+  }
 }
 
 void AgentCore::FillProfile(v1::CapacityProfile* p, double period_s) {

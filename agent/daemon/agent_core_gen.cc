@@ -65,6 +65,7 @@ void AgentCore::AcceptGenerate(Frame f, const std::shared_ptr<InConn>& conn) {
   g->conn_id = conn->id;
   g->client_request_id = f.request_id;
   g->context_tokens = g->stream.request().ContextTokens();
+  g->last_progress = Now();
   EntryGen* raw = g.get();
   gens_[id] = std::move(g);
   slot->in_flight_entry++;  // a draining epoch waits for its sessions too
@@ -102,7 +103,8 @@ void AgentCore::StartStep(EntryGen* g) {
   st.has_tensor = true;
   st.tensor = HostTensor::CopyOf(DType::kInt64, {1, static_cast<int64_t>(tokens.size())}, tokens.data(),
                                  tokens.size() * sizeof(int64_t));
-  g->step_deadline = Now() + std::chrono::milliseconds(config_.request_timeout_ms);
+  g->step_started = Now();
+  g->step_deadline = g->last_progress + std::chrono::milliseconds(config_.request_timeout_ms);
   AcceptStep(std::move(st));
 }
 
@@ -332,6 +334,7 @@ void AgentCore::OnEntryToken(const Frame& f) {
     case GenStream::Outcome::kEmitContinue:
     case GenStream::Outcome::kEmitFinish: break;
   }
+  g->last_progress = now;
   if (f.token_index == 0) metrics_->FirstToken(g->key.deployment, g->stream.ttft_ms() / 1e3);
   else metrics_->InterToken(g->key.deployment, g->stream.intervals_ms().back() / 1e3);
   auto conn = g->conn.lock();
@@ -434,6 +437,7 @@ void AgentCore::SweepSessions(TimePoint now) {
     if (g->step_deadline <= now) late.push_back(id);
   const Status s = DeadlineExceeded("no token within request_timeout_ms");
   for (uint64_t id : late) FinishEntrySession(id, "expired", &s);
+  RescueSessions(now);
   const auto idle = sessions_.Idle(now);
   for (const auto& k : idle) {
     sessions_.Release(k);

@@ -430,7 +430,10 @@ json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_m
           {"current_ms", Num(e.current_ms)},
           {"candidate_ms", Num(e.candidate_ms)},
           {"duration_ms", Num(e.duration_ms)},
-          {"stages", e.stages}};
+          {"stages", e.stages},
+          {"live_sessions", e.live_sessions},
+          {"session_cost_ms", Num(e.session_cost_ms)},
+          {"session_move", e.live_sessions > 0 ? json::value("rebuild") : json::value(nullptr)}};
 }
 
 json::object PlanResultToJsonObject(const planner::PlanResult& r) {

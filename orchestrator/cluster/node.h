@@ -33,6 +33,8 @@ struct SegmentReport {
   bool active = false;
   uint64_t requests_total = 0;
   uint64_t failures_total = 0;
+  uint32_t live_sessions = 0;   // entry: generation sessions streaming on this epoch
+  uint64_t session_tokens = 0;  // entry: their history tokens, summed
 };
 
 struct CapacityReport {

@@ -9,6 +9,35 @@
 #include "orchestrator/planner/assignment.h"
 
 namespace edgesplit::orch {
+namespace {
+
+struct LiveSessions {
+  int sessions = 0;
+  double tokens = 0;
+};
+
+// The generation sessions streaming on `d`, as its entry reports them (every epoch still
+// holding sessions counts: they all move to the next plan).
+LiveSessions LiveSessionsOf(const Deployment& d, const NodeRegistry& registry) {
+  LiveSessions out;
+  if (d.stages.empty()) return out;
+  const NodeRecord* entry = registry.Find(d.stages.front().node);
+  if (!entry) return out;
+  for (const auto& s : entry->profile.segments) {
+    if (s.deployment != d.spec.name) continue;
+    out.sessions += static_cast<int>(s.live_sessions);
+    out.tokens += static_cast<double>(s.session_tokens);
+  }
+  return out;
+}
+
+// The length the layers' costs were profiled at (the nominal sequence length).
+double NominalTokens(const Manifest& m) {
+  if (m.input.seq_dim < 0 || m.input.seq_dim >= static_cast<int>(m.input.shape.size())) return 1;
+  return static_cast<double>(m.input.shape[m.input.seq_dim]);
+}
+
+}  // namespace
 
 void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   d.last_eval = now;
@@ -110,6 +139,11 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     std::vector<double> params;
     for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
     in.migration_cost_ms = FetchMs(BytesToMove(in.current, r.stages, params), options_.policy.weight_fetch_mbps);
+    // Live generation sessions move with the plan: priced as rebuilding their KV on it.
+    const LiveSessions live = LiveSessionsOf(d, registry_);
+    in.live_sessions = live.sessions;
+    if (live.sessions > 0 && in.has_current)
+      in.session_cost_ms = RebuildSessionsMs(planner::Evaluate(*inst, r.stages).latency_ms, NominalTokens(m->manifest), live.tokens);
   }
   // A voluntary change must name the same plan on several consecutive evaluations (noise filter).
   if (in.candidate_feasible && in.candidate != in.current) {

@@ -43,6 +43,8 @@ CapacityReport FromProto(const v1::CapacityProfile& p) {
     r.active = s.active();
     r.requests_total = s.requests_total();
     r.failures_total = s.failures_total();
+    r.live_sessions = s.live_sessions();
+    r.session_tokens = s.session_tokens();
     c.segments.push_back(std::move(r));
   }
   for (const auto& l : p.links()) c.links.push_back(LinkFromProto(l));
@@ -76,6 +78,8 @@ void ToProto(const CapacityReport& c, v1::CapacityProfile* p) {
     s->set_active(r.active);
     s->set_requests_total(r.requests_total);
     s->set_failures_total(r.failures_total);
+    s->set_live_sessions(r.live_sessions);
+    s->set_session_tokens(r.session_tokens);
   }
   for (const auto& l : c.links) LinkToProto(l, p->add_links());
 }

@@ -27,6 +27,8 @@ struct Event {
   uint64_t epoch = 0;
   double duration_ms = 0;        // rollout events: time since the rollout started
   std::string stages;            // decisions that adopt a plan: "n1[0,4) -> n2[4,9)"
+  int live_sessions = 0;         // decisions: generation sessions that move with the plan
+  double session_cost_ms = 0;    // decisions: their predicted stall, summed (part of cost_ms)
 };
 
 class EventLog {

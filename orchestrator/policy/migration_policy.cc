@@ -1,6 +1,7 @@
 #include "orchestrator/policy/migration_policy.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace edgesplit::orch {
@@ -83,12 +84,20 @@ std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
 }
 }  // namespace
 
+double RebuildSessionsMs(double plan_latency_ms, double nominal_tokens, double history_tokens) {
+  if (!(plan_latency_ms > 0) || !(nominal_tokens > 0) || !(history_tokens > 0) || !std::isfinite(plan_latency_ms)) return 0;
+  return plan_latency_ms * history_tokens / nominal_tokens;
+}
+
 Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   Decision d;
   d.trigger = in.trigger;
   d.current_ms = in.current_ms;
   d.candidate_ms = in.candidate_ms;
-  d.cost_ms = in.migration_cost_ms;
+  d.live_sessions = in.live_sessions;
+  d.session_cost_ms = in.session_cost_ms;
+  const double cost_ms = in.migration_cost_ms + in.session_cost_ms;
+  d.cost_ms = cost_ms;
   if (in.rollout_in_flight) {
     d.reason = "a reconfiguration is already in flight";
     return d;
@@ -144,10 +153,10 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
     d.reason = Fmt("gain %.2f ms/request below hysteresis threshold %.2f ms", d.predicted_gain_ms, threshold);
     return d;
   }
-  if (d.horizon_gain_ms <= in.migration_cost_ms) {
+  if (d.horizon_gain_ms <= cost_ms) {
     d.stages.clear();
-    d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms,
-                   in.migration_cost_ms);
+    d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms, cost_ms);
+    if (in.live_sessions > 0) d.reason += Fmt(" (%.0f ms of it: rebuilding %.0f live sessions)", in.session_cost_ms, in.live_sessions);
     return d;
   }
   if (in.confirmations < s.confirm_evaluations) {
@@ -158,7 +167,10 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   }
   d.kind = move;
   d.reason = Fmt("gain %.2f ms/request (%.0f ms over horizon) exceeds migration cost %.0f ms", d.predicted_gain_ms,
-                 d.horizon_gain_ms, in.migration_cost_ms);
+                 d.horizon_gain_ms, cost_ms);
+  if (in.live_sessions > 0)
+    d.reason += Fmt(" (%.0f ms of it: %.0f live sessions rebuilt by a prefill of their history)", in.session_cost_ms,
+                    in.live_sessions);
   if (cooling)
     d.reason += Fmt("; cool-down waived: the current plan costs %.1fx its prediction (%.2f ms)",
                     in.current_ms / in.adopted_ms, in.adopted_ms);

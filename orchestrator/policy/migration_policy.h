@@ -53,6 +53,8 @@ struct PolicyInput {
   double candidate_ms = 0;
   std::vector<planner::Stage> candidate;
   double migration_cost_ms = 0;      // weight fetch time of moving to the candidate
+  int live_sessions = 0;             // generation sessions streaming on the current plan
+  double session_cost_ms = 0;        // their predicted stall, summed, if moved to the candidate
   double request_rate = 0;           // requests/s observed
   TimePoint now{};
   TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)
@@ -68,14 +70,23 @@ struct Decision {
   std::string reason;
   double predicted_gain_ms = 0;   // per request
   double horizon_gain_ms = 0;     // per-request gain x requests over the horizon
-  double cost_ms = 0;
+  double cost_ms = 0;              // weights plus live sessions
   double current_ms = 0;
   double candidate_ms = 0;
+  int live_sessions = 0;           // moved with the plan (rebuilt by a prefill of their history)
+  double session_cost_ms = 0;      // their predicted stall, summed (part of cost_ms)
   std::vector<planner::Stage> stages;  // the plan to adopt (place/migrate/resplit)
   bool adopt() const { return kind == DecisionKind::kPlace || kind == DecisionKind::kMigrate || kind == DecisionKind::kResplit; }
 };
 
 Decision Decide(const PolicySettings& settings, const PolicyInput& in);
+
+// The predicted stall, summed over live sessions, of moving them to a plan by rebuilding their
+// KV: each session's history is prefilled through the whole new pipeline. A prefill of T tokens
+// is priced as the plan's latency at the nominal (profiled) length scaled by T / nominal —
+// linear in tokens, which holds while the projections dominate attention (contexts of a few
+// thousand tokens at most for the models we serve).
+double RebuildSessionsMs(double plan_latency_ms, double nominal_tokens, double history_tokens);
 
 // Whether to propose the best plan keeping the current cuts (value `same_cuts_ms`) rather than
 // the planner's best plan with other cuts (`resplit_ms`): moving cut points reloads weights on

@@ -1,6 +1,7 @@
 #include "orchestrator/policy/migration_policy.h"
 
 #include <catch.hpp>
+#include <limits>
 
 using namespace edgesplit;
 using namespace edgesplit::orch;
@@ -210,4 +211,31 @@ TEST_CASE("a plan that costs far more than predicted at adoption is not protecte
   CHECK(d.reason.find("waived") == std::string::npos);
   s.cooldown_waiver_factor = 0.5;
   CHECK_FALSE(s.Validate().ok());
+}
+
+TEST_CASE("live sessions add their rebuild stall to the migration cost") {
+  // A 10 ms pipeline profiled at 64 tokens: 3 sessions holding 640 history tokens cost 100 ms.
+  CHECK(RebuildSessionsMs(10, 64, 640) == Approx(100));
+  CHECK(RebuildSessionsMs(10, 64, 0) == 0);
+  CHECK(RebuildSessionsMs(std::numeric_limits<double>::infinity(), 64, 640) == 0);  // an unpriceable plan
+  PolicySettings s;
+  s.horizon_s = 1;
+  auto in = Base();
+  in.request_rate = 0.5;      // 1 request over the horizon: 50 ms of gain
+  in.migration_cost_ms = 20;  // the weights alone would be worth moving
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  in.live_sessions = 3;
+  in.session_cost_ms = 100;
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.cost_ms == Approx(120));
+  CHECK(d.live_sessions == 3);
+  CHECK(d.reason.find("rebuilding 3 live sessions") != std::string::npos);
+  // A lost node moves them whatever they cost, and the decision says what it will cost them.
+  in.current_valid = false;
+  in.current_invalid_reason = "node a is not alive";
+  d = Decide(s, in);
+  CHECK(d.adopt());
+  CHECK(d.session_cost_ms == Approx(100));
 }
