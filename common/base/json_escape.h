@@ -1,7 +1,5 @@
-// Escaping for strings written inside JSON double quotes (RFC 8259): quotes, backslashes and
-// control characters; bytes that are not well-formed UTF-8 become \ufffd, so the text is valid
-// JSON whatever the input (request paths, file names). Shared by every hand-written JSON
-// emitter (REST, planner, CLI, profiles).
+// Escaping for strings inside JSON double quotes (RFC 8259): quotes, backslashes, control characters and
+// bytes that are not UTF-8 (as \ufffd: the text stays JSON). Shared by every hand-written JSON emitter.
 #pragma once
 
 #include <string>
