@@ -39,10 +39,10 @@ cmake --build "$BUILD" --target fuzz_targets -j "$JOBS"
 run_one() {
   local t=$1 bin="$BUILD/fuzz/$1" log="$BUILD/fuzz-logs/$1.log" art="$BUILD/fuzz-artifacts/$1"
   local work="$BUILD/fuzz-corpus/$1" reg="test/fuzz/regressions/$1" seeds="test/fuzz/corpus/$1"
-  mkdir -p "$work" "$art" "$reg"
+  mkdir -p "$work" "$art"
   : >"$log"
   local inputs=()
-  for f in "$reg"/*; do [ -f "$f" ] && inputs+=("$f"); done
+  for f in "$reg"/*; do if [ -f "$f" ]; then inputs+=("$f"); fi; done
   if [ ${#inputs[@]} -gt 0 ]; then
     if ! "$bin" -timeout=10 "${inputs[@]}" >>"$log" 2>&1; then
       echo "fuzz: $t FAILED on a regression input (log: $log)"
