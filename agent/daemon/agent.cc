@@ -9,6 +9,7 @@
 #include "agent/daemon/emulation.h"
 #include "agent/daemon/proc_stats.h"
 #include "common/base/log.h"
+#include "common/base/random_id.h"
 #include "common/net/endpoint.h"
 #ifdef ES_HAVE_HTTP
 #include "common/http/http_server.h"
@@ -24,12 +25,19 @@ struct Agent::Impl {
   std::unique_ptr<AgentCore> core;
   std::unique_ptr<ControlClient> control;
   std::optional<asio::signal_set> signals;
+  std::optional<asio::signal_set> hangup;
+  security::TlsPtr tls;
 #ifdef ES_HAVE_HTTP
   std::unique_ptr<HttpServer> http;
 #endif
   ProcSampler proc;
   uint64_t profile_version = 0;
-  uint64_t incarnation = std::random_device{}() | (uint64_t{std::random_device{}()} << 32);
+  // Ordered by start time (ms since the epoch, high bits) so the orchestrator can tell a
+  // restarted agent (newer) from a stale duplicate (older); random low bits separate two starts
+  // in the same millisecond.
+  uint64_t incarnation = (static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count()) << 16) |
+                         (RandomId() & 0xffff);
   // Destroyed first (declared last): joins compute threads before the core goes away.
   std::unique_ptr<WorkerPool> loader_pool;
   std::unique_ptr<WorkerPool> compute;
@@ -49,11 +57,20 @@ Agent::~Agent() {
 Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, SegmentLoader loader) {
   ES_RETURN_IF_ERROR(config.Validate());
   if (!loader) loader = MakePackageLoader(config.models_dir, config.verify_sha256);
+  ES_ASSIGN_OR_RETURN(security::TlsPtr tls, security::TlsContext::Create(config.tls));
+  if (tls->enabled() && tls->self().name != config.node)
+    return InvalidArgument("node '" + config.node + "' but tls.cert " + config.tls.cert + " is for '" + tls->self().name +
+                           "': a node's name is the one in its certificate");
+  if (tls->enabled() && tls->self().role != security::Role::kAgent)
+    return InvalidArgument(std::string("tls.cert ") + config.tls.cert + " has role " + security::RoleName(tls->self().role) +
+                           ", an agent needs role agent");
+  if (!tls->enabled()) LogWarn("tls_off").Kv("node", config.node).Kv("note", "plaintext data and control channels (tls: {mode: off}): one-box experiments only");
   std::unique_ptr<Agent> a(new Agent(std::move(config), std::move(loader)));
+  a->impl_->tls = tls;
   a->impl_->compute = std::make_unique<WorkerPool>("compute", a->config_.compute_threads, static_cast<size_t>(a->config_.max_queue));
   a->impl_->loader_pool = std::make_unique<WorkerPool>("loader", 1, 64);
   a->impl_->core = std::make_unique<AgentCore>(a->impl_->io, a->config_, a->loader_, a->metrics_.get(),
-                                               a->impl_->compute.get(), a->impl_->loader_pool.get());
+                                               a->impl_->compute.get(), a->impl_->loader_pool.get(), tls);
   return a;
 }
 
@@ -98,6 +115,7 @@ Status Agent::StartOnIo() {
     o.heartbeat_period = std::chrono::milliseconds(config_.heartbeat_period_ms);
     o.backoff.min = std::chrono::milliseconds(config_.reconnect_min_ms);
     o.backoff.max = std::chrono::milliseconds(config_.reconnect_max_ms);
+    o.tls = impl_->tls;
     impl_->control = std::make_unique<ControlClient>(
         impl_->io, o, [this] { return MakeRegister(); }, [this](double s) { return MakeProfile(s); },
         [this](const v1::Command& c, std::function<void(v1::CommandAck)> done) {
@@ -113,6 +131,13 @@ Status Agent::StartOnIo() {
     ho.bind_address = hp.host == "localhost" ? "127.0.0.1" : hp.host;
     ho.port = hp.port;
     ho.max_body_bytes = 1 << 20;
+    ho.max_connections = static_cast<size_t>(config_.http_max_connections);
+    ho.max_connections_per_peer = static_cast<size_t>(config_.http_max_connections_per_peer);
+    ho.header_timeout = std::chrono::milliseconds(config_.http_header_timeout_ms);
+    AgentMetrics* m = metrics_.get();
+    ho.counters.connection_refused = [m](const char* reason) { m->ConnectionRefused("http", reason); };
+    ho.counters.accept_error = [m](const char* reason) { m->AcceptError("http", reason); };
+    ho.counters.request_refused = [m](const char* reason) { m->HttpRequestRefused(reason); };
     auto http = HttpServer::Start(impl_->io, ho, [this](HttpRequest req, Responder respond) {
       if (req.path == "/metrics") return respond(HttpResponse::Text(200, RenderMetricsText(*metrics_->registry()), kPrometheusContentType));
       if (req.path == "/livez") return respond(HttpResponse::Text(200, "ok\n"));
@@ -207,6 +232,23 @@ Result<v1::CommandAck> Agent::Execute(const v1::Command& cmd, Duration timeout) 
   return fut.get();
 }
 
+void Agent::WaitForHangup() {
+  if (!impl_->hangup) impl_->hangup.emplace(impl_->io, SIGHUP);
+  impl_->hangup->async_wait([this](boost::system::error_code ec, int) {
+    if (ec) return;
+    if (!reload_) {
+      LogWarn("sighup_ignored").Kv("reason", "no config to re-read");
+    } else if (auto c = reload_(); !c.ok()) {
+      LogError("reload_failed").Kv("error", c.status().ToString());  // keep running with the old settings
+    } else {
+      impl_->tls->SetRevoked(c->tls.revoked);
+      const int closed = impl_->core->CloseRevokedConnections();
+      LogInfo("reloaded").Kv("revoked", c->tls.revoked.size()).Kv("connections_closed", closed);
+    }
+    WaitForHangup();
+  });
+}
+
 int Agent::RunUntilSignal() {
   Status s = StartOnIo();
   if (!s.ok()) {
@@ -219,6 +261,7 @@ int Agent::RunUntilSignal() {
     LogInfo("signal").Kv("signal", sig);
     BeginStop();
   });
+  WaitForHangup();
   impl_->io.run();
   stopped_ = true;
   LogInfo("agent_exit");

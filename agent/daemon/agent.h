@@ -29,6 +29,9 @@ class Agent {
   void Shutdown();
   // Start + serve on the calling thread until SIGTERM/SIGINT has drained the agent. Exit code.
   int RunUntilSignal();
+  // SIGHUP (in RunUntilSignal) calls `reload` and applies what may change at run time: the TLS
+  // revocation list (tls.revoked); connections of newly revoked peers are closed.
+  void SetReloader(std::function<Result<AgentConfig>()> reload) { reload_ = std::move(reload); }
 
   // Runs a control command in-process (embedding, benchmarks) and waits for its ack; the same
   // path as a command from the orchestrator. Only after Start().
@@ -42,6 +45,7 @@ class Agent {
   explicit Agent(AgentConfig config, SegmentLoader loader);
   Status StartOnIo();
   void BeginStop();
+  void WaitForHangup();
   v1::Register MakeRegister();
   v1::CapacityProfile MakeProfile(double period_s);
 #ifdef ES_HAVE_HTTP
@@ -56,6 +60,7 @@ class Agent {
   std::string data_address_;
   std::string http_address_;
   std::thread io_thread_;
+  std::function<Result<AgentConfig>()> reload_;
   bool stopped_ = false;
 };
 

@@ -24,6 +24,7 @@
 #include "agent/daemon/worker_pool.h"
 #include "agent/transport/frame_io.h"
 #include "agent/transport/frame_queue.h"
+#include "common/net/accept_gate.h"
 #include "common/proto/control.pb.h"
 
 namespace edgesplit::agent {
@@ -35,8 +36,9 @@ SegmentLoader MakePackageLoader(std::string models_dir, bool verify_sha256);
 
 class AgentCore {
  public:
+  // `tls`: this node's TLS context (plaintext when config.tls is off); shared with the control client.
   AgentCore(net::asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
-            WorkerPool* compute, WorkerPool* loader_pool);
+            WorkerPool* compute, WorkerPool* loader_pool, security::TlsPtr tls);
   ~AgentCore();
 
   // Binds the data port and starts accepting. The bound address is data_address().
@@ -52,6 +54,9 @@ class AgentCore {
   // slowdown, subsequent sends the new egress cap; the per-layer time windows restart so the
   // profile measures the new reality. `e` must be valid (ParseEmulationUpdate).
   void SetEmulation(const EmulationConfig& e);
+  // After the revocation list changed: closes data connections (in and out) whose peer is now
+  // revoked. Returns how many.
+  int CloseRevokedConnections();
   const EmulationConfig& emulation() const { return config_.emulation; }
 
   // SIGTERM: refuse new client requests; `drained` runs once in-flight work is finished
@@ -70,7 +75,10 @@ class AgentCore {
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
   net::Awaitable<void> SweepLoop();
-  std::optional<transport::FrameError> CheckFrame(const transport::Frame& meta);
+  transport::FrameVerdict CheckFrame(const transport::Frame& meta, const InConn& conn);
+  // A compute frame whose tensor was dropped (its segment could not take it): refused here
+  // (true), or left to Dispatch, whose handlers refuse it on the same route failure.
+  bool RefuseDiscarded(const transport::Frame& f, const std::shared_ptr<InConn>& conn);
   void Dispatch(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptRequest(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void AcceptActivation(transport::Frame f);
@@ -105,13 +113,22 @@ class AgentCore {
   void OnEntryToken(const transport::Frame& f);
   void OnEntrySessionError(const transport::Frame& f);
   void StartStep(EntryGen* g);
+  // Session carry-over (agent_core_carry.cc): a live session follows its deployment to the
+  // epoch active at this entry. Frees its state on the old chain; the next step rebuilds it.
+  void MoveSession(EntryGen* g, uint64_t epoch, const char* reason);
+  // On Activate of `epoch`: with `lost` (a stage of the old plan was lost) or for parked
+  // sessions, moves them now and restarts their step; others move at their next token boundary.
+  int CarrySessions(const std::string& deployment, uint64_t epoch, bool lost);
+  // A session step failed; true if the session moved on or waits for a newer epoch.
+  bool SurviveStepError(EntryGen* g, const transport::Frame& err);
   void FinishEntrySession(uint64_t session, const char* reason, const Status* error);
   void ForwardSessionEnd(const transport::Frame& end, const SegmentSlot* slot);
   void HandleSessionEnd(transport::Frame f, const std::shared_ptr<InConn>& conn);
   void CancelSessionsOf(uint64_t conn_id);
   void SweepSessions(TimePoint now);
   void UpdateSessionGauges();
-  std::shared_ptr<PeerLink> Peer(const std::string& address);
+  // The link to `address`, whose certificate must name `node` (empty: any agent).
+  std::shared_ptr<PeerLink> Peer(const std::string& address, const std::string& node);
   net::Awaitable<void> RunProbe(v1::ProbeLinks probe, std::function<void(v1::CommandAck)> done, v1::CommandAck ack);
   void WaitDrained(SegmentKey key, TimePoint deadline, std::function<void(Status)> done);
   void FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double period_s);
@@ -120,6 +137,7 @@ class AgentCore {
   net::asio::io_context& io_;
   AgentConfig config_;
   SegmentLoader loader_;
+  security::TlsPtr tls_;
   AgentMetrics* metrics_;
   WorkerPool* compute_;
   WorkerPool* loader_pool_;
@@ -127,6 +145,7 @@ class AgentCore {
   transport::TokenBucket egress_;
   SegmentTable table_;
   std::optional<net::tcp::acceptor> acceptor_;
+  std::optional<net::AcceptGate> gate_;
   std::string data_address_;
   std::map<std::string, std::shared_ptr<PeerLink>> peers_;
   std::map<uint64_t, std::weak_ptr<InConn>> conns_;
@@ -134,9 +153,7 @@ class AgentCore {
   std::map<uint64_t, std::unique_ptr<EntryGen>> gens_;    // entry: session id -> stream
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
   std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
-  std::mt19937_64 session_ids_{std::random_device{}()};
   std::vector<v1::LinkMeasurement> links_;
-  uint64_t next_request_id_ = 1;
   uint64_t next_conn_id_ = 1;
   size_t in_compute_ = 0;
   bool started_ = false;

@@ -12,9 +12,10 @@
 namespace edgesplit::agent {
 
 struct AgentCore::InConn {
-  InConn(net::tcp::socket s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
-  net::tcp::socket socket;
+  InConn(net::Stream s, size_t max_out) : socket(std::move(s)), out(socket.get_executor(), max_out) {}
+  net::Stream socket;
   transport::FrameQueue out;
+  net::ConnectionLimiter::Slot slot;  // this connection's place under the data port's caps
   uint64_t id = 0;
   void Close() {
     out.Close();
@@ -34,6 +35,7 @@ struct AgentCore::EntryGen {
   uint64_t client_request_id = 0;
   int64_t context_tokens = 0;
   TimePoint step_deadline;
+  bool parked = false;  // its epoch lost a stage: waits (until step_deadline) for a newer epoch
 };
 
 // Decode steps waiting for a batched pass of one segment (shared with the compute job).

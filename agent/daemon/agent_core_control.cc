@@ -37,6 +37,8 @@ LoadSpec FromProto(const v1::LoadSegment& l) {
   s.end_layer = l.end_layer();
   s.num_layers = l.num_layers();
   s.downstream_address = l.downstream_address();
+  s.stage_nodes.assign(l.stage_nodes().begin(), l.stage_nodes().end());
+  s.stage_index = l.stage_index();
   s.entry_address = l.entry_address();
   s.is_entry = l.is_entry();
   return s;
@@ -127,8 +129,9 @@ void AgentCore::HandleCommand(const v1::Command& cmd, std::function<void(v1::Com
       Status s = table_.Activate(key);
       int retried = 0;
       if (s.ok() && cmd.activate().retry_in_flight()) retried = ResubmitInFlight(key.deployment, key.epoch);
+      const int carried = s.ok() ? CarrySessions(key.deployment, key.epoch, cmd.activate().retry_in_flight()) : 0;
       LogInfo("segment_activate").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("status", s.ToString())
-          .Kv("retried", retried);
+          .Kv("retried", retried).Kv("sessions_moved_now", carried);
       return finish(s, &key);
     }
     case v1::Command::kDrain: {
@@ -190,7 +193,10 @@ net::Awaitable<void> AgentCore::RunProbe(v1::ProbeLinks probe, std::function<voi
     m.set_peer(peer.node());
     m.set_peer_address(peer.data_address());
     Status status;
-    auto sock = co_await net::Connect(peer.data_address(), 5s);
+    net::PeerRequirement want;  // the probed address must answer as the node the orchestrator named
+    want.roles = {security::Role::kAgent};
+    want.name = peer.node();
+    auto sock = co_await net::Connect(peer.data_address(), 5s, tls_, want);
     if (!sock.ok()) {
       status = sock.status();
     } else {

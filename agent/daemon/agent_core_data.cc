@@ -3,7 +3,9 @@
 
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
+#include "agent/daemon/data_authz.h"
 #include "common/base/log.h"
+#include "common/base/random_id.h"
 
 namespace edgesplit::agent {
 
@@ -43,6 +45,20 @@ double EgressRate(double mbps) { return mbps * 1e6 / 8.0; }
 double EgressBurst(double mbps) { return std::max(64.0 * 1024, mbps * 1e6 / 8.0 / 100); }
 }  // namespace
 
+int AgentCore::CloseRevokedConnections() {
+  int n = 0;
+  for (auto& [id, w] : conns_) {
+    auto c = w.lock();
+    if (c && c->socket.peer().authenticated && !tls_->Admit(c->socket.peer()).ok()) {
+      LogWarn("revoked_peer_disconnected").Kv("conn", id).Kv("peer", c->socket.PeerLabel());
+      c->Close();
+      ++n;
+    }
+  }
+  for (auto& [k, p] : peers_) n += p->CloseIfRevoked() ? 1 : 0;
+  return n;
+}
+
 void AgentCore::SetEmulation(const EmulationConfig& e) {
   const EmulationConfig old = config_.emulation;
   config_.emulation = e;
@@ -53,8 +69,8 @@ void AgentCore::SetEmulation(const EmulationConfig& e) {
 }
 
 AgentCore::AgentCore(asio::io_context& io, AgentConfig config, SegmentLoader loader, AgentMetrics* metrics,
-                     WorkerPool* compute, WorkerPool* loader_pool)
-    : io_(io), config_(std::move(config)), loader_(std::move(loader)), metrics_(metrics), compute_(compute),
+                     WorkerPool* compute, WorkerPool* loader_pool, security::TlsPtr tls)
+    : io_(io), config_(std::move(config)), loader_(std::move(loader)), tls_(std::move(tls)), metrics_(metrics), compute_(compute),
       loader_pool_(loader_pool),
       egress_(EgressRate(config_.emulation.egress_mbps), EgressBurst(config_.emulation.egress_mbps)),
       sessions_(SessionLimits{config_.max_sessions, static_cast<uint64_t>(config_.kv_budget_bytes), config_.max_context,
@@ -67,6 +83,12 @@ AgentCore::~AgentCore() { *alive_ = false; }
 Status AgentCore::Start() {
   ES_ASSIGN_OR_RETURN(auto acc, net::Listen(io_.get_executor(), config_.data_listen));
   acceptor_.emplace(std::move(acc));
+  net::AcceptGateOptions gate;
+  gate.port_name = "data";
+  gate.limits = {static_cast<size_t>(config_.data_max_connections), static_cast<size_t>(config_.data_max_connections_per_peer)};
+  gate.on_refused = [m = metrics_](const char* reason) { m->ConnectionRefused("data", reason); };
+  gate.on_accept_error = [m = metrics_](const char* reason) { m->AcceptError("data", reason); };
+  gate_.emplace(std::move(gate));
   data_address_ = config_.advertise_address.empty() ? net::LocalAddress(*acceptor_) : config_.advertise_address;
   started_ = true;
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
@@ -88,20 +110,15 @@ void AgentCore::Stop() {
 
 net::Awaitable<void> AgentCore::AcceptLoop() {
   while (acceptor_ && acceptor_->is_open()) {
-    auto [ec, sock] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_->is_open()) break;
-      LogWarn("data_accept_failed").Kv("error", ec.message());
-      asio::steady_timer t(io_, 10ms);  // e.g. out of file descriptors: do not spin
-      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-      continue;
-    }
+    auto accepted = co_await gate_->Next(*acceptor_);  // caps and descriptor backoff
+    if (!accepted) break;
     boost::system::error_code ignored;
-    sock.set_option(net::tcp::no_delay(true), ignored);
-    auto conn = std::make_shared<InConn>(std::move(sock), static_cast<size_t>(config_.max_queue) * 2 + 16);
+    accepted->socket.set_option(net::tcp::no_delay(true), ignored);
+    auto conn = std::make_shared<InConn>(net::Stream(std::move(accepted->socket), tls_),
+                                         static_cast<size_t>(config_.max_queue) * 2 + 16);
+    conn->slot = std::move(accepted->slot);
     conn->id = next_conn_id_++;
     conns_[conn->id] = conn;
-    asio::co_spawn(io_, WriteLoop(conn), asio::detached);
     asio::co_spawn(io_, ServeConnection(conn), asio::detached);
   }
 }
@@ -121,7 +138,19 @@ net::Awaitable<void> AgentCore::WriteLoop(std::shared_ptr<InConn> conn) {
 }
 
 net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
-  const transport::FrameCheck check = [this](const Frame& m) { return CheckFrame(m); };
+  // TLS first, within one frame deadline: a peer that never completes it holds nothing else.
+  Status hs = co_await conn->socket.Handshake(true, Ms(config_.frame_deadline_ms));
+  if (!hs.ok()) {
+    metrics_->TlsRefused(hs.code() == StatusCode::kPermissionDenied ? "revoked"
+                         : hs.code() == StatusCode::kInvalidArgument ? "bad_certificate"
+                                                                      : "handshake");
+    LogWarn("data_handshake_failed").Kv("conn", conn->id).Kv("peer", conn->socket.PeerLabel()).Kv("error", hs.ToString());
+    conn->Close();
+    conns_.erase(conn->id);
+    co_return;
+  }
+  asio::co_spawn(io_, WriteLoop(conn), asio::detached);
+  const transport::FrameCheck check = [this, c = conn.get()](const Frame& m) { return CheckFrame(m, *c); };
   while (conn->socket.is_open()) {
     Frame f;
     transport::ReadFrameOutcome outcome;
@@ -143,6 +172,19 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
       break;
     }
     metrics_->FrameIn(f.kind, f.has_tensor ? f.tensor.nbytes : 0);
+    const bool answer = f.kind == FrameKind::kResult || f.kind == FrameKind::kToken || f.kind == FrameKind::kError;
+    if (answer && conn->socket.peer().authenticated && !table_.Find({f.deployment, f.epoch})) {
+      // No segment of that epoch here, so nobody can vouch for the sender: late or forged.
+      LogDebug("unroutable_answer_dropped").Kv("conn", conn->id).Kv("epoch", f.epoch);
+      continue;
+    }
+    if (outcome.payload_discarded && f.kind != FrameKind::kProbe) {
+      if (f.kind == FrameKind::kResult) {
+        LogDebug("late_result_dropped").Kv("request", f.request_id);
+        continue;
+      }
+      if (RefuseDiscarded(f, conn)) continue;
+    }
     Dispatch(std::move(f), conn);
   }
   conn->Close();
@@ -150,7 +192,25 @@ net::Awaitable<void> AgentCore::ServeConnection(std::shared_ptr<InConn> conn) {
   CancelSessionsOf(conn->id);  // a client that hangs up ends its sessions (KV freed on every stage)
 }
 
-std::optional<FrameError> AgentCore::CheckFrame(const Frame& m) {
+transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn) {
+  const auto& p = conn.socket.peer();
+  const Sender sender{p.authenticated, p.role, p.name};
+  if (sender.authenticated) {
+    // Pipeline frames for the entry: the entry's segment of the frame's epoch says who may answer.
+    const LoadSpec* target = nullptr;
+    if (m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError ||
+        (m.kind == FrameKind::kSessionEnd && m.session_id != 0)) {
+      if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
+    } else if (m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep) {
+      std::optional<RejectReason> ignored;
+      if (auto r = table_.RouteActivation(m.deployment, m.epoch, m.layer, &ignored); r.ok()) target = &(*r)->spec;
+    }
+    if (Status a = AuthorizeFrame(sender, m, target); !a.ok()) return FrameError{RejectReason::kUnauthorized, a};
+  }
+  const transport::PayloadRule rule = transport::PayloadRuleFor(m.kind);
+  if (m.has_tensor && !rule.tensor_allowed)
+    return FrameError{RejectReason::kBadMeta,
+                      InvalidArgument(std::string(transport::FrameKindName(m.kind)) + " frames carry no tensor")};
   std::optional<RejectReason> reason;
   SegmentSlot* slot = nullptr;
   const bool entry_kind = m.kind == FrameKind::kRequest || m.kind == FrameKind::kGenerate;
@@ -162,13 +222,36 @@ std::optional<FrameError> AgentCore::CheckFrame(const Frame& m) {
                         : table_.RouteActivation(m.deployment, m.epoch, m.layer, &reason);
     if (!r.ok()) {
       if (reason) return FrameError{*reason, r.status()};
-      return std::nullopt;  // e.g. draining: not a bad frame; Dispatch answers with an error
+      // e.g. draining: not a bad frame; Dispatch answers with an error, the tensor is not needed.
+      return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
     }
     slot = *r;
     Status s = SegmentTable::CheckInput(*slot, m.tensor.dtype, m.tensor.shape);
     if (!s.ok()) return FrameError{RejectReason::kSpecMismatch, s};
   }
-  return std::nullopt;
+  // A result nobody waits for (late, or forged) costs no memory: its bytes are dropped.
+  if (m.kind == FrameKind::kResult && !pending_.contains(m.request_id))
+    return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
+  return transport::FrameVerdict(std::nullopt, rule.mode);
+}
+
+bool AgentCore::RefuseDiscarded(const Frame& f, const std::shared_ptr<InConn>& conn) {
+  // Its segment could not take the frame when the header arrived, so the tensor was dropped.
+  // Still so: the handlers refuse it with the route's own error (its code drives retries).
+  std::optional<RejectReason> reason;
+  const bool entry_kind = f.kind == FrameKind::kRequest || f.kind == FrameKind::kGenerate;
+  auto r = entry_kind ? table_.RouteRequest(f.deployment, f.epoch, &reason)
+                      : table_.RouteActivation(f.deployment, f.epoch, f.layer, &reason);
+  if (!r.ok()) return false;
+  // The segment became routable while the bytes arrived: without its tensor the frame cannot run.
+  const Status why = Unavailable("segment of '" + f.deployment + "' was not serving when the frame arrived");
+  if (entry_kind) {
+    metrics_->RequestDone(false);
+    ReplyToClient(conn, Frame::ErrorFor(f, why, config_.node));
+  } else {
+    SendError(f, f.origin, why);
+  }
+  return true;
 }
 
 void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {
@@ -209,7 +292,8 @@ void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
   auto r = table_.RouteRequest(f.deployment, f.epoch, &reason);
   if (!r.ok()) return refuse(r.status());
   SegmentSlot* slot = *r;
-  const uint64_t id = next_request_id_++;
+  uint64_t id = RandomId();  // unguessable: an answer must come from the epoch's last stage *and* name the request
+  while (pending_.count(id)) id = RandomId();
   auto p = std::make_unique<Pending>();
   p->conn = conn;
   p->client_request_id = f.request_id;
@@ -310,13 +394,15 @@ void AgentCore::OnComputed(LoadSpec spec, Frame in, Result<HostTensor> out, std:
   }
   next.kind = FrameKind::kActivation;
   next.layer = spec.end_layer;
-  Status s = Peer(spec.downstream_address)->Send(std::move(next));
+  Status s = Peer(spec.downstream_address, spec.downstream_node())->Send(std::move(next));
   if (!s.ok()) SendError(in, entry, s);
 }
 
 void AgentCore::DeliverToEntry(Frame f, const std::string& entry) {
   if (entry == data_address_ || entry.empty()) return HandleAtEntry(std::move(f));
-  Status s = Peer(entry)->Send(std::move(f));
+  // The entry is named by the segment of the frame's epoch (unknown: any agent may answer there).
+  const SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
+  Status s = Peer(entry, slot ? slot->spec.entry_node() : "")->Send(std::move(f));
   if (!s.ok()) LogWarn("result_undeliverable").Kv("entry", entry).Kv("error", s.ToString());
 }
 
@@ -330,6 +416,10 @@ void AgentCore::CompletePending(Frame f) {
   auto it = pending_.find(f.request_id);
   if (it == pending_.end()) {
     LogDebug("late_result_dropped").Kv("request", f.request_id);
+    return;
+  }
+  if (!f.deployment.empty() && f.deployment != it->second->key.deployment) {
+    LogWarn("answer_for_other_deployment_dropped").Kv("request", f.request_id).Kv("deployment", f.deployment);
     return;
   }
   if (f.kind == FrameKind::kError && RetryOnActiveEpoch(f, it->second.get())) return;
@@ -412,12 +502,15 @@ net::Awaitable<void> AgentCore::SweepLoop() {
   }
 }
 
-std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
-  auto it = peers_.find(address);
+std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address, const std::string& node) {
+  const std::string key = address + "|" + node;
+  auto it = peers_.find(key);
   if (it != peers_.end()) return it->second;
   PeerLink::Options o;
   o.max_queue = static_cast<size_t>(config_.max_peer_queue);
   o.frame_deadline = Ms(config_.frame_deadline_ms);
+  o.tls = tls_;
+  o.expect_node = node;
   auto link = std::make_shared<PeerLink>(io_.get_executor(), address, o, &egress_, metrics_,
                                          [this, address](const Frame& f, const Status& s) {
                                            if (f.kind == FrameKind::kActivation || f.kind == FrameKind::kStep) {
@@ -425,7 +518,7 @@ std::shared_ptr<PeerLink> AgentCore::Peer(const std::string& address) {
                                            }
                                          });
   link->Start();
-  peers_[address] = link;
+  peers_[key] = link;
   return link;
 }
 

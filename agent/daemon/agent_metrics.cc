@@ -19,6 +19,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
   auto& rej = BuildCounter().Name("edgesplit_agent_rejected_frames_total").Help("Frames rejected (connection closed), by reason").Register(*registry_);
   for (int r = 0; r < transport::kNumRejectReasons; ++r)
     rejected_[r] = &rej.Add({{"reason", transport::RejectReasonName(static_cast<transport::RejectReason>(r))}});
+  tls_refused_family_ = &BuildCounter().Name("edgesplit_agent_tls_refused_total")
+                             .Help("Data connections refused at the TLS handshake, by reason").Register(*registry_);
+  for (const char* r : {"handshake", "bad_certificate", "revoked"}) tls_refused_family_->Add({{"reason", r}});
   compute_ = &BuildHistogram().Name("edgesplit_agent_compute_seconds").Help("Segment compute time per stage run (emulated slowdown included)")
                   .Register(*registry_)
                   .Add({}, Histogram::BucketBoundaries{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5});
@@ -33,6 +36,18 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                   .Help("PUT /v1/emulation requests (test feature), by outcome").Register(*registry_);
   emulation_applied_ = &emu.Add({{"outcome", "applied"}});
   emulation_rejected_ = &emu.Add({{"outcome", "rejected"}});
+  connections_refused_ = &BuildCounter().Name("edgesplit_agent_connections_refused_total")
+                              .Help("Connections closed at accept by a connection cap, by port and reason").Register(*registry_);
+  accept_errors_ = &BuildCounter().Name("edgesplit_agent_accept_errors_total")
+                        .Help("Failed accepts (fd_exhausted: out of file descriptors, the loop backs off), by port and reason")
+                        .Register(*registry_);
+  http_refused_ = &BuildCounter().Name("edgesplit_agent_http_requests_refused_total")
+                       .Help("HTTP requests refused before their body was read (or dropped for a slow header), by reason")
+                       .Register(*registry_);
+  for (const char* port : {"data", "http"}) {
+    for (const char* r : {"max_connections", "max_per_peer"}) connections_refused_->Add({{"port", port}, {"reason", r}});
+    accept_errors_->Add({{"port", port}, {"reason", "fd_exhausted"}});
+  }
   refused_family_ = &BuildCounter().Name("edgesplit_agent_sessions_refused_total")
                          .Help("Generation sessions (or their steps) refused here, by reason").Register(*registry_);
   ended_family_ = &BuildCounter().Name("edgesplit_agent_sessions_ended_total")
@@ -43,6 +58,16 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                       .Help("Entry: from a GENERATE frame to its first token, per deployment").Register(*registry_);
   itl_family_ = &BuildHistogram().Name("edgesplit_agent_inter_token_seconds")
                      .Help("Entry: interval between consecutive tokens of a session, per deployment").Register(*registry_);
+  moved_family_ = &BuildCounter().Name("edgesplit_agent_sessions_moved_total")
+                       .Help("Entry: live sessions moved to a newer epoch, by how (rebuilt|copied) and reason (planned|lost)")
+                       .Register(*registry_);
+  for (const char* how : {"rebuilt", "copied"})
+    for (const char* r : {"planned", "lost"}) moved_family_->Add({{"how", how}, {"reason", r}});
+  stall_family_ = &BuildHistogram().Name("edgesplit_agent_session_stall_seconds")
+                       .Help("Entry: extra delay of the first token after a session moved, over its median inter-token interval")
+                       .Register(*registry_);
+  kv_moved_ = &BuildCounter().Name("edgesplit_agent_kv_moved_bytes_total")
+                   .Help("KV cache bytes this agent sent to another agent for a moving session").Register(*registry_).Add({});
   tokens_ = &BuildCounter().Name("edgesplit_agent_generated_tokens_total").Help("Tokens streamed by this entry").Register(*registry_).Add({});
   kv_reclaimed_ = &BuildCounter().Name("edgesplit_agent_kv_sessions_reclaimed_total")
                        .Help("Session states freed because no step came within session_idle_timeout_ms").Register(*registry_).Add({});
@@ -69,6 +94,15 @@ double AgentMetrics::SessionsEndedCount(const std::string& reason) const { retur
 double AgentMetrics::SessionsRefusedCount(const std::string& reason) const {
   return refused_family_->Add({{"reason", reason}}).Value();
 }
+void AgentMetrics::SessionMoved(const char* how, const char* reason) {
+  moved_family_->Add({{"how", how}, {"reason", reason}}).Increment();
+}
+double AgentMetrics::SessionsMovedCount(const std::string& how, const std::string& reason) const {
+  return moved_family_->Add({{"how", how}, {"reason", reason}}).Value();
+}
+void AgentMetrics::SessionStall(const std::string& deployment, double seconds) {
+  stall_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);
+}
 void AgentMetrics::FirstToken(const std::string& deployment, double seconds) {
   ttft_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);
 }
@@ -88,6 +122,20 @@ void AgentMetrics::FrameOut(transport::FrameKind k, size_t bytes) {
   if (i < 0 || i >= kKinds) return;
   frames_out_[i]->Increment();
   bytes_out_[i]->Increment(static_cast<double>(bytes));
+}
+
+double AgentMetrics::TlsRefusedCount(const std::string& reason) const {
+  return tls_refused_family_->Add({{"reason", reason}}).Value();
+}
+void AgentMetrics::ConnectionRefused(const std::string& port, const char* reason) {
+  connections_refused_->Add({{"port", port}, {"reason", reason}}).Increment();
+}
+void AgentMetrics::AcceptError(const std::string& port, const char* reason) {
+  accept_errors_->Add({{"port", port}, {"reason", reason}}).Increment();
+}
+void AgentMetrics::HttpRequestRefused(const char* reason) { http_refused_->Add({{"reason", reason}}).Increment(); }
+double AgentMetrics::ConnectionsRefusedCount(const std::string& port, const std::string& reason) const {
+  return connections_refused_->Add({{"port", port}, {"reason", reason}}).Value();
 }
 
 }  // namespace edgesplit::agent

@@ -24,6 +24,9 @@ class AgentMetrics {
   void FrameIn(transport::FrameKind k, size_t bytes);
   void FrameOut(transport::FrameKind k, size_t bytes);
   void Rejected(transport::RejectReason r) { rejected_[static_cast<int>(r)]->Increment(); }
+  // A TLS connection refused before any frame: handshake | bad_certificate | revoked.
+  void TlsRefused(const std::string& reason) { tls_refused_family_->Add({{"reason", reason}}).Increment(); }
+  double TlsRefusedCount(const std::string& reason) const;
   void ComputeSeconds(double s) { compute_->Observe(s); }
   void RequestDone(bool ok) { (ok ? requests_ok_ : requests_failed_)->Increment(); }
   void Overloaded() { overloaded_->Increment(); }
@@ -32,6 +35,13 @@ class AgentMetrics {
   void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }
   double EmulationUpdates(bool applied) const { return (applied ? emulation_applied_ : emulation_rejected_)->Value(); }
 
+  // Resource limits of the listening ports (port: data | http; bounded reasons, see AcceptGate
+  // and HttpServerCounters).
+  void ConnectionRefused(const std::string& port, const char* reason);
+  void AcceptError(const std::string& port, const char* reason);
+  void HttpRequestRefused(const char* reason);
+  double ConnectionsRefusedCount(const std::string& port, const std::string& reason) const;
+
   // Generation sessions.
   void SessionRefused(const char* reason);  // bounded: RefuseReasonName values and "invalid"
   void SessionEnded(const char* reason);    // completed | stopped | cancelled | expired | failed
@@ -39,6 +49,12 @@ class AgentMetrics {
   void FirstToken(const std::string& deployment, double seconds);
   void InterToken(const std::string& deployment, double seconds);
   void KvReclaimed(double n) { kv_reclaimed_->Increment(n); }
+  // A live session moved to another epoch: how (rebuilt: prefill of its history; copied: KV
+  // sent between agents) and why (planned: a migration or re-split; lost: a stage node was lost).
+  void SessionMoved(const char* how, const char* reason);
+  double SessionsMovedCount(const std::string& how, const std::string& reason) const;
+  void SessionStall(const std::string& deployment, double seconds);
+  void KvMoved(double bytes) { kv_moved_->Increment(bytes); }
   double SessionsEndedCount(const std::string& reason) const;
   double SessionsRefusedCount(const std::string& reason) const;
 
@@ -57,9 +73,16 @@ class AgentMetrics {
   static constexpr int kKinds = 12;
   std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
   prometheus::Family<prometheus::Counter>* refused_family_;
+  prometheus::Family<prometheus::Counter>* tls_refused_family_;
+  prometheus::Family<prometheus::Counter>* connections_refused_;
+  prometheus::Family<prometheus::Counter>* accept_errors_;
+  prometheus::Family<prometheus::Counter>* http_refused_;
   prometheus::Family<prometheus::Counter>* ended_family_;
   prometheus::Family<prometheus::Histogram>* ttft_family_;
   prometheus::Family<prometheus::Histogram>* itl_family_;
+  prometheus::Family<prometheus::Counter>* moved_family_;
+  prometheus::Family<prometheus::Histogram>* stall_family_;
+  prometheus::Counter* kv_moved_;
   prometheus::Counter* tokens_;
   prometheus::Counter* kv_reclaimed_;
   std::array<prometheus::Counter*, transport::kNumRejectReasons> rejected_{};

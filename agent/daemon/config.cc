@@ -42,7 +42,9 @@ const std::map<std::string, Setter>& Setters() {
       ES_STR(models_dir), ES_BOOL(trusted), ES_NUM(heartbeat_period_ms), ES_NUM(compute_threads),
       ES_NUM(intra_op_threads), ES_NUM(max_queue), ES_NUM(max_frame_bytes), ES_NUM(frame_deadline_ms),
       ES_NUM(idle_timeout_ms), ES_NUM(request_timeout_ms), ES_NUM(drain_timeout_ms), ES_NUM(reconnect_min_ms),
-      ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(max_sessions), ES_NUM(max_context),
+      ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(data_max_connections),
+      ES_NUM(data_max_connections_per_peer), ES_NUM(http_max_connections), ES_NUM(http_max_connections_per_peer),
+      ES_NUM(http_header_timeout_ms), ES_NUM(max_sessions), ES_NUM(max_context),
       ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256),
       {"emulation.compute_slowdown",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
@@ -50,6 +52,11 @@ const std::map<std::string, Setter>& Setters() {
        [](AgentConfig& c, const std::string& v) { return ParseNumber("egress_mbps", v, &c.emulation.egress_mbps); }},
       {"emulation.runtime_api",
        [](AgentConfig& c, const std::string& v) { return ParseBool("runtime_api", v, &c.emulation.runtime_api); }},
+      {"tls.mode", [](AgentConfig& c, const std::string& v) { return c.tls.Set("mode", v); }},
+      {"tls.ca", [](AgentConfig& c, const std::string& v) { return c.tls.Set("ca", v); }},
+      {"tls.cert", [](AgentConfig& c, const std::string& v) { return c.tls.Set("cert", v); }},
+      {"tls.key", [](AgentConfig& c, const std::string& v) { return c.tls.Set("key", v); }},
+      {"tls.revoked", [](AgentConfig& c, const std::string& v) { return c.tls.Set("revoked", v); }},
   };
   return s;
 }
@@ -64,14 +71,28 @@ Status ApplyNode(AgentConfig& c, const YAML::Node& node, const std::string& pref
   if (!node.IsMap()) return InvalidArgument((prefix.empty() ? "config" : prefix) + " must be a map");
   for (const auto& kv : node) {
     const std::string key = prefix + kv.first.as<std::string>();
-    if (key == "emulation") {
-      ES_RETURN_IF_ERROR(ApplyNode(c, kv.second, "emulation."));
+    if (key == "emulation" || key == "tls") {
+      ES_RETURN_IF_ERROR(ApplyNode(c, kv.second, key + "."));
+      continue;
+    }
+    if (key == "tls.revoked" && kv.second.IsSequence()) {  // a YAML list of names or serials
+      std::string joined;
+      for (const auto& item : kv.second) joined += (joined.empty() ? "" : ",") + item.as<std::string>();
+      ES_RETURN_IF_ERROR(Set(c, key, joined));
       continue;
     }
     if (!kv.second.IsScalar()) return InvalidArgument(key + " must be a scalar");
     ES_RETURN_IF_ERROR(Set(c, key, kv.second.as<std::string>()));
   }
   return Status::Ok();
+}
+
+// emulation.compute_slowdown -> --compute-slowdown, tls.ca -> --tls-ca, max_queue -> --max-queue.
+std::string FlagName(const std::string& key) {
+  std::string flag = key.rfind("emulation.", 0) == 0 ? key.substr(10) : key;
+  for (char& ch : flag)
+    if (ch == '_' || ch == '.') ch = '-';
+  return flag;
 }
 
 }  // namespace
@@ -89,6 +110,10 @@ Status AgentConfig::Validate() const {
     p += "timeouts must be positive; ";
   if (reconnect_min_ms < 1 || reconnect_max_ms < reconnect_min_ms) p += "need 1 <= reconnect_min_ms <= reconnect_max_ms; ";
   if (max_peer_queue < 1) p += "max_peer_queue must be >= 1; ";
+  if (data_max_connections < 1 || data_max_connections_per_peer < 1 || http_max_connections < 1 ||
+      http_max_connections_per_peer < 1)
+    p += "data_/http_max_connections[_per_peer] must be >= 1; ";
+  if (http_header_timeout_ms < 1) p += "http_header_timeout_ms must be positive; ";
   if (max_sessions < 0 || max_sessions > 100000) p += "max_sessions must be in [0, 100000]; ";
   if (max_context < 0 || max_context > (1LL << 20)) p += "max_context must be in [0, 1048576]; ";
   if (kv_budget_bytes < 0) p += "kv_budget_bytes must be >= 0; ";
@@ -98,6 +123,10 @@ Status AgentConfig::Validate() const {
     p += "log_level must be debug|info|warn|error; ";
   if (emulation.compute_slowdown < 1.0) p += "emulation.compute_slowdown must be >= 1; ";
   if (emulation.egress_mbps < 0) p += "emulation.egress_mbps must be >= 0; ";
+  if (Status t = tls.Validate(); !t.ok()) p += t.message() + "; ";
+  if (tls.enabled) {
+    if (Status n = security::ValidateName(node); !n.ok()) p += "node: " + n.message() + "; ";
+  }
   if (!p.empty()) return InvalidArgument("agent config: " + p.substr(0, p.size() - 2));
   return Status::Ok();
 }
@@ -116,10 +145,7 @@ Result<AgentConfig> ParseAgentConfig(const std::string& yaml_text) {
 std::string AgentUsage() {
   std::string s = "usage: edgesplit-agent [--config FILE] [--KEY VALUE ...]\nkeys (YAML name with '-' for '_'):\n";
   for (const auto& [k, v] : Setters()) {
-    std::string flag = k.rfind("emulation.", 0) == 0 ? k.substr(10) : k;
-    for (char& ch : flag)
-      if (ch == '_') ch = '-';
-    s += "  --" + flag + "\n";
+    s += "  --" + FlagName(k) + "\n";
   }
   return s;
 }
@@ -128,9 +154,7 @@ Result<AgentConfig> AgentConfigFromArgs(const std::vector<std::string>& args) {
   std::set<std::string> valued = {"config"};
   std::map<std::string, std::string> flag_to_key;
   for (const auto& [k, v] : Setters()) {
-    std::string flag = k.rfind("emulation.", 0) == 0 ? k.substr(10) : k;
-    for (char& ch : flag)
-      if (ch == '_') ch = '-';
+    const std::string flag = FlagName(k);
     valued.insert(flag);
     flag_to_key[flag] = k;
   }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/security/tls_context.h"
 
 namespace edgesplit::agent {
 
@@ -38,6 +39,12 @@ struct AgentConfig {
   int reconnect_min_ms = 200;
   int reconnect_max_ms = 10000;
   int max_peer_queue = 256;       // frames waiting to be sent to one peer
+  // Resource limits of the ports (docs/agent.md, "Limits"); per peer = per peer IP address.
+  int data_max_connections = 1024;
+  int data_max_connections_per_peer = 256;
+  int http_max_connections = 512;
+  int http_max_connections_per_peer = 128;
+  int http_header_timeout_ms = 5000;  // a request's header must be in within this (also keep-alive idle)
   // Generation sessions (docs/agent.md, "Generation sessions").
   int max_sessions = 64;                    // sessions holding KV state on this agent
   long long max_context = 0;                // tokens per session; 0 = the model's max_context
@@ -47,6 +54,10 @@ struct AgentConfig {
   std::string log_level = "info";
   bool verify_sha256 = true;
   EmulationConfig emulation;
+  // tls: {ca, cert, key, revoked} (the node name must be the certificate's) or tls: {mode: off}.
+  // Required: plaintext only when asked for. Flags: --tls-ca, --tls-cert, --tls-key, --tls-mode,
+  // --tls-revoked a,b.
+  security::TlsConfig tls;
 
   // Every problem at once, "; "-separated.
   Status Validate() const;

@@ -8,8 +8,8 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 struct ControlClient::Session {
-  explicit Session(net::tcp::socket s) : socket(std::move(s)), outbox(socket, {}) {}
-  net::tcp::socket socket;
+  explicit Session(net::Stream s) : socket(std::move(s)), outbox(socket, {}) {}
+  net::Stream socket;
   net::MessageOutbox outbox;
   bool open = true;
   void Close() {
@@ -36,7 +36,9 @@ net::Awaitable<void> ControlClient::Run() {
   int attempt = 0;
   asio::steady_timer backoff(io_);
   while (!stopped_) {
-    auto sock = co_await net::Connect(options_.orchestrator, options_.io_deadline);
+    net::PeerRequirement want;  // a local, not a braced temporary: GCC 12 miscompiles those in coroutines
+    want.roles = {security::Role::kOrchestrator};
+    auto sock = co_await net::Connect(options_.orchestrator, options_.io_deadline, options_.tls, want);
     if (sock.ok() && !stopped_) {
       auto s = std::make_shared<Session>(std::move(*sock));
       session_ = s;
@@ -82,7 +84,11 @@ net::Awaitable<void> ControlClient::Run() {
       s->Close();
       if (!stopped_) LogWarn("control_disconnected").Kv("orchestrator", options_.orchestrator).Kv("error", st.ToString());
     } else if (!sock.ok()) {
-      LogDebug("control_connect_failed").Kv("orchestrator", options_.orchestrator).Kv("error", sock.status().ToString());
+      // TLS problems (unknown CA, wrong role, revoked) do not heal by retrying: say so loudly.
+      const bool tls_problem = sock.status().code() == StatusCode::kPermissionDenied ||
+                               sock.status().message().find("TLS") != std::string::npos;
+      (tls_problem ? LogWarn("control_connect_failed") : LogDebug("control_connect_failed"))
+          .Kv("orchestrator", options_.orchestrator).Kv("error", sock.status().ToString());
     }
     if (stopped_) break;
     const Duration d = BackoffDelay(options_.backoff, attempt++, std::uniform_real_distribution<double>(0, 1)(rng_));

@@ -20,6 +20,7 @@ struct ControlClientOptions {
   Duration heartbeat_period = std::chrono::seconds(1);
   BackoffOptions backoff;
   Duration io_deadline = std::chrono::seconds(10);  // connect, register, each write
+  security::TlsPtr tls;  // null/plaintext: plain TCP; else the orchestrator must prove role orchestrator
 };
 
 class ControlClient {

@@ -22,5 +22,7 @@ int main(int argc, char** argv) {
     LogError("agent_config_invalid").Kv("error", a.status().ToString());
     return 2;
   }
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  (*a)->SetReloader([args] { return agent::AgentConfigFromArgs(args); });
   return (*a)->RunUntilSignal();
 }

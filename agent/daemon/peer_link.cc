@@ -28,12 +28,22 @@ void PeerLink::Close() {
   }
 }
 
+bool PeerLink::CloseIfRevoked() {
+  if (!socket_ || !socket_->peer().authenticated || !options_.tls || options_.tls->Admit(socket_->peer()).ok()) return false;
+  boost::system::error_code ec;
+  socket_->close(ec);
+  return true;
+}
+
 net::Awaitable<void> PeerLink::Run() {
   for (;;) {
     auto f = co_await queue_.Pop();
     if (!f) break;
     if (!socket_ || !socket_->is_open()) {
-      auto s = co_await net::Connect(address_, options_.connect_timeout);
+      net::PeerRequirement want;  // a local, not a braced temporary: GCC 12 miscompiles those in coroutines
+      want.roles = {security::Role::kAgent};
+      want.name = options_.expect_node;
+      auto s = co_await net::Connect(address_, options_.connect_timeout, options_.tls, want);
       if (!s.ok()) {
         LogWarn("peer_connect_failed").Kv("peer", address_).Kv("error", s.status().ToString());
         on_fail_(*f, s.status());

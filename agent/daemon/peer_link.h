@@ -20,6 +20,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     size_t max_queue = 256;
     Duration connect_timeout = std::chrono::seconds(5);
     Duration frame_deadline = std::chrono::seconds(30);
+    security::TlsPtr tls;     // null/plaintext: plain TCP
+    std::string expect_node;  // with TLS: the peer's certificate must name this agent (empty: any agent)
   };
   using FailFn = std::function<void(const transport::Frame&, const Status&)>;
 
@@ -29,6 +31,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   // resource_exhausted when the queue is full; failed_precondition after Close.
   Status Send(transport::Frame f);
   void Close();
+  // Closes the connection (not the queue) when its peer's certificate is now revoked.
+  bool CloseIfRevoked();
   const std::string& address() const { return address_; }
 
  private:
@@ -40,7 +44,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   AgentMetrics* metrics_;
   FailFn on_fail_;
   transport::FrameQueue queue_;
-  std::optional<net::tcp::socket> socket_;
+  std::optional<net::Stream> socket_;
 };
 
 }  // namespace edgesplit::agent

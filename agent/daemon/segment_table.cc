@@ -18,8 +18,16 @@ Status ValidateLoadSpec(const LoadSpec& s) {
   if (s.first_layer < 0 || s.end_layer <= s.first_layer) problems += "layer range is empty or negative; ";
   if (s.num_layers <= 0 || s.end_layer > s.num_layers) problems += "end_layer exceeds num_layers; ";
   if (!s.is_last() && s.downstream_address.empty()) problems += "a stage before the last needs downstream_address; ";
+  if (!s.stage_nodes.empty() && (s.stage_index < 0 || s.stage_index >= static_cast<int>(s.stage_nodes.size())))
+    problems += "stage_index outside stage_nodes; ";
+  if (!s.stage_nodes.empty() && (s.stage_index == 0) != s.is_entry) problems += "stage_index 0 must be the entry; ";
   if (!problems.empty()) return InvalidArgument("LoadSegment: " + problems.substr(0, problems.size() - 2));
   return Status::Ok();
+}
+
+std::string LoadSpec::NodeAt(int index) const {
+  if (index < 0 || index >= static_cast<int>(stage_nodes.size())) return "";
+  return stage_nodes[static_cast<size_t>(index)];
 }
 
 void SegmentSlot::RecordRun(std::vector<double> layer_ms) {

@@ -35,6 +35,16 @@ struct LoadSpec {
   std::string downstream_address;  // empty for the last stage
   std::string entry_address;       // where the last stage returns results (empty: frame origin)
   bool is_entry = false;
+  // The epoch's stage nodes in order (entry first) and this stage's index; empty when the
+  // orchestrator did not say (plaintext test controllers): no name checks are possible then.
+  std::vector<std::string> stage_nodes;
+  int stage_index = 0;
+  // The node expected at the previous stage / the last stage / the entry (empty: unknown).
+  std::string NodeAt(int index) const;
+  std::string upstream_node() const { return NodeAt(stage_index - 1); }
+  std::string downstream_node() const { return NodeAt(stage_index + 1); }
+  std::string entry_node() const { return NodeAt(0); }
+  std::string last_node() const { return stage_nodes.empty() ? "" : stage_nodes.back(); }
   bool is_last() const { return end_layer == num_layers; }
 };
 Status ValidateLoadSpec(const LoadSpec& s);

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "agent/transport/frame_io.h"
+#include "common/base/random_id.h"
 
 namespace edgesplit::transport {
 
@@ -11,7 +12,7 @@ using namespace std::chrono_literals;
 
 struct DataClient::Impl {
   asio::io_context io;
-  std::optional<tcp::socket> socket;
+  std::optional<net::Stream> socket;
 
   // Runs `coro` to completion on the private io_context.
   template <typename T>
@@ -42,7 +43,10 @@ Result<std::unique_ptr<DataClient>> DataClient::Connect(const std::string& addre
 
 Status DataClient::EnsureConnected() {
   if (impl_->socket && impl_->socket->is_open()) return Status::Ok();
-  auto r = impl_->RunSync(net::Connect(address_, options_.connect_timeout));
+  net::PeerRequirement want;
+  want.roles = {security::Role::kAgent};
+  want.name = options_.expect_node;
+  auto r = impl_->RunSync(net::Connect(address_, options_.connect_timeout, options_.tls, want));
   if (!r.ok()) return r.status();
   impl_->socket.emplace(std::move(*r));
   return Status::Ok();
@@ -56,7 +60,7 @@ int64_t UnixMillisNow() {
 }
 
 // Sends `req` and reads frames until the reply for req.request_id arrives.
-Awaitable<Result<Frame>> RoundTrip(tcp::socket& socket, const Frame& req, const FrameLimits& limits, Duration timeout) {
+Awaitable<Result<Frame>> RoundTrip(net::Stream& socket, const Frame& req, const FrameLimits& limits, Duration timeout) {
   const auto start = std::chrono::steady_clock::now();
   Status s = co_await WriteFrame(socket, req, timeout);
   if (!s.ok()) co_return s;
@@ -78,7 +82,7 @@ Result<HostTensor> DataClient::Infer(const std::string& deployment, const HostTe
   ES_RETURN_IF_ERROR(EnsureConnected());
   Frame req;
   req.kind = FrameKind::kRequest;
-  req.request_id = next_id_++;
+  req.request_id = RandomId();
   req.deployment = deployment;
   req.epoch = epoch;
   req.deadline_unix_ms = UnixMillisNow() + std::chrono::duration_cast<std::chrono::milliseconds>(options_.request_timeout).count();
@@ -98,7 +102,7 @@ Result<HostTensor> DataClient::Infer(const std::string& deployment, const HostTe
 
 namespace {
 // Reads frames for `id` until the stream ends (GEN_DONE or ERROR) or `on_token` declines.
-Awaitable<Result<DataClient::GenerateSummary>> ReadStream(tcp::socket& socket, uint64_t id, const FrameLimits& limits,
+Awaitable<Result<DataClient::GenerateSummary>> ReadStream(net::Stream& socket, uint64_t id, const FrameLimits& limits,
                                                           Duration per_frame,
                                                           const std::function<bool(int64_t, int64_t)>& on_token,
                                                           bool* cancelled) {
@@ -131,6 +135,8 @@ Awaitable<Result<DataClient::GenerateSummary>> ReadStream(tcp::socket& socket, u
         sum.tokens = expect;
         sum.ttft_ms = f.ttft_ms;
         sum.ms_per_token = f.ms_per_token;
+        sum.moves = f.moves;
+        sum.stall_ms_max = f.stall_ms_max;
         sum.epoch = f.epoch;
         co_return sum;
       case FrameKind::kError: co_return f.ErrorStatus();
@@ -146,7 +152,7 @@ Result<DataClient::GenerateSummary> DataClient::Generate(const std::string& depl
   ES_RETURN_IF_ERROR(EnsureConnected());
   Frame req;
   req.kind = FrameKind::kGenerate;
-  req.request_id = next_id_++;
+  req.request_id = RandomId();
   req.deployment = deployment;
   req.has_gen = true;
   req.gen = request;
@@ -184,13 +190,13 @@ Result<LinkProbeResult> DataClient::Probe(size_t probe_bytes) {
   LinkProbeResult out;
   Frame empty;
   empty.kind = FrameKind::kProbe;
-  empty.request_id = next_id_++;
+  empty.request_id = RandomId();
   auto t0 = std::chrono::steady_clock::now();
   auto r = impl_->RunSync(RoundTrip(*impl_->socket, empty, options_.limits, options_.request_timeout));
   if (!r.ok()) return r.status();
   const double rtt = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   Frame big = empty;
-  big.request_id = next_id_++;
+  big.request_id = RandomId();
   big.has_tensor = true;
   big.tensor = HostTensor::Allocate(DType::kFloat32, {static_cast<int64_t>(std::max<size_t>(probe_bytes / 4, 1))});
   std::fill(big.tensor.data, big.tensor.data + big.tensor.nbytes, std::byte{0});

@@ -15,6 +15,7 @@
 #include "common/base/status.h"
 #include "common/base/tensor.h"
 #include "common/model/generation_request.h"
+#include "common/security/tls_context.h"
 
 namespace edgesplit::transport {
 
@@ -22,6 +23,10 @@ struct ClientOptions {
   Duration connect_timeout = std::chrono::seconds(5);
   Duration request_timeout = std::chrono::seconds(30);  // write + wait for the result
   FrameLimits limits;
+  // TLS identity of this client (role client, or the orchestrator for its gateway); null or
+  // plaintext = no TLS (the agent must run with tls: {mode: off}).
+  security::TlsPtr tls;
+  std::string expect_node;  // with TLS: the agent's certificate must carry this name (empty = any agent)
 };
 
 struct LinkProbeResult {
@@ -51,6 +56,8 @@ class DataClient {
     int64_t tokens = 0;
     double ttft_ms = 0;         // as the entry measured it
     double ms_per_token = 0;    // entry-measured median interval
+    int moves = 0;              // times the session moved to another epoch
+    double stall_ms_max = 0;    // largest stall of a move
     uint64_t epoch = 0;         // epoch that served the session
   };
   Result<GenerateSummary> Generate(const std::string& deployment, const GenerationRequest& request,
@@ -60,6 +67,7 @@ class DataClient {
   Result<LinkProbeResult> Probe(size_t probe_bytes);
 
   const std::string& address() const { return address_; }
+  const std::string& expected_node() const { return options_.expect_node; }
 
  private:
   struct Impl;
@@ -69,7 +77,6 @@ class DataClient {
   ClientOptions options_;
   std::unique_ptr<Impl> impl_;
   std::mutex mu_;
-  uint64_t next_id_ = 1;
 };
 
 }  // namespace edgesplit::transport

@@ -15,6 +15,7 @@ const char* RejectReasonName(RejectReason r) {
     case RejectReason::kSpecMismatch: return "spec_mismatch";
     case RejectReason::kUnknownEpoch: return "unknown_epoch";
     case RejectReason::kTruncated: return "truncated";
+    case RejectReason::kUnauthorized: return "unauthorized";
   }
   return "unknown";
 }

@@ -47,8 +47,9 @@ enum class RejectReason {
   kSpecMismatch,       // dtype/shape differ from what the segment expects
   kUnknownEpoch,       // no such deployment/epoch (or layer) on this agent
   kTruncated,          // peer closed or stalled mid-frame
+  kUnauthorized,       // the sender's certificate may not send this frame (data_authz.h)
 };
-inline constexpr int kNumRejectReasons = 11;
+inline constexpr int kNumRejectReasons = 12;
 const char* RejectReasonName(RejectReason r);  // "bad_magic", ...
 
 // A validation failure: the reason label and a message for logs/errors.

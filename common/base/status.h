@@ -22,6 +22,7 @@ enum class StatusCode {
   kDataLoss,            // corrupt bytes (hash mismatch, truncated file)
   kInternal,            // broken invariant in our code or a library
   kAborted,             // operation given up (e.g. reconfiguration aborted)
+  kPermissionDenied,    // the peer's identity may not do this (not retryable as is)
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -53,6 +54,7 @@ inline Status DeadlineExceeded(std::string m) { return {StatusCode::kDeadlineExc
 inline Status DataLoss(std::string m) { return {StatusCode::kDataLoss, std::move(m)}; }
 inline Status Internal(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
 inline Status Aborted(std::string m) { return {StatusCode::kAborted, std::move(m)}; }
+inline Status PermissionDenied(std::string m) { return {StatusCode::kPermissionDenied, std::move(m)}; }
 
 // A value or a non-ok Status.
 template <typename T>

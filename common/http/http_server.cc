@@ -6,10 +6,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cstdio>
+#include <limits>
 #include <mutex>
 #include <optional>
 
 #include "common/base/log.h"
+#include "common/net/accept_gate.h"
 
 namespace edgesplit {
 
@@ -27,32 +29,35 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpServerOptions options;
   HttpHandler handler;
   tcp::acceptor acceptor;
-  std::atomic<size_t> connections{0};
+  net::AcceptGate gate;
   uint16_t bound_port = 0;
 
   Impl(asio::io_context& io_, HttpServerOptions o, HttpHandler h)
-      : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_) {}
+      : io(io_), options(std::move(o)), handler(std::move(h)), acceptor(io_), gate(GateOptions(options)) {}
+
+  static net::AcceptGateOptions GateOptions(const HttpServerOptions& o) {
+    net::AcceptGateOptions g;
+    g.port_name = "http";
+    g.limits = {o.max_connections, o.max_connections_per_peer};
+    g.on_refused = o.counters.connection_refused;
+    g.on_accept_error = o.counters.accept_error;
+    return g;
+  }
+
+  void Count(const char* reason) const {
+    if (options.counters.request_refused) options.counters.request_refused(reason);
+  }
 
   asio::awaitable<void> AcceptLoop() {
     auto self = shared_from_this();
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        continue;  // e.g. EMFILE: keep serving
-      }
-      if (connections.load() >= options.max_connections) {
-        boost::system::error_code ignore;
-        socket.close(ignore);
-        LogWarn("http_connection_refused").Kv("reason", "max_connections");
-        continue;
-      }
+    while (auto accepted = co_await gate.Next(acceptor)) {
       // A strand per connection: a streamed response's writer wakes it from other threads.
-      asio::co_spawn(asio::make_strand(io), Session(std::move(socket)), asio::detached);
+      asio::co_spawn(asio::make_strand(io), Session(std::move(*accepted)), asio::detached);
     }
   }
 
-  static HttpRequest Convert(http::request<http::string_body>& req, const std::string& remote) {
+  // The request line and headers (the body is read later, if at all).
+  static HttpRequest ConvertHead(const http::request<http::string_body>& req, const std::string& remote) {
     HttpRequest r;
     r.method = std::string(req.method_string());
     r.target = std::string(req.target());
@@ -84,7 +89,6 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       r.headers[name] = std::string(f.value());
     }
-    r.body = std::move(req.body());
     return r;
   }
 
@@ -219,27 +223,55 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     while (!watch->done) co_await wake->async_wait(kNoThrow);
   }
 
-  asio::awaitable<void> Session(tcp::socket socket) {
-    auto self = shared_from_this();
-    ++connections;
-    struct Guard {
-      std::atomic<size_t>& c;
-      ~Guard() { --c; }
-    } guard{connections};
-    beast::tcp_stream stream(std::move(socket));
-    std::string remote;
-    {
-      boost::system::error_code ec;
-      auto ep = stream.socket().remote_endpoint(ec);
-      if (!ec) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+  // After answering a request whose body was not read: stop sending, then discard what the
+  // client still sends of the body (at most `left` bytes, 1 MiB, 1 s; into a fixed buffer) so
+  // that closing with unread data does not reset the connection before the client read our
+  // answer.
+  static asio::awaitable<void> LingeringClose(beast::tcp_stream& stream, uint64_t left) {
+    boost::system::error_code ignore;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
+    std::array<char, 4096> sink;
+    left = std::min<uint64_t>(left, uint64_t{1} << 20);
+    stream.expires_after(std::chrono::seconds(1));
+    while (left > 0) {
+      auto [ec, n] = co_await stream.async_read_some(asio::buffer(sink), kNoThrow);
+      if (ec) break;
+      left -= std::min<uint64_t>(left, n);
     }
+    stream.socket().close(ignore);
+  }
+
+  // The answer to a header that arrived but was refused before its body, if any.
+  std::optional<HttpResponse> CheckHead(const http::request_parser<http::string_body>& parser,
+                                        const HttpRequest& head) const {
+    if (auto len = parser.content_length(); len && *len > options.max_body_bytes) {
+      Count("body_too_large");
+      return HttpResponse::Error(413, "payload_too_large",
+                                 "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
+    }
+    if (!options.check_headers) return std::nullopt;
+    auto refused = options.check_headers(head);
+    if (refused) Count(refused->status == 401 ? "unauthenticated" : refused->status == 413 ? "body_too_large" : "refused_by_check");
+    return refused;
+  }
+
+  asio::awaitable<void> Session(net::Accepted accepted) {
+    auto self = shared_from_this();
+    const net::ConnectionLimiter::Slot slot = std::move(accepted.slot);  // held until the session ends
+    const std::string remote = std::move(accepted.peer);
+    beast::tcp_stream stream(std::move(accepted.socket));
     beast::flat_buffer buffer;
+    bool linger = false;  // the last request's body was left unread
+    uint64_t unread = 0;  // how much of it is still to come (unknown: as much as we drain)
     for (;;) {
       http::request_parser<http::string_body> parser;
-      parser.body_limit(options.max_body_bytes);
+      // The header may announce any length: CheckHead answers 413 for it, knowing how much of
+      // the body is still to come. The limit set after the header catches chunked bodies.
+      parser.body_limit(std::numeric_limits<std::uint64_t>::max());
       parser.header_limit(static_cast<uint32_t>(options.max_header_bytes));
-      stream.expires_after(options.read_timeout);
-      auto [ec, n] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+      stream.expires_after(options.header_timeout);
+      auto [ec, n] = co_await http::async_read_header(stream, buffer, parser, kNoThrow);
+      if (ec == beast::error::timeout && parser.got_some()) Count("header_timeout");
       if (ec == http::error::end_of_stream || ec == asio::error::eof || ec == beast::error::timeout ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
         break;
@@ -247,24 +279,55 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       HttpResponse resp;
       bool keep_alive = false;
       unsigned version = 11;
-      if (ec == http::error::body_limit) {
+      std::optional<HttpResponse> refused;
+      if (!ec) {
+        auto& req = parser.get();
+        version = req.version();
+        HttpRequest head = ConvertHead(req, remote);
+        refused = CheckHead(parser, head);
+        parser.body_limit(options.max_body_bytes);
+        if (!refused && !parser.is_done()) {
+          if (beast::iequals(req[http::field::expect], "100-continue")) {
+            stream.expires_after(options.write_timeout);
+            static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+            (void)co_await asio::async_write(stream, asio::buffer(kContinue, sizeof(kContinue) - 1), kNoThrow);
+          }
+          stream.expires_after(options.read_timeout);
+          auto [bec, bn] = co_await http::async_read(stream, buffer, parser, kNoThrow);
+          ec = bec;
+          if (ec == beast::error::timeout || ec == asio::error::eof || ec == asio::error::connection_reset ||
+              ec == asio::error::operation_aborted || ec == http::error::partial_message) {
+            break;
+          }
+        }
+        if (!ec && !refused) {
+          keep_alive = req.keep_alive();
+          head.body = std::move(req.body());
+          stream.expires_never();
+          Answer answer = co_await Dispatch(std::move(head));
+          if (answer.stream) {
+            co_await Stream(stream, answer, version);
+            co_return;
+          }
+          resp = std::move(*answer.response);
+        }
+      }
+      if (refused) {
+        resp = std::move(*refused);
+      } else if (ec == http::error::body_limit) {
+        Count("body_too_large");
         resp = HttpResponse::Error(413, "payload_too_large",
                                    "request body exceeds " + std::to_string(options.max_body_bytes) + " bytes");
       } else if (ec == http::error::header_limit) {
+        Count("header_too_large");
         resp = HttpResponse::Error(431, "header_too_large", "request headers too large");
       } else if (ec) {
         resp = HttpResponse::Error(400, "bad_request", "malformed HTTP request: " + ec.message());
-      } else {
-        auto& req = parser.get();
-        keep_alive = req.keep_alive();
-        version = req.version();
-        stream.expires_never();
-        Answer answer = co_await Dispatch(Convert(req, remote));
-        if (answer.stream) {
-          co_await Stream(stream, answer, version);
-          break;
-        }
-        resp = std::move(*answer.response);
+      }
+      linger = !parser.is_done();
+      if (linger) {
+        const auto len = parser.content_length_remaining();
+        unread = len ? (*len > buffer.size() ? *len - buffer.size() : 0) : UINT64_MAX;
       }
       http::response<http::string_body> out{static_cast<http::status>(resp.status), version};
       out.set(http::field::server, "edgesplit");
@@ -275,7 +338,12 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       out.prepare_payload();
       stream.expires_after(options.write_timeout);
       auto [wec, wn] = co_await http::async_write(stream, out, kNoThrow);
+      if (wec) linger = false;
       if (wec || !keep_alive) break;
+    }
+    if (linger) {
+      co_await LingeringClose(stream, unread);
+      co_return;
     }
     boost::system::error_code ignore;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignore);
@@ -290,6 +358,8 @@ Status HttpServerOptions::Validate() const {
   if (ec) errs += "bind_address '" + bind_address + "' is not an IP address; ";
   if (max_body_bytes == 0) errs += "max_body_bytes must be positive; ";
   if (max_connections == 0) errs += "max_connections must be positive; ";
+  if (max_connections_per_peer == 0) errs += "max_connections_per_peer must be positive; ";
+  if (header_timeout.count() <= 0) errs += "header_timeout must be positive; ";
   if (read_timeout.count() <= 0) errs += "read_timeout must be positive; ";
   if (write_timeout.count() <= 0) errs += "write_timeout must be positive; ";
   if (stream_limits.max_chunks == 0 || stream_limits.max_bytes == 0) errs += "stream_limits must be positive; ";

@@ -1,7 +1,10 @@
 // A small HTTP/1.1 server on Boost.Beast for /metrics, health probes and the REST API.
 // The handler is pure over HttpRequest/HttpResponse and may answer asynchronously (the
-// inference gateway answers when the pipeline does). Every read has a deadline, every body a
-// size limit, and the number of connections is bounded.
+// inference gateway answers when the pipeline does). Every read has a deadline (the header its
+// own, short one: a slow client cannot hold a slot for long), every body a size limit, and the
+// connections are bounded in total and per peer address. The header is read first: a request
+// whose Content-Length exceeds the limit, or that the header check refuses (e.g. a wrong
+// bearer token), is answered without its body being read, and the connection is closed.
 // A handler may instead start a stream (Server-Sent Events over chunked encoding): it gets a
 // StreamWriter whose chunks the connection writes as they come, each write with the write
 // deadline; the connection closes after the stream.
@@ -14,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -78,15 +82,34 @@ class Responder {
 
 using HttpHandler = std::function<void(HttpRequest request, Responder respond)>;
 
+// Looks at a request before its body is read (`head.body` is empty). A response refuses the
+// request: it is sent as is and the connection closes with the body unread. Called on any
+// thread: it must only read immutable state.
+using HttpHeaderCheck = std::function<std::optional<HttpResponse>(const HttpRequest& head)>;
+
+// Refusals counted by the daemon's metrics. Called on any thread; reasons are bounded labels.
+struct HttpServerCounters {
+  std::function<void(const char* reason)> connection_refused;  // max_connections | max_per_peer
+  std::function<void(const char* reason)> accept_error;        // fd_exhausted | other
+  // header_timeout | header_too_large | body_too_large | unauthenticated | refused_by_check
+  std::function<void(const char* reason)> request_refused;
+};
+
 struct HttpServerOptions {
   std::string bind_address = "127.0.0.1";  // loopback unless configured otherwise
   uint16_t port = 0;                       // 0 = pick a free port (see HttpServer::port())
   size_t max_body_bytes = size_t{64} << 20;
   size_t max_header_bytes = 16 << 10;
-  std::chrono::milliseconds read_timeout{30000};
+  // From accept (or the end of the previous response) until the whole header is in; also how
+  // long a keep-alive connection may idle.
+  std::chrono::milliseconds header_timeout{5000};
+  std::chrono::milliseconds read_timeout{30000};  // the body
   std::chrono::milliseconds write_timeout{30000};
   size_t max_connections = 512;
+  size_t max_connections_per_peer = 64;  // per peer IP address
   StreamLimits stream_limits;  // per streamed response: chunks queued for a slow client
+  HttpHeaderCheck check_headers;  // optional
+  HttpServerCounters counters;    // optional
   Status Validate() const;
 };
 

@@ -11,7 +11,9 @@ using asio::use_awaitable;
 Status StatusFromError(const boost::system::error_code& ec, bool deadline_fired, const std::string& what) {
   if (!ec) return Status::Ok();
   if (deadline_fired) return DeadlineExceeded(what + ": deadline exceeded");
-  if (ec == asio::error::eof) return Unavailable(what + ": peer closed the connection");
+  // A TLS peer that closes without close_notify reads as a truncated stream: the same event.
+  if (ec == asio::error::eof || ec == asio::ssl::error::stream_truncated)
+    return Unavailable(what + ": peer closed the connection");
   return Unavailable(what + ": " + ec.message());
 }
 
@@ -19,7 +21,7 @@ namespace {
 
 // Runs `op` (an awaitable<tuple<error_code, size_t>>) racing a timer.
 template <typename Op>
-Awaitable<Status> WithDeadline(tcp::socket& socket, Op op, Duration deadline, const char* what,
+Awaitable<Status> WithDeadline(Stream& socket, Op op, Duration deadline, const char* what,
                                size_t* transferred = nullptr) {
   if (deadline == kNoDeadline) {
     auto [ec, n] = co_await std::move(op);
@@ -40,12 +42,12 @@ Awaitable<Status> WithDeadline(tcp::socket& socket, Op op, Duration deadline, co
 
 }  // namespace
 
-Awaitable<Status> ReadExactly(tcp::socket& socket, asio::mutable_buffer buf, Duration deadline, size_t* bytes_read) {
+Awaitable<Status> ReadExactly(Stream& socket, asio::mutable_buffer buf, Duration deadline, size_t* bytes_read) {
   co_return co_await WithDeadline(socket, asio::async_read(socket, buf, as_tuple(use_awaitable)), deadline, "read",
                                   bytes_read);
 }
 
-Awaitable<Status> WriteAll(tcp::socket& socket, const std::vector<asio::const_buffer>& bufs, Duration deadline) {
+Awaitable<Status> WriteAll(Stream& socket, const std::vector<asio::const_buffer>& bufs, Duration deadline) {
   co_return co_await WithDeadline(socket, asio::async_write(socket, bufs, as_tuple(use_awaitable)), deadline, "write");
 }
 
@@ -58,7 +60,9 @@ Result<tcp::endpoint> ResolveEndpoint(const std::string& host_port) {
   return tcp::endpoint(addr, hp.port);
 }
 
-Awaitable<Result<tcp::socket>> Connect(const std::string& host_port, Duration deadline) {
+Awaitable<Result<Stream>> Connect(std::string host_port, Duration deadline, security::TlsPtr tls,
+                                  PeerRequirement want) {
+  const auto start = std::chrono::steady_clock::now();
   auto ep = ResolveEndpoint(host_port);
   if (!ep.ok()) co_return ep.status();
   auto ex = co_await asio::this_coro::executor;
@@ -71,7 +75,16 @@ Awaitable<Result<tcp::socket>> Connect(const std::string& host_port, Duration de
   auto [ec] = std::get<0>(result);
   if (ec) co_return Unavailable("connect to " + host_port + ": " + ec.message());
   socket.set_option(tcp::no_delay(true), ec);
-  co_return std::move(socket);
+  Stream stream(std::move(socket), tls);
+  const auto left = deadline == kNoDeadline ? std::chrono::steady_clock::duration(std::chrono::hours(24))
+                                            : std::max<std::chrono::steady_clock::duration>(
+                                                  std::chrono::milliseconds(1),
+                                                  deadline - (std::chrono::steady_clock::now() - start));
+  Status hs = co_await stream.Handshake(false, left);
+  if (!hs.ok()) co_return Status(hs.code(), "connect to " + host_port + ": " + hs.message());
+  Status who = CheckPeer(stream, want);
+  if (!who.ok()) co_return Status(who.code(), "connect to " + host_port + ": " + who.message());
+  co_return std::move(stream);
 }
 
 Result<tcp::acceptor> Listen(asio::any_io_executor ex, const std::string& host_port, int backlog) {

@@ -6,7 +6,7 @@
 
 namespace edgesplit::net {
 
-Awaitable<Status> ReadMessage(tcp::socket& socket, google::protobuf::MessageLite* msg, Duration deadline,
+Awaitable<Status> ReadMessage(Stream& socket, google::protobuf::MessageLite* msg, Duration deadline,
                               size_t max_bytes) {
   std::array<uint8_t, kLengthPrefixBytes> prefix{};
   Status s = co_await ReadExactly(socket, asio::buffer(prefix), deadline);
@@ -33,7 +33,7 @@ Result<std::string> SerializeFramed(const google::protobuf::MessageLite& msg) {
   return FrameBody(body);
 }
 
-Awaitable<Status> WriteMessage(tcp::socket& socket, const google::protobuf::MessageLite& msg, Duration deadline) {
+Awaitable<Status> WriteMessage(Stream& socket, const google::protobuf::MessageLite& msg, Duration deadline) {
   auto framed = SerializeFramed(msg);
   if (!framed.ok()) co_return framed.status();
   std::vector<asio::const_buffer> bufs;
@@ -41,7 +41,7 @@ Awaitable<Status> WriteMessage(tcp::socket& socket, const google::protobuf::Mess
   co_return co_await WriteAll(socket, bufs, deadline);
 }
 
-MessageOutbox::MessageOutbox(tcp::socket& socket, Options options)
+MessageOutbox::MessageOutbox(Stream& socket, Options options)
     : socket_(socket), options_(options), wake_(socket.get_executor()) {
   wake_.expires_at(asio::steady_timer::time_point::max());
 }

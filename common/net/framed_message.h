@@ -1,4 +1,4 @@
-// Length-prefixed protobuf messages over a TCP socket, with deadlines (the control channel
+// Length-prefixed protobuf messages over a Stream (TLS or TCP), with deadlines (the control channel
 // framing: 4-byte big-endian length + serialized message). The length is validated against
 // `max_bytes` before the body buffer is allocated.
 //
@@ -20,11 +20,11 @@ namespace edgesplit::net {
 // Reads one message into `msg`. Errors: unavailable (closed/reset), deadline_exceeded,
 // resource_exhausted (length over max_bytes: the caller should close the connection),
 // invalid_argument (body does not parse).
-Awaitable<Status> ReadMessage(tcp::socket& socket, google::protobuf::MessageLite* msg, Duration deadline,
+Awaitable<Status> ReadMessage(Stream& socket, google::protobuf::MessageLite* msg, Duration deadline,
                               size_t max_bytes = kDefaultMaxMessageBytes);
 
 // Serialises and writes one message.
-Awaitable<Status> WriteMessage(tcp::socket& socket, const google::protobuf::MessageLite& msg, Duration deadline);
+Awaitable<Status> WriteMessage(Stream& socket, const google::protobuf::MessageLite& msg, Duration deadline);
 
 // Prefix + serialized message, ready for MessageOutbox::Push.
 Result<std::string> SerializeFramed(const google::protobuf::MessageLite& msg);
@@ -35,7 +35,7 @@ class MessageOutbox {
     size_t max_queued = 1024;                       // messages waiting to be written
     Duration write_deadline = std::chrono::seconds(10);  // per message
   };
-  MessageOutbox(tcp::socket& socket, Options options);
+  MessageOutbox(Stream& socket, Options options);
 
   // Queues a message; resource_exhausted when the queue is full, failed_precondition once closed.
   Status Push(const google::protobuf::MessageLite& msg);
@@ -48,7 +48,7 @@ class MessageOutbox {
   void Close();
 
  private:
-  tcp::socket& socket_;
+  Stream& socket_;
   Options options_;
   std::deque<std::string> queue_;
   asio::steady_timer wake_;

@@ -314,6 +314,8 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
           {"data_address", n.data_address},
           {"agent_version", n.agent_version},
           {"trusted", n.trusted},
+          {"trust_source", TrustSourceName(n.trust_source)},
+          {"claims_trusted", n.claims_trusted},
           {"incarnation", n.incarnation},
           {"last_seen_ms_ago", Num(ToMillis(now - n.last_seen))},
           {"heartbeats_total", n.heartbeats_total},
@@ -427,7 +429,8 @@ json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_m
           {"cost_ms", Num(e.cost_ms)},
           {"current_ms", Num(e.current_ms)},
           {"candidate_ms", Num(e.candidate_ms)},
-          {"duration_ms", Num(e.duration_ms)}};
+          {"duration_ms", Num(e.duration_ms)},
+          {"stages", e.stages}};
 }
 
 json::object PlanResultToJsonObject(const planner::PlanResult& r) {

@@ -24,6 +24,7 @@ int HttpStatusFor(StatusCode code) {
     case StatusCode::kUnavailable: return 503;
     case StatusCode::kDeadlineExceeded: return 504;
     case StatusCode::kAborted: return 409;
+    case StatusCode::kPermissionDenied: return 403;
     case StatusCode::kDataLoss: return 500;
     case StatusCode::kInternal: return 500;
   }
@@ -124,6 +125,19 @@ bool ParseCount(const std::string& s, uint64_t* out) {
 
 }  // namespace
 
+std::optional<HttpResponse> RestApi::CheckHeaders(const HttpRequest& head) const {
+  const auto parts = Split(head.path);
+  if (parts.empty() || parts[0] != "v1") return std::nullopt;  // probes and /metrics: no token
+  if (!options_.bearer_token.empty() && head.Header("authorization") != "Bearer " + options_.bearer_token)
+    return HttpResponse::Error(401, "unauthenticated", "missing or wrong bearer token");
+  const bool is_infer = parts.size() == 4 && parts[1] == "deployments" && parts[3] == "infer";
+  uint64_t length = 0;
+  if (!is_infer && ParseCount(head.Header("content-length"), &length) && length > options_.max_json_bytes)
+    return HttpResponse::Error(413, "payload_too_large",
+                               "body exceeds " + std::to_string(options_.max_json_bytes) + " bytes");
+  return std::nullopt;
+}
+
 HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond, bool* async) {
   const auto parts = Split(req.path);
   const std::string& m = req.method;
@@ -172,7 +186,10 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
       auto* t = v->as_object().if_contains("trusted");
       if (!t || !t->is_bool()) return ErrorResponse(InvalidArgument("trust.trusted: required boolean"));
       if (Status s = controller_->SetTrusted(parts[2], t->as_bool(), now); !s.ok()) return ErrorResponse(s);
-      return Json(200, NodeToJson(*controller_->registry().Find(parts[2]), now));
+      // A name not registered yet is pre-approved (or pre-revoked): the decision waits for it.
+      if (const NodeRecord* rec = controller_->registry().Find(parts[2])) return Json(200, NodeToJson(*rec, now));
+      return Json(200, json::object{{"name", parts[2]}, {"trusted", t->as_bool()}, {"trust_source", "api"},
+                                    {"registered", false}});
     }
   } else if (coll == "models") {
     if (m != "GET") return MethodNotAllowed(m, req.path);

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,8 @@ struct GenerationSummary {
   int64_t tokens = 0;
   double ttft_ms = 0;
   double ms_per_token = 0;
+  int moves = 0;            // times the session moved to another epoch
+  double stall_ms_max = 0;  // largest stall of a move (ms)
   uint64_t epoch = 0;
 };
 // Called for every generated token in order, as it is produced; false cancels the generation.
@@ -67,6 +70,10 @@ class RestApi {
           std::function<std::string()> metrics_text, std::function<bool()> ready);
 
   void Handle(HttpRequest request, Responder respond);
+  // The checks a request's header settles, for the server to run before reading the body: a
+  // wrong or missing bearer token (401) and a Content-Length over the route's limit (413).
+  // Reads only the options: callable from any thread.
+  std::optional<HttpResponse> CheckHeaders(const HttpRequest& head) const;
   // POST /v1/deployments/{name}/generate runs through `generate` (unset: 503).
   void SetGenerate(GenerateFn generate) { generate_ = std::move(generate); }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common/base/clock.h"
+#include "orchestrator/cluster/trust_list.h"
 
 namespace edgesplit::orch {
 
@@ -55,7 +56,7 @@ struct RegisterInfo {
   std::string version;
   CapacityReport capacity;
   std::string data_address;
-  bool trusted = false;
+  bool trusted = false;  // the agent's own claim: shown, never trusted (trust_list.h)
   std::vector<std::string> models;
   uint64_t incarnation = 0;
 };
@@ -67,7 +68,10 @@ struct NodeRecord {
   std::string name;
   std::string data_address;
   std::string agent_version;
+  // The operator's decision (TrustList), kept in sync by the registry; never the agent's claim.
   bool trusted = false;
+  TrustSource trust_source = TrustSource::kNone;
+  bool claims_trusted = false;  // what the agent said at registration (display only)
   uint64_t incarnation = 0;
   std::vector<std::string> models;
   CapacityReport profile;

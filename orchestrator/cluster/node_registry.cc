@@ -42,6 +42,7 @@ Status NodeRegistryOptions::Validate() const {
   if (dead_after <= suspect_after) errs += "dead_after must exceed suspect_after; ";
   if (disconnect_grace < Duration::zero()) errs += "disconnect_grace must not be negative; ";
   if (max_nodes == 0) errs += "max_nodes must be positive; ";
+  if (Status s = ValidateTrustedNodes(trusted_nodes); !s.ok()) errs += s.message() + "; ";
   if (!errs.empty()) return InvalidArgument(errs.substr(0, errs.size() - 2));
   return Status::Ok();
 }
@@ -81,7 +82,10 @@ Result<RegisterKind> NodeRegistry::Register(const RegisterInfo& info, TimePoint 
   NodeRecord& n = it->second;
   n.data_address = info.data_address;
   n.agent_version = info.version;
-  n.trusted = info.trusted;
+  // The claim is recorded for display; trust stays the operator's (a re-registration, whatever
+  // it says, cannot change it).
+  n.claims_trusted = info.trusted;
+  ApplyTrust(n);
   n.incarnation = info.incarnation;
   n.models = info.models;
   n.profile = info.capacity;
@@ -132,10 +136,20 @@ std::vector<NodeTransition> NodeRegistry::Tick(TimePoint now) {
   return out;
 }
 
+void NodeRegistry::ApplyTrust(NodeRecord& n) const {
+  n.trusted = trust_.IsTrusted(n.name);
+  n.trust_source = trust_.SourceOf(n.name);
+}
+
 Status NodeRegistry::SetTrusted(const std::string& node, bool trusted) {
-  auto it = nodes_.find(node);
-  if (it == nodes_.end()) return NotFound("unknown node " + node);
-  it->second.trusted = trusted;
+  ES_RETURN_IF_ERROR(trust_.Set(node, trusted));
+  if (auto it = nodes_.find(node); it != nodes_.end()) ApplyTrust(it->second);
+  return Status::Ok();
+}
+
+Status NodeRegistry::RestoreTrust(const std::map<std::string, bool>& decisions) {
+  ES_RETURN_IF_ERROR(trust_.Restore(decisions));
+  for (auto& [name, n] : nodes_) ApplyTrust(n);
   return Status::Ok();
 }
 

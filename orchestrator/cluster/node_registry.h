@@ -21,6 +21,8 @@ struct NodeRegistryOptions {
   Duration dead_after = std::chrono::milliseconds(1500);
   Duration disconnect_grace = std::chrono::milliseconds(300);
   size_t max_nodes = 100000;
+  // The operator's trusted nodes (config `trusted_nodes`); API decisions override them.
+  std::vector<std::string> trusted_nodes;
   Status Validate() const;
 };
 
@@ -36,7 +38,8 @@ const char* RegisterKindName(RegisterKind k);
 
 class NodeRegistry {
  public:
-  explicit NodeRegistry(NodeRegistryOptions options = {}) : options_(options) {}
+  explicit NodeRegistry(NodeRegistryOptions options = {})
+      : options_(options), trust_(options_.trusted_nodes, options_.max_nodes) {}
 
   // Adds or refreshes a node. Errors: invalid_argument (empty name or address),
   // resource_exhausted (max_nodes).
@@ -47,8 +50,13 @@ class NodeRegistry {
   void Disconnected(const std::string& node, TimePoint now, std::vector<NodeTransition>* transitions);
   // Applies timeouts; returns the transitions that happened.
   std::vector<NodeTransition> Tick(TimePoint now);
-  // Operator override of the trust flag (a privacy change). Errors: not_found.
+  // The operator's trust decision for `node`, registered or not (a pre-approval); it outlives
+  // re-registrations. Errors: invalid_argument, resource_exhausted (TrustList::Set).
   Status SetTrusted(const std::string& node, bool trusted);
+  // Installs persisted trust decisions (at start, before agents register).
+  Status RestoreTrust(const std::map<std::string, bool>& decisions);
+  bool IsTrusted(const std::string& node) const { return trust_.IsTrusted(node); }
+  const TrustList& trust() const { return trust_; }
   // Forgets a dead node. Errors: not_found, failed_precondition (not dead).
   Status Remove(const std::string& node);
 
@@ -61,7 +69,9 @@ class NodeRegistry {
 
  private:
   void Move(NodeRecord& n, NodeState to, const std::string& reason, std::vector<NodeTransition>* out);
+  void ApplyTrust(NodeRecord& n) const;
   NodeRegistryOptions options_;
+  TrustList trust_;
   std::map<std::string, NodeRecord> nodes_;
 };
 

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "common/base/log.h"
+#include "orchestrator/controller/trust_rules.h"
 
 namespace edgesplit::orch {
 
@@ -59,6 +60,10 @@ void Controller::EmitDecision(const Deployment& d, const Decision& dec, TimePoin
   e.current_ms = dec.current_ms;
   e.candidate_ms = dec.candidate_ms;
   e.epoch = d.epoch;
+  for (const auto& s : dec.stages) {
+    if (!e.stages.empty()) e.stages += " -> ";
+    e.stages += s.node + "[" + std::to_string(s.first_layer) + "," + std::to_string(s.end_layer) + ")";
+  }
   Emit(std::move(e), now);
 }
 
@@ -171,9 +176,30 @@ Status Controller::SetPolicy(const PolicySettings& settings) {
 }
 
 Status Controller::SetTrusted(const std::string& node, bool trusted, TimePoint now) {
+  const bool was = registry_.IsTrusted(node);
   ES_RETURN_IF_ERROR(registry_.SetTrusted(node, trusted));
+  dirty_ = true;  // trust decisions are persisted
+  Event e;
+  e.type = "node";
+  e.node = node;
+  e.kind = trusted ? "trusted" : "untrusted";
+  e.reason = std::string("operator decision") + (registry_.Find(node) ? "" : " (node not registered yet)");
+  Emit(std::move(e), now);
+  if (was == trusted) return Status::Ok();
   for (auto& [name, d] : deployments_) {
-    if (d.status != DeploymentStatus::kAdopting) Evaluate(d, Trigger::kTrustChange, now);
+    if (d.status == DeploymentStatus::kAdopting) continue;  // evaluated once re-adopted
+    if (d.rollout && !d.rollout->finished()) {
+      // A grant waits for the rollout in flight (the periodic evaluation sees it). A revocation
+      // aborts a rollout that has not committed yet if its new plan relies on the node; after
+      // commit the rollout completes and AfterRollout re-plans at once.
+      if (trusted || d.rollout->committed()) continue;
+      if (TrustViolation(d.rollout->spec().to, d.spec.trusted_prefix_layers, registry_).empty()) continue;
+      if (auto cmds = d.rollout->Abort("node " + node + " is no longer trusted", now); cmds.ok()) Push(std::move(*cmds));
+      AfterRollout(d, now);
+    }
+    // A revocation that breaks the committed plan is a "current plan no longer works" decision:
+    // the policy replaces it at once, cool-down or not.
+    Evaluate(d, Trigger::kTrustChange, now);
   }
   return Status::Ok();
 }
@@ -183,6 +209,11 @@ Result<Route> Controller::RouteFor(const std::string& deployment) const {
   if (it == deployments_.end()) return NotFound("unknown deployment " + deployment);
   const Deployment& d = it->second;
   if (d.epoch == 0 || d.stages.empty()) return Unavailable("deployment " + deployment + " has no committed plan yet");
+  // Trust was revoked from a node this epoch relies on: nothing new goes to it; requests wait
+  // (within their deadline) for the epoch that moves off it.
+  if (std::string why = TrustViolation(d.stages, d.spec.trusted_prefix_layers, registry_); !why.empty())
+    return Unavailable("deployment " + deployment + " epoch " + std::to_string(d.epoch) + " is on hold: " + why +
+                       "; waiting for the next epoch");
   return Route{d.stages.front().node, d.stages.front().data_address, d.epoch};
 }
 

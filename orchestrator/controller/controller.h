@@ -83,7 +83,15 @@ class Controller {
   // Re-evaluates a deployment now (trigger "manual"), ignoring the evaluation interval.
   Status Reevaluate(const std::string& name, TimePoint now);
   Status SetPolicy(const PolicySettings& settings);
+  // The operator's trust decision (persisted; the node need not be registered). A revocation
+  // re-plans at once every deployment whose entry or privacy-restricted layers are on the node
+  // (cool-down waived), and RouteFor holds their requests until the new epoch commits.
+  // Errors: invalid_argument (bad name), resource_exhausted (too many decisions).
   Status SetTrusted(const std::string& node, bool trusted, TimePoint now);
+  // Installs persisted trust decisions (at start, before agents register).
+  Status RestoreTrust(const std::map<std::string, bool>& decisions) { return registry_.RestoreTrust(decisions); }
+  // Unavailable before the first commit, and while the committed epoch puts the entry or a
+  // privacy-restricted layer on a node the operator does not trust (after a revocation).
   Result<Route> RouteFor(const std::string& deployment) const;
   void ObserveRequest(const std::string& deployment, double latency_ms, bool ok, TimePoint now);
 
@@ -137,6 +145,7 @@ class Controller {
   TimePoint last_probe_{};
   bool started_ = false;
   bool dirty_ = false;
+  bool in_trust_replan_ = false;  // AfterRollout's re-plan after a revocation (no recursion)
 };
 
 }  // namespace edgesplit::orch

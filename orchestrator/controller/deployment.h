@@ -22,7 +22,10 @@ namespace edgesplit::orch {
 struct DeploymentSpec {
   std::string name;
   std::string model;
-  std::string entry_node;  // the planner's source; empty: chosen at creation (fastest trusted)
+  // The planner's source; empty: chosen at creation (the fastest operator-trusted node). It must
+  // be trusted by the operator; when its trust is revoked the entry moves to the fastest trusted
+  // node and this field follows at the commit of that epoch.
+  std::string entry_node;
   planner::Objective objective;
   double slo_latency_ms = 0;  // 0: no SLO
   int trusted_prefix_layers = 0;
@@ -72,8 +75,9 @@ struct Deployment {
 // The route a client request takes: the entry's data port and the epoch it serves.
 struct Route {
   std::string entry_node;
-  std::string entry_address;
+  std::string entry_address;  // empty: none now (requests wait for one within their deadline)
   uint64_t epoch = 0;
+  std::string unavailable_reason;  // why there is no entry address
 };
 
 }  // namespace edgesplit::orch

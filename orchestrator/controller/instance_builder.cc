@@ -96,6 +96,8 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
       }
     }
   }
+  // The entry receives the clients' raw inputs: it is always a node the operator trusts, never
+  // one that merely says it is trusted (an agent's claim is not in NodeRecord::trusted).
   std::string source = spec.entry_node;
   if (source.empty()) {
     double best = -1;
@@ -105,10 +107,15 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
         source = n->name;
       }
     }
-    if (source.empty()) source = nodes.front()->name;
+    if (source.empty())
+      return FailedPrecondition("no alive node trusted by the operator can be the entry for model " + spec.model +
+                                " (trust nodes with trusted_nodes in the orchestrator's config or PUT /v1/nodes/{name}/trust)");
   }
   if (std::none_of(nodes.begin(), nodes.end(), [&](const NodeRecord* n) { return n->name == source; }))
     return FailedPrecondition("entry node " + source + " is not alive");
+  if (!registry.IsTrusted(source))
+    return FailedPrecondition("entry node " + source + " is not trusted by the operator (trusted_nodes in the "
+                              "orchestrator's config or PUT /v1/nodes/" + source + "/trust)");
   inst.source = source;
   // The data plane returns results to the entry (the first stage), and clients talk to it: the
   // entry is the source, so layer 0 stays there and the planner's cost model matches reality

@@ -27,9 +27,9 @@ Result<int64_t> KvContextTokens(const DeploymentSpec& spec, const Manifest& mani
 // The instance for `spec` over the alive nodes that can serve its model. Node memory is the
 // available memory plus the weights the node already holds for this deployment; a pair without
 // a measurement uses `default_link`, capped by the sender's egress limit. The entry node
-// (spec.entry_node, else the fastest trusted node) is the source and holds layer 0.
-// NotFound for an unknown model, FailedPrecondition when no alive node can serve it or the
-// entry is not alive. Each layer's state_bytes_per_token comes from the manifest and the
+// (spec.entry_node, else the fastest operator-trusted node) is the source and holds layer 0.
+// NotFound for an unknown model, FailedPrecondition when no alive node can serve it, the
+// entry is not alive or not trusted by the operator, or no trusted node can be the entry. Each layer's state_bytes_per_token comes from the manifest and the
 // reservation is kv_reserve_tokens = kv_sessions x KvContextTokens(spec).
 Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& spec, const ModelCatalog& catalog,
                                                         const NodeRegistry& registry, const LinkTable& links,

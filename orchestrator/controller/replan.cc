@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "orchestrator/controller/controller.h"
+#include "orchestrator/controller/trust_rules.h"
 #include "orchestrator/planner/assignment.h"
 
 namespace edgesplit::orch {
@@ -26,7 +27,11 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     for (const auto& [t, ms] : d.observed_ms) n += now - t <= options_.policy.slo_window ? 1 : 0;
     in.request_rate = static_cast<double>(n) / std::max(1e-3, ToSeconds(options_.policy.slo_window));
   }
-  auto inst = BuildInstance(d.spec);
+  // The entry must be trusted by the operator: when it no longer is, plan with the default
+  // choice (the fastest trusted node); the spec takes the new entry when its epoch commits.
+  DeploymentSpec spec = d.spec;
+  if (!spec.entry_node.empty() && !registry_.IsTrusted(spec.entry_node)) spec.entry_node.clear();
+  auto inst = BuildInstance(spec);
   std::set<std::string> alive;
   for (const auto& n : registry_.AliveNodes()) alive.insert(n);
   Trigger trigger = hint;
@@ -51,6 +56,13 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
         break;
       }
       in.current_valid = true;
+    }
+    if (in.current_valid) {
+      if (std::string why = TrustViolation(d.stages, d.spec.trusted_prefix_layers, registry_); !why.empty()) {
+        in.current_valid = false;
+        in.current_invalid_reason = why;
+        if (trigger != Trigger::kNodeLost) trigger = Trigger::kTrustChange;
+      }
     }
     if (in.current_valid) {
       auto cost = planner::Evaluate(*inst, in.current);
@@ -113,6 +125,9 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   in.confirmations = d.confirmations;
   in.trigger = trigger;
   Decision dec = Decide(options_.policy, in);
+  if (dec.adopt() && in.has_current && !d.stages.empty() && !dec.stages.empty() &&
+      dec.stages.front().node != d.stages.front().node)
+    dec.reason += "; the entry moves from " + d.stages.front().node + " to " + dec.stages.front().node;
   if (dec.adopt()) {
     d.confirmations = 0;
     d.pending_candidate.clear();

@@ -4,6 +4,7 @@
 
 #include "common/base/log.h"
 #include "orchestrator/controller/controller.h"
+#include "orchestrator/controller/trust_rules.h"
 
 namespace edgesplit::orch {
 
@@ -82,6 +83,9 @@ void Controller::AfterRollout(Deployment& d, TimePoint now) {
         // Committed: new requests go to the new epoch.
         d.epoch = r.spec().to_epoch;
         d.stages = r.spec().to;
+        // The entry is the first stage (the planner pins layer 0 to it); it moves only when the
+        // old one lost the operator's trust, and the spec follows so a restart keeps it.
+        if (!d.stages.empty()) d.spec.entry_node = d.stages.front().node;
         d.last_reconfiguration = now;
         d.baseline_ms = d.rollout_decision.candidate_ms;
         d.adopted_ms = d.rollout_decision.candidate_ms;
@@ -107,7 +111,15 @@ void Controller::AfterRollout(Deployment& d, TimePoint now) {
       d.last_reconfiguration = now;  // cool-down also after an abort, so it never flaps
     }
     for (const auto& w : r.warnings()) LogWarn("rollout_warning").Kv("deployment", d.spec.name).Kv("warning", w);
+    const bool done = r.phase() == RolloutPhase::kDone;
     d.rollout.reset();
+    // Trust was revoked while this rollout was past commit: re-plan now, not at the next tick.
+    // (After an abort the periodic evaluation retries, so a failing rollout cannot spin.)
+    if (done && !in_trust_replan_ && !TrustViolation(d.stages, d.spec.trusted_prefix_layers, registry_).empty()) {
+      in_trust_replan_ = true;
+      Evaluate(d, Trigger::kTrustChange, now);
+      in_trust_replan_ = false;
+    }
   }
 }
 

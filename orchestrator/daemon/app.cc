@@ -6,6 +6,7 @@
 
 #include "common/base/log.h"
 #include "common/http/metrics_text.h"
+#include "common/net/accept_gate.h"
 #include "common/net/async_io.h"
 #include "common/net/framed_message.h"
 #include "common/proto/control.pb.h"
@@ -17,11 +18,12 @@ namespace asio = boost::asio;
 using asio::ip::tcp;
 
 struct OrchestratorApp::Conn {
-  explicit Conn(tcp::socket s) : socket(std::move(s)), outbox(socket, {}) {}
-  tcp::socket socket;
+  explicit Conn(net::Stream s) : socket(std::move(s)), outbox(socket, {}) {}
+  net::Stream socket;
   net::MessageOutbox outbox;
   std::string node;
   uint64_t id = 0;
+  uint64_t incarnation = 0;
 };
 
 namespace {
@@ -44,7 +46,15 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
     if (c.ok()) catalog = std::move(*c);
     else LogWarn("models_dir_missing").Kv("dir", config.models_dir);
   }
+  ES_ASSIGN_OR_RETURN(security::TlsPtr tls, security::TlsContext::Create(config.tls));
+  if (tls->enabled() && tls->self().role != security::Role::kOrchestrator)
+    return InvalidArgument("tls.cert " + config.tls.cert + " has role " + security::RoleName(tls->self().role) +
+                           ", the orchestrator needs role orchestrator");
+  if (!tls->enabled())
+    LogWarn("tls_off").Kv("note", "plaintext control channel and gateway (tls: {mode: off}): any process can register as any node");
+  config.gateway.tls = tls;
   std::unique_ptr<OrchestratorApp> app(new OrchestratorApp(config));
+  app->tls_ = tls;
   ControllerOptions controller_options = config.controller;
   controller_options.planner_clock = SteadyClock::Default();  // time limits in real milliseconds
   app->controller_ = std::make_unique<Controller>(controller_options, std::move(catalog));
@@ -57,6 +67,12 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
       auto st = StateFromJson(*text, config.controller.policy);
       if (!st.ok()) return Status(st.status().code(), app->store_->path() + ": " + st.status().message());
       ES_RETURN_IF_ERROR(app->controller_->SetPolicy(st->policy));
+      ES_RETURN_IF_ERROR(app->controller_->RestoreTrust(st->trust));
+      for (const auto& [node, trusted] : st->trust) {
+        // A persisted decision outranks trusted_nodes: say so when they disagree.
+        if (trusted != (app->controller_->registry().trust().configured().count(node) > 0))
+          LogWarn("trust_decision_overrides_config").Kv("node", node).Kv("trusted", trusted ? "true" : "false");
+      }
       LogInfo("state_loaded").Kv("path", app->store_->path()).Kv("deployments", st->deployments.size());
       app->controller_->Restore(std::move(st->deployments), Now());
       (void)app->controller_->TakeDirty();
@@ -69,6 +85,13 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
   if (!acc.ok()) return Status(acc.status().code(), "control_listen " + config.control_listen + ": " + acc.status().message());
   app->control_address_ = net::LocalAddress(*acc);
   app->acceptor_.emplace(std::move(*acc));
+  OrchestratorMetrics* m = app->metrics_.get();
+  net::AcceptGateOptions gate;
+  gate.port_name = "control";
+  gate.limits = config.control_limits;
+  gate.on_refused = [m](const char* reason) { m->ConnectionRefused("control", reason); };
+  gate.on_accept_error = [m](const char* reason) { m->AcceptError("control", reason); };
+  app->control_gate_.emplace(std::move(gate));
   // Gateway and REST.
   OrchestratorApp* self = app.get();
   app->gateway_ = std::make_unique<Gateway>(
@@ -103,6 +126,14 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
     return InvalidArgument("http_listen: bad port in " + config.http_listen);
   }
   ho.max_body_bytes = config.max_body_bytes;
+  ho.max_connections = config.http_limits.max_connections;
+  ho.max_connections_per_peer = config.http_limits.max_per_peer;
+  ho.header_timeout = std::chrono::milliseconds(config.http_header_timeout_ms);
+  // The token and the body size are checked on the header: a refused body is never read.
+  ho.check_headers = [self](const HttpRequest& head) { return self->api_->CheckHeaders(head); };
+  ho.counters.connection_refused = [m](const char* reason) { m->ConnectionRefused("http", reason); };
+  ho.counters.accept_error = [m](const char* reason) { m->AcceptError("http", reason); };
+  ho.counters.request_refused = [m](const char* reason) { m->HttpRequestRefused(reason); };
   auto http = HttpServer::Start(app->io_, ho, [self](HttpRequest req, Responder respond) {
     self->api_->Handle(std::move(req), std::move(respond));
     self->AfterStep();
@@ -155,14 +186,27 @@ void OrchestratorApp::Stop() {
   LogInfo("orchestrator_stopped");
 }
 
-void OrchestratorApp::RunUntilSignal() {
+void OrchestratorApp::RunUntilSignal(std::function<Result<OrchestratorConfig>()> reload) {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
-  int sig = 0;
-  sigwait(&set, &sig);
-  LogInfo("signal").Kv("signal", sig);
+  sigaddset(&set, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&set, &sig);
+    LogInfo("signal").Kv("signal", sig);
+    if (sig != SIGHUP) break;
+    // SIGHUP re-reads the configuration; what may change at run time is applied (the TLS
+    // revocation list), a broken file is reported and the old settings kept.
+    if (!reload) continue;
+    auto c = reload();
+    if (!c.ok()) {
+      LogError("reload_failed").Kv("error", c.status().ToString());
+      continue;
+    }
+    asio::post(io_, [this, fresh = *c] { Reload(fresh); });
+  }
   Stop();
 }
 
@@ -180,13 +224,11 @@ double OrchestratorApp::TakeMaxHeartbeatLag() { return static_cast<double>(max_l
 
 asio::awaitable<void> OrchestratorApp::AcceptLoop() {
   for (;;) {
-    auto [ec, socket] = co_await acceptor_->async_accept(asio::as_tuple(asio::use_awaitable));
-    if (ec) {
-      if (ec == asio::error::operation_aborted || stopped_) co_return;
-      continue;
-    }
-    socket.set_option(tcp::no_delay(true), ec);
-    asio::co_spawn(io_, Session(std::move(socket)), asio::detached);
+    auto accepted = co_await control_gate_->Next(*acceptor_);  // caps and descriptor backoff
+    if (!accepted || stopped_) co_return;
+    boost::system::error_code ec;
+    accepted->socket.set_option(tcp::no_delay(true), ec);
+    asio::co_spawn(io_, net::WithSlot(std::move(accepted->slot), Session(net::Stream(std::move(accepted->socket), tls_))), asio::detached);
   }
 }
 
@@ -198,9 +240,23 @@ Duration ControlSilenceTimeout(int heartbeat_period_ms) {
 }
 }  // namespace
 
-asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
-  auto conn = std::make_shared<Conn>(std::move(socket));
+asio::awaitable<void> OrchestratorApp::Session(net::Stream stream) {
+  auto conn = std::make_shared<Conn>(std::move(stream));
   conn->id = next_conn_id_++;
+  // Identity first: the TLS handshake (within the registration deadline) and an agent certificate.
+  Status hs = co_await conn->socket.Handshake(true, std::chrono::seconds(10));
+  net::PeerRequirement agent_only;  // a local, not a braced temporary: GCC 12 miscompiles those in coroutines
+  agent_only.roles = {security::Role::kAgent};
+  if (hs.ok()) hs = net::CheckPeer(conn->socket, agent_only);
+  if (!hs.ok()) {
+    metrics_->ControlRefused(hs.code() == StatusCode::kPermissionDenied ? "not_allowed"
+                             : hs.code() == StatusCode::kInvalidArgument ? "bad_certificate"
+                                                                          : "handshake");
+    LogWarn("control_handshake_failed").Kv("peer", conn->socket.PeerLabel()).Kv("error", hs.ToString());
+    boost::system::error_code ec;
+    conn->socket.close(ec);
+    co_return;
+  }
   v1::AgentToOrchestrator msg;
   // Before registration a peer is nobody: a Register is a few KiB, so that is all it may send.
   Status s = co_await net::ReadMessage(conn->socket, &msg, std::chrono::seconds(10),
@@ -211,6 +267,18 @@ asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
   }
   metrics_->ControlMessage("register");
   RegisterInfo info = FromProto(msg.register_());
+  // A node is who its certificate says; a live connection is only replaced by the same identity
+  // with the same or a newer incarnation (a restarted agent), never by an older one.
+  Status who = RegistrationAllowed(*conn, info);
+  if (!who.ok()) {
+    metrics_->ControlRefused(conn->socket.peer().name != info.node ? "name_mismatch" : "older_incarnation");
+    LogWarn("register_refused").Kv("node", info.node).Kv("peer", conn->socket.PeerLabel()).Kv("error", who.ToString());
+    v1::OrchestratorToAgent refuse;
+    refuse.mutable_register_ack()->set_accepted(false);
+    refuse.mutable_register_ack()->set_error(who.ToString());
+    (void)co_await net::WriteMessage(conn->socket, refuse, std::chrono::seconds(5));
+    co_return;
+  }
   auto kind = controller_->OnRegister(info, Now());
   v1::OrchestratorToAgent ack;
   ack.mutable_register_ack()->set_accepted(kind.ok());
@@ -222,7 +290,9 @@ asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
     co_return;
   }
   conn->node = info.node;
+  conn->incarnation = info.incarnation;
   if (auto old = conns_.find(info.node); old != conns_.end()) {
+    LogWarn("agent_connection_replaced").Kv("node", info.node).Kv("old_conn", old->second->id).Kv("new_conn", conn->id);
     boost::system::error_code ec;
     old->second->outbox.Close();
     old->second->socket.close(ec);
@@ -280,6 +350,32 @@ asio::awaitable<void> OrchestratorApp::Session(tcp::socket socket) {
   AfterStep();
 }
 
+Status OrchestratorApp::RegistrationAllowed(const Conn& conn, const RegisterInfo& info) const {
+  const auto& peer = conn.socket.peer();
+  if (peer.authenticated && peer.name != info.node)
+    return PermissionDenied("certificate is for '" + peer.name + "', registration claims '" + info.node + "'");
+  auto live = conns_.find(info.node);
+  if (live != conns_.end() && info.incarnation < live->second->incarnation)
+    return PermissionDenied("'" + info.node + "' is connected with a newer incarnation (" +
+                            std::to_string(live->second->incarnation) + " > " + std::to_string(info.incarnation) + ")");
+  return Status::Ok();
+}
+
+void OrchestratorApp::Reload(const OrchestratorConfig& fresh) {
+  tls_->SetRevoked(fresh.tls.revoked);
+  int closed = 0;
+  for (auto& [node, c] : conns_) {
+    if (c->socket.peer().authenticated && !tls_->Admit(c->socket.peer()).ok()) {
+      LogWarn("revoked_agent_disconnected").Kv("node", node);
+      boost::system::error_code ec;
+      c->outbox.Close();
+      c->socket.close(ec);
+      ++closed;
+    }
+  }
+  LogInfo("reloaded").Kv("revoked", fresh.tls.revoked.size()).Kv("connections_closed", closed);
+}
+
 asio::awaitable<void> OrchestratorApp::TickLoop() {
   asio::steady_timer timer(io_);
   while (!stopped_) {
@@ -296,7 +392,10 @@ void OrchestratorApp::AfterStep() {
   std::map<std::string, Route> routes;
   for (const auto& [name, d] : controller_->deployments()) {
     auto r = controller_->RouteFor(name);
-    routes[name] = r.ok() ? *r : Route{};
+    Route route;
+    if (r.ok()) route = *r;
+    else route.unavailable_reason = r.status().message();
+    routes[name] = route;
   }
   routes_.Publish(std::move(routes));
   Persist(false);

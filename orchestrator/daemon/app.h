@@ -14,6 +14,8 @@
 
 #include "common/base/clock.h"
 #include "common/http/http_server.h"
+#include "common/net/stream.h"
+#include "common/net/accept_gate.h"
 #include "orchestrator/daemon/config.h"
 #include "orchestrator/controller/controller.h"
 #include "orchestrator/daemon/gateway.h"
@@ -33,8 +35,10 @@ class OrchestratorApp {
   void Start();
   // Stops accepting, closes connections, saves the state, joins threads.
   void Stop();
-  // Blocks until Stop() or a SIGTERM/SIGINT (when handle_signals).
-  void RunUntilSignal();
+  // Blocks until a SIGTERM/SIGINT, then stops. SIGHUP calls `reload` and applies the new TLS
+  // revocation list (connections of revoked agents are closed). Signals must be blocked in all
+  // threads (main does it before Create).
+  void RunUntilSignal(std::function<Result<OrchestratorConfig>()> reload = {});
 
   std::string control_address() const { return control_address_; }
   std::string http_address() const;
@@ -48,7 +52,9 @@ class OrchestratorApp {
   struct Conn;
   explicit OrchestratorApp(OrchestratorConfig config);
   boost::asio::awaitable<void> AcceptLoop();
-  boost::asio::awaitable<void> Session(boost::asio::ip::tcp::socket socket);
+  boost::asio::awaitable<void> Session(net::Stream stream);
+  Status RegistrationAllowed(const Conn& conn, const RegisterInfo& info) const;
+  void Reload(const OrchestratorConfig& fresh);
   boost::asio::awaitable<void> TickLoop();
   void AfterStep();
   void Flush();
@@ -63,7 +69,9 @@ class OrchestratorApp {
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<StateStore> store_;
   RouteTable routes_;
+  security::TlsPtr tls_;
   std::optional<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::optional<net::AcceptGate> control_gate_;
   std::string control_address_;
   std::map<std::string, std::shared_ptr<Conn>> conns_;
   uint64_t next_conn_id_ = 1;

@@ -66,6 +66,11 @@ const std::map<std::string, Setter>& Setters() {
       {"heartbeat_period_ms", Num(&OrchestratorConfig::heartbeat_period_ms)},
       {"tick_ms", Num(&OrchestratorConfig::tick_ms)},
       {"max_body_bytes", Num(&OrchestratorConfig::max_body_bytes)},
+      {"control.max_connections", Fn([](auto& c, double v) { c.control_limits.max_connections = static_cast<size_t>(v); })},
+      {"control.max_connections_per_peer", Fn([](auto& c, double v) { c.control_limits.max_per_peer = static_cast<size_t>(v); })},
+      {"http.max_connections", Fn([](auto& c, double v) { c.http_limits.max_connections = static_cast<size_t>(v); })},
+      {"http.max_connections_per_peer", Fn([](auto& c, double v) { c.http_limits.max_per_peer = static_cast<size_t>(v); })},
+      {"http.header_timeout_ms", Num(&OrchestratorConfig::http_header_timeout_ms)},
       {"liveness.suspect_after_ms", Fn([](auto& c, double v) { c.controller.registry.suspect_after = Ms(v); })},
       {"liveness.dead_after_ms", Fn([](auto& c, double v) { c.controller.registry.dead_after = Ms(v); })},
       {"liveness.disconnect_grace_ms", Fn([](auto& c, double v) { c.controller.registry.disconnect_grace = Ms(v); })},
@@ -99,6 +104,23 @@ const std::map<std::string, Setter>& Setters() {
       {"gateway.default_deadline_ms", Fn([](auto& c, double v) { c.api.default_infer_deadline = Ms(v); })},
       {"gateway.max_generate_sessions", Fn([](auto& c, double v) { c.gateway.max_generate_sessions = static_cast<int>(v); })},
       {"gateway.generate_start_timeout_ms", Fn([](auto& c, double v) { c.gateway.generate_start_timeout = Ms(v); })},
+      {"tls.mode", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("mode", v); }},
+      {"tls.ca", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("ca", v); }},
+      {"tls.cert", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("cert", v); }},
+      {"tls.key", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("key", v); }},
+      {"tls.revoked", [](OrchestratorConfig& c, const std::string& v) { return c.tls.Set("revoked", v); }},
+      // A YAML list in the file (Apply); comma-separated with --set trusted_nodes=a,b.
+      {"trusted_nodes", [](OrchestratorConfig& c, const std::string& v) -> Status {
+         std::vector<std::string> names;
+         for (size_t start = 0; start <= v.size() && !v.empty();) {
+           size_t comma = v.find(',', start);
+           if (comma == std::string::npos) comma = v.size();
+           names.push_back(v.substr(start, comma - start));
+           start = comma + 1;
+         }
+         c.controller.registry.trusted_nodes = std::move(names);
+         return Status::Ok();
+       }},
   };
   return s;
 }
@@ -111,10 +133,29 @@ Status Apply(OrchestratorConfig& c, const YAML::Node& node, const std::string& p
       ES_RETURN_IF_ERROR(Apply(c, kv.second, key));
       continue;
     }
+    if (key == "trusted_nodes" && (kv.second.IsSequence() || kv.second.IsNull())) {
+      std::vector<std::string> names;
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return InvalidArgument("trusted_nodes: every entry must be a node name");
+        names.push_back(item.as<std::string>());
+      }
+      c.controller.registry.trusted_nodes = std::move(names);
+      continue;
+    }
     auto it = Setters().find(key);
     if (it == Setters().end()) return InvalidArgument("unknown config key " + key);
-    if (!kv.second.IsScalar()) return InvalidArgument(key + ": must be a scalar");
-    Status s = it->second(c, kv.second.as<std::string>());
+    std::string value;
+    if (key == "tls.revoked" && kv.second.IsSequence()) {  // a YAML list of names or serials
+      for (const auto& item : kv.second) {
+        if (!item.IsScalar()) return InvalidArgument(key + ": entries must be strings");
+        value += (value.empty() ? "" : ",") + item.as<std::string>();
+      }
+    } else if (!kv.second.IsScalar()) {
+      return InvalidArgument(key + ": must be a scalar");
+    } else {
+      value = kv.second.as<std::string>();
+    }
+    Status s = it->second(c, value);
     if (!s.ok()) return InvalidArgument(key + ": " + s.message());
   }
   return Status::Ok();
@@ -128,24 +169,35 @@ Status OrchestratorConfig::Validate() const {
   if (http_listen.empty()) e += "http_listen is required; ";
   if (heartbeat_period_ms < 10 || heartbeat_period_ms > 600000) e += "heartbeat_period_ms must be in [10, 600000]; ";
   if (tick_ms < 1 || tick_ms > 10000) e += "tick_ms must be in [1, 10000]; ";
+  if (Status s = control_limits.Validate("control"); !s.ok()) e += s.message() + "; ";
+  if (Status s = http_limits.Validate("http"); !s.ok()) e += s.message() + "; ";
+  if (http_header_timeout_ms < 1) e += "http.header_timeout_ms must be positive; ";
   if (gateway.threads < 1 || gateway.threads > 1024) e += "gateway.threads must be in [1, 1024]; ";
   if (gateway.max_queue < 1) e += "gateway.max_queue must be >= 1; ";
   if (gateway.max_generate_sessions < 1) e += "gateway.max_generate_sessions must be >= 1; ";
   if (gateway.generate_start_timeout <= Duration::zero()) e += "gateway.generate_start_timeout_ms must be > 0; ";
   if (Status s = controller.Validate(); !s.ok()) e += s.message() + "; ";
+  if (Status s = tls.Validate(); !s.ok()) e += s.message() + "; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();
 }
 
-Result<OrchestratorConfig> ParseOrchestratorConfig(const std::string& yaml_text) {
+namespace {
+// The file alone (flags may complete it, e.g. the units' TLS credentials): validated later.
+Result<OrchestratorConfig> ParseUnvalidated(const std::string& yaml_text) {
   OrchestratorConfig c;
   try {
     YAML::Node root = YAML::Load(yaml_text);
-    if (root.IsNull()) return c;
-    ES_RETURN_IF_ERROR(Apply(c, root, ""));
+    if (!root.IsNull()) ES_RETURN_IF_ERROR(Apply(c, root, ""));
   } catch (const YAML::Exception& e) {
     return InvalidArgument(std::string("config YAML: ") + e.what());
   }
+  return c;
+}
+}  // namespace
+
+Result<OrchestratorConfig> ParseOrchestratorConfig(const std::string& yaml_text) {
+  ES_ASSIGN_OR_RETURN(OrchestratorConfig c, ParseUnvalidated(yaml_text));
   c.api.bearer_token = c.token;
   ES_RETURN_IF_ERROR(c.Validate());
   return c;
@@ -154,7 +206,8 @@ Result<OrchestratorConfig> ParseOrchestratorConfig(const std::string& yaml_text)
 std::string OrchestratorUsage() {
   return "usage: edgesplit-orchestrator [--config FILE] [--control-listen HOST:PORT] [--http-listen HOST:PORT]\n"
          "         [--models-dir DIR] [--state-dir DIR] [--token TOKEN] [--heartbeat-period-ms N]\n"
-         "         [--log-level debug|info|warn|error] [--set key=value ...]\n"
+         "         [--log-level debug|info|warn|error] [--tls-ca F --tls-cert F --tls-key F | --tls-mode off]\n"
+         "         [--set key=value ...]\n"
          "Environment: EDGESPLIT_TOKEN (bearer token, if --token is not given).\n";
 }
 
@@ -171,20 +224,23 @@ Result<OrchestratorConfig> OrchestratorConfigFromArgs(const std::vector<std::str
     }
   }
   ES_ASSIGN_OR_RETURN(Flags f, Flags::Parse(rest, {"config", "control-listen", "http-listen", "models-dir", "state-dir",
-                                                   "token", "heartbeat-period-ms", "log-level"}));
+                                                   "token", "heartbeat-period-ms", "log-level", "tls-mode", "tls-ca",
+                                                   "tls-cert", "tls-key"}));
   OrchestratorConfig c;
   if (f.Has("config")) {
     std::ifstream in(f.Get("config"));
     if (!in) return NotFound("cannot read config " + f.Get("config"));
     std::stringstream ss;
     ss << in.rdbuf();
-    ES_ASSIGN_OR_RETURN(c, ParseOrchestratorConfig(ss.str()));
+    ES_ASSIGN_OR_RETURN(c, ParseUnvalidated(ss.str()));
   }
   if (f.Has("control-listen")) c.control_listen = f.Get("control-listen");
   if (f.Has("http-listen")) c.http_listen = f.Get("http-listen");
   if (f.Has("models-dir")) c.models_dir = f.Get("models-dir");
   if (f.Has("state-dir")) c.state_dir = f.Get("state-dir");
   if (f.Has("log-level")) c.log_level = f.Get("log-level");
+  for (const char* k : {"mode", "ca", "cert", "key"})
+    if (f.Has(std::string("tls-") + k)) ES_RETURN_IF_ERROR(c.tls.Set(k, f.Get(std::string("tls-") + k)));
   if (f.Has("token")) {
     c.token = f.Get("token");
   } else if (const char* t = std::getenv("EDGESPLIT_TOKEN"); t && c.token.empty()) {

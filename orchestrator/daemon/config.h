@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "common/base/status.h"
+#include "common/security/tls_context.h"
+#include "common/net/connection_limiter.h"
 #include "orchestrator/api/rest_api.h"
 #include "orchestrator/controller/controller.h"
 
@@ -20,6 +22,7 @@ struct GatewayOptions {
   int max_generate_sessions = 4;    // generation streams admitted at once (each holds a thread)
   // A generation is retried (before its first token only) until this long after submission.
   Duration generate_start_timeout = std::chrono::seconds(10);
+  security::TlsPtr tls;  // the orchestrator's identity towards entries (set by the app, not a config key)
 };
 
 struct OrchestratorConfig {
@@ -33,9 +36,15 @@ struct OrchestratorConfig {
   int tick_ms = 50;                                // controller tick
   size_t max_control_message_bytes = 4 << 20;
   size_t max_body_bytes = 64 << 20;
+  // Resource limits of the ports (docs/orchestrator.md, "Limits"); per peer = per peer IP.
+  net::ConnectionLimits control_limits{4096, 64};
+  net::ConnectionLimits http_limits{512, 128};
+  int http_header_timeout_ms = 5000;  // a request's header must be in within this (also keep-alive idle)
   ControllerOptions controller;
   RestApiOptions api;
   GatewayOptions gateway;
+  // tls: {ca, cert, key, revoked} (certificate of role orchestrator) or tls: {mode: off}.
+  security::TlsConfig tls;
   Status Validate() const;
 };
 

@@ -78,10 +78,12 @@ void Gateway::Worker() {
   }
 }
 
-std::unique_ptr<transport::DataClient> Gateway::Acquire(const std::string& address, Status* err) {
+std::unique_ptr<transport::DataClient> Gateway::Acquire(const std::string& address, const std::string& node, Status* err) {
   {
     std::lock_guard<std::mutex> l(pool_mu_);
     auto& v = pool_[address];
+    // A pooled client proved the name it was dialled for; another node at that address is another client.
+    std::erase_if(v, [&](const auto& c) { return c->expected_node() != node; });
     if (!v.empty()) {
       auto c = std::move(v.back());
       v.pop_back();
@@ -91,6 +93,8 @@ std::unique_ptr<transport::DataClient> Gateway::Acquire(const std::string& addre
   transport::ClientOptions o;
   o.connect_timeout = std::chrono::seconds(1);
   o.request_timeout = options_.attempt_timeout;
+  o.tls = options_.tls;
+  o.expect_node = node;
   auto c = transport::DataClient::Connect(address, o);
   if (!c.ok()) {
     *err = c.status();
@@ -131,13 +135,15 @@ void Gateway::Run(Job& job) {
       break;
     }
     if (route->entry_address.empty()) {
-      last = Unavailable("deployment " + job.deployment + " has no committed plan yet");
+      // E.g. no commit yet, or the epoch is on hold after a trust revocation: wait for the next.
+      last = Unavailable(!route->unavailable_reason.empty() ? route->unavailable_reason
+                                                            : "deployment " + job.deployment + " has no committed plan yet");
       std::this_thread::sleep_for(options_.retry_backoff);
       continue;
     }
     ++res.attempts;
     Status err;
-    auto client = Acquire(route->entry_address, &err);
+    auto client = Acquire(route->entry_address, route->entry_node, &err);
     if (client) {
       auto out = client->Infer(job.deployment, job.input, 0);
       if (out.ok()) {

@@ -80,7 +80,8 @@ class Gateway {
   void Run(Job& job);
   void RunGenerate(Job& job);  // gateway_generate.cc
   void Observe(GenerateObservation& obs, const Status& s, bool cancelled);
-  std::unique_ptr<transport::DataClient> Acquire(const std::string& address, Status* err);
+  // A pooled client for the entry at `address`, whose certificate must name `node`.
+  std::unique_ptr<transport::DataClient> Acquire(const std::string& address, const std::string& node, Status* err);
   void Release(const std::string& address, std::unique_ptr<transport::DataClient> c);
 
   GatewayOptions options_;

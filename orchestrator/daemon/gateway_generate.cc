@@ -92,10 +92,11 @@ void Gateway::RunGenerate(Job& job) {
     }
     Status err;
     if (route->entry_address.empty()) {
-      err = Unavailable("deployment " + job.deployment + " has no committed plan yet");
+      err = Unavailable(!route->unavailable_reason.empty() ? route->unavailable_reason
+                                                           : "deployment " + job.deployment + " has no committed plan yet");
     } else {
       ++obs.attempts;
-      auto client = Acquire(route->entry_address, &err);
+      auto client = Acquire(route->entry_address, route->entry_node, &err);
       if (client) {
         auto out = client->Generate(job.deployment, job.request, relay);
         if (out.ok()) {
@@ -106,6 +107,8 @@ void Gateway::RunGenerate(Job& job) {
           sum.tokens = out->tokens;
           sum.ttft_ms = out->ttft_ms;
           sum.ms_per_token = out->ms_per_token;
+          sum.moves = out->moves;
+          sum.stall_ms_max = out->stall_ms_max;
           sum.epoch = out->epoch;
           Observe(obs, Status::Ok(), false);
           job.generate_done(std::move(sum));

@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGTERM);
   sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   auto app = orch::OrchestratorApp::Create(*config);
@@ -35,6 +36,6 @@ int main(int argc, char** argv) {
   (*app)->Start();
   std::printf("control %s http %s\n", (*app)->control_address().c_str(), (*app)->http_address().c_str());
   std::fflush(stdout);
-  (*app)->RunUntilSignal();
+  (*app)->RunUntilSignal([args] { return orch::OrchestratorConfigFromArgs(args); });
   return 0;
 }

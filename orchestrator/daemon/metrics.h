@@ -28,7 +28,15 @@ class OrchestratorMetrics {
   void ObserveGenerate(const GenerateObservation& g);  // thread-safe
   void ControlMessage(const std::string& kind);
   void BadControlMessage(const std::string& reason);
+  // A control connection refused for who it is: handshake | bad_certificate | not_allowed |
+  // name_mismatch | older_incarnation.
+  void ControlRefused(const std::string& reason);
   void HeartbeatLag(double seconds);
+  // Resource limits of the listening ports (port: control | http; bounded reasons, see
+  // AcceptGate and HttpServerCounters). Thread-safe.
+  void ConnectionRefused(const std::string& port, const char* reason);
+  void AcceptError(const std::string& port, const char* reason);
+  void HttpRequestRefused(const char* reason);
   // Refreshes gauges and counters from the controller (control io thread).
   void Refresh(const Controller& c, TimePoint now, size_t inflight, const std::map<std::string, uint64_t>& rejected);
 
@@ -50,6 +58,10 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* control_msgs_;
   prometheus::Family<prometheus::Counter>* bad_control_;
+  prometheus::Family<prometheus::Counter>* control_refused_;
+  prometheus::Family<prometheus::Counter>* connections_refused_;
+  prometheus::Family<prometheus::Counter>* accept_errors_;
+  prometheus::Family<prometheus::Counter>* http_refused_;
   prometheus::Histogram* heartbeat_lag_;
   prometheus::Histogram* adaptation_;
   prometheus::Family<prometheus::Counter>* events_;

@@ -134,6 +134,8 @@ void ToProto(const AgentCommand& c, v1::Command* p) {
       l->set_entry_address(c.entry_address);
       l->set_is_entry(c.is_entry);
       l->set_num_layers(c.num_layers);
+      for (const auto& n : c.stage_nodes) l->add_stage_nodes(n);
+      l->set_stage_index(c.stage_index);
       break;
     }
     case CommandKind::kActivate:
@@ -177,6 +179,8 @@ AgentCommand FromProto(const v1::Command& p) {
       c.entry_address = p.load().entry_address();
       c.is_entry = p.load().is_entry();
       c.num_layers = p.load().num_layers();
+      c.stage_nodes.assign(p.load().stage_nodes().begin(), p.load().stage_nodes().end());
+      c.stage_index = p.load().stage_index();
       break;
     case v1::Command::kActivate:
       c.kind = CommandKind::kActivate;

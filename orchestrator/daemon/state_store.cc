@@ -26,7 +26,10 @@ std::string StateToJson(const Controller& c) {
                                 {"max_epoch", std::max(d.max_epoch, d.epoch)},
                                 {"stages", StagesToJson(d.stages)}});
   }
-  return json::serialize(json::object{{"format_version", 1}, {"policy", PolicyToJson(c.policy())}, {"deployments", deps}});
+  json::object trust;
+  for (const auto& [node, trusted] : c.registry().trust().decisions()) trust[node] = trusted;
+  return json::serialize(json::object{
+      {"format_version", 1}, {"policy", PolicyToJson(c.policy())}, {"deployments", deps}, {"trust", trust}});
 }
 
 namespace {
@@ -59,7 +62,7 @@ Result<PersistedState> StateFromJson(const std::string& text, const PolicySettin
   const json::value& v = *parsed;
   if (!v.is_object()) return DataLoss("state: not a JSON object");
   const auto& o = v.as_object();
-  if (Status s = CheckKeys(o, {"format_version", "policy", "deployments"}, "state"); !s.ok())
+  if (Status s = CheckKeys(o, {"format_version", "policy", "deployments", "trust"}, "state"); !s.ok())
     return DataLoss(s.message());
   const json::value* fv = o.if_contains("format_version");
   if (!fv) return DataLoss("state.format_version: missing");
@@ -96,6 +99,16 @@ Result<PersistedState> StateFromJson(const std::string& text, const PolicySettin
         d.stages = *stages;
       }
       st.deployments.push_back(std::move(d));
+    }
+  }
+  // Absent in files written before trust decisions were persisted: none were made then.
+  if (const auto* t = o.if_contains("trust")) {
+    if (!t->is_object()) return DataLoss("state.trust: not an object");
+    for (const auto& [node, v] : t->as_object()) {
+      const std::string name(node);
+      if (!v.is_bool()) return DataLoss("state.trust." + QuoteForError(name) + ": not a boolean");
+      if (name.empty() || name.size() > kMaxTrustNameBytes) return DataLoss("state.trust: bad node name " + QuoteForError(name));
+      st.trust[name] = v.get_bool();
     }
   }
   return st;

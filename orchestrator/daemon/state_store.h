@@ -1,9 +1,10 @@
 // Persistence of what must survive an orchestrator restart: deployments (spec, committed epoch,
-// stages, highest epoch used) and the policy settings. One JSON file, replaced atomically
+// stages, highest epoch used), the policy settings and the operator's trust decisions. One JSON file, replaced atomically
 // (write a temporary file, fsync, rename, fsync the directory), so a crash leaves either the
 // old or the new state, never a torn one. Thread-compatible.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,7 @@ namespace edgesplit::orch {
 struct PersistedState {
   PolicySettings policy;
   std::vector<Deployment> deployments;  // spec, epoch, stages, max_epoch only
+  std::map<std::string, bool> trust;    // the operator's PUT /v1/nodes/{name}/trust decisions
 };
 
 std::string StateToJson(const Controller& c);

@@ -76,6 +76,8 @@ std::vector<AgentCommand> Rollout::Start(TimePoint now) {
     c.downstream_address = i + 1 < spec_.to.size() ? spec_.to[i + 1].data_address : "";
     c.entry_address = entry;
     c.is_entry = i == 0;
+    for (const auto& t : spec_.to) c.stage_nodes.push_back(t.node);
+    c.stage_index = static_cast<int>(i);
     loaded_nodes_.insert(s.node);
     pending_[c.id] = c;
     out.push_back(c);

@@ -45,6 +45,8 @@ struct AgentCommand {
   std::string downstream_address;
   std::string entry_address;
   bool is_entry = false;
+  std::vector<std::string> stage_nodes;  // the epoch's nodes in order (entry first)
+  int stage_index = 0;
   // kProbe only: (node, data address) of the peers to measure.
   std::vector<std::pair<std::string, std::string>> peers;
   uint32_t probe_bytes = 0;  // 0: the agent's default

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "agent/daemon/agent.h"
+#include "test/support/test_pki.h"
 
 namespace edgesplit::bench {
 
@@ -36,6 +37,7 @@ inline std::vector<std::unique_ptr<agent::Agent>> StartChain(const std::string& 
   std::vector<std::unique_ptr<agent::Agent>> agents;
   for (int i = 0; i < stages; ++i) {
     agent::AgentConfig c;
+    c.tls = testing::PlaintextTls();
     c.node = "stage" + std::to_string(i);
     c.data_listen = "127.0.0.1:0";
     c.http_listen = "";

@@ -1,8 +1,10 @@
 // `edgesplit-bench hop [--json] [--iters N]`: one activation hop over loopback (data frame:
 // header + metadata + tensor bytes, received into a freshly allocated tensor, as the agent does)
 // against a plain TCP send of the same bytes into a preallocated buffer, in the same run.
-// Each sample: send, receiver reads it all, 1-byte ack back; frame and TCP samples alternate. Prints per size bytes,
-// frame_ms_p50, tcp_ms_p50 and ratio (= frame/tcp).
+// A third path sends the same frames over mutual TLS 1.3 (the data plane as deployed).
+// Each sample: send, receiver reads it all, 1-byte ack back; the three paths alternate. Prints per
+// size bytes, frame_ms_p50, tcp_ms_p50, tls_frame_ms_p50, ratio (= frame/tcp) and tls_ratio
+// (= TLS frame / plain TCP).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -11,6 +13,7 @@
 #include "agent/transport/frame_io.h"
 #include "common/base/flags.h"
 #include "common/base/subcommand.h"
+#include "test/support/test_pki.h"
 
 namespace edgesplit {
 namespace {
@@ -26,7 +29,8 @@ double Median(std::vector<double> v) {
 }
 
 // Receiver: frames (framed=true) or raw `bytes` per sample; acks each with one byte.
-net::Awaitable<void> Receive(tcp::socket s, bool framed, size_t bytes, int samples) {
+net::Awaitable<void> Receive(net::Stream s, bool framed, size_t bytes, int samples) {
+  if (!(co_await s.Handshake(true, 5s)).ok()) co_return;
   std::vector<char> raw(framed ? 0 : bytes);
   char ack = 1;
   for (int i = 0; i < samples; ++i) {
@@ -45,7 +49,7 @@ net::Awaitable<void> Receive(tcp::socket s, bool framed, size_t bytes, int sampl
 }
 
 struct Result2 {
-  double frame_ms, tcp_ms;
+  double frame_ms, tcp_ms, tls_frame_ms;
 };
 
 Result2 RunSize(size_t bytes, int iters) {
@@ -53,24 +57,30 @@ Result2 RunSize(size_t bytes, int iters) {
   auto acc = net::Listen(rx.get_executor(), "127.0.0.1:0");
   const std::string addr = net::LocalAddress(*acc);
   const int warm = 3;
-  // The first accepted connection carries frames, the second raw bytes; both served at once.
+  auto& pki = testing::TestPki::Get();
+  security::TlsPtr server_tls = pki.Context("bench-rx", security::Role::kAgent);
+  security::TlsPtr client_tls = pki.Context("bench-tx", security::Role::kAgent);
+  // Accepted in order: frames, raw bytes, frames over TLS; all served at once.
   asio::co_spawn(rx, [&]() -> net::Awaitable<void> {
-    for (bool framed : {true, false}) {
+    for (int path = 0; path < 3; ++path) {
       auto [ec, s] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
       s.set_option(tcp::no_delay(true));
-      asio::co_spawn(rx, Receive(std::move(s), framed, bytes, iters + warm), asio::detached);
+      asio::co_spawn(rx, Receive(net::Stream(std::move(s), path == 2 ? server_tls : nullptr), path != 1, bytes, iters + warm),
+                     asio::detached);
     }
   }, asio::detached);
   std::thread rx_thread([&] { rx.run(); });
 
   asio::io_context tx;
-  std::vector<double> frame_ms, tcp_ms;
+  std::vector<double> frame_ms, tcp_ms, tls_ms;
   HostTensor t = HostTensor::Allocate(DType::kFloat32, {static_cast<int64_t>(bytes / 4)});
   std::fill(t.data, t.data + t.nbytes, std::byte{1});
   asio::co_spawn(tx, [&]() -> net::Awaitable<void> {
     char ack;
-    auto fs = co_await net::Connect(addr, 5s);
-    auto ts = co_await net::Connect(addr, 5s);
+    auto fs = co_await net::Connect(addr, 5s, nullptr);
+    auto ts = co_await net::Connect(addr, 5s, nullptr);
+    auto ss = co_await net::Connect(addr, 5s, client_tls);
+    if (!fs.ok() || !ts.ok() || !ss.ok()) co_return;
     transport::Frame f;
     f.kind = transport::FrameKind::kActivation;
     f.request_id = 1;
@@ -91,11 +101,15 @@ Result2 RunSize(size_t bytes, int iters) {
       co_await net::WriteAll(*ts, b, 30s);
       co_await net::ReadExactly(*ts, asio::buffer(&ack, 1), 30s);
       if (i >= warm) tcp_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+      t0 = BenchClock::now();
+      co_await transport::WriteFrame(*ss, f, 30s);
+      co_await net::ReadExactly(*ss, asio::buffer(&ack, 1), 30s);
+      if (i >= warm) tls_ms.push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
     }
   }, asio::detached);
   tx.run();
   rx_thread.join();
-  return {Median(frame_ms), Median(tcp_ms)};
+  return {Median(frame_ms), Median(tcp_ms), Median(tls_ms)};
 }
 
 int RunHop(const std::vector<std::string>& args) {
@@ -113,11 +127,15 @@ int RunHop(const std::vector<std::string>& args) {
     Result2 r = RunSize(bytes, iters);
     char line[256];
     std::snprintf(line, sizeof line,
-                  "%s{\"bytes\": %zu, \"frame_ms_p50\": %.4f, \"tcp_ms_p50\": %.4f, \"ratio\": %.3f, \"iters\": %d}",
-                  first ? "" : ", ", bytes, r.frame_ms, r.tcp_ms, r.frame_ms / r.tcp_ms, iters);
+                  "%s{\"bytes\": %zu, \"frame_ms_p50\": %.4f, \"tcp_ms_p50\": %.4f, \"ratio\": %.3f, "
+                  "\"tls_frame_ms_p50\": %.4f, \"tls_ratio\": %.3f, \"iters\": %d}",
+                  first ? "" : ", ", bytes, r.frame_ms, r.tcp_ms, r.frame_ms / r.tcp_ms, r.tls_frame_ms,
+                  r.tls_frame_ms / r.tcp_ms, iters);
     out += line;
     first = false;
-    if (!json) std::printf("bytes=%zu frame_ms_p50=%.4f tcp_ms_p50=%.4f ratio=%.3f\n", bytes, r.frame_ms, r.tcp_ms, r.frame_ms / r.tcp_ms);
+    if (!json)
+      std::printf("bytes=%zu frame_ms_p50=%.4f tcp_ms_p50=%.4f ratio=%.3f tls_frame_ms_p50=%.4f tls_ratio=%.3f\n", bytes,
+                  r.frame_ms, r.tcp_ms, r.frame_ms / r.tcp_ms, r.tls_frame_ms, r.tls_frame_ms / r.tcp_ms);
   }
   out += "]}";
   if (json) std::printf("%s\n", out.c_str());

@@ -32,14 +32,21 @@ hdr += ' ' * (63 - len(hdr) - 10) + '\n'
 with open('$TMP/in.npy', 'wb') as f:
     f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode())
     f.write(struct.pack('<8q', *range(1, 9)))"
+# The site runs with mutual TLS, as operators run it.
+"$CTL" pki init --dir "$TMP/pki" >/dev/null || fail "pki init"
+for n in orchestrator:orchestrator n1:agent n2:agent; do
+  "$CTL" pki issue --dir "$TMP/pki" --name "${n%%:*}" --role "${n##*:}" >/dev/null || fail "pki issue $n"
+done
+tls() { echo --tls-ca "$TMP/pki/ca.crt" --tls-cert "$TMP/pki/$1.crt" --tls-key "$TMP/pki/$1.key"; }
 "$BIN/edgesplit-orchestrator" --control-listen "127.0.0.1:$CP" --http-listen "127.0.0.1:$HP" \
-  --models-dir "$TMP/models" --state-dir "$TMP/state" --heartbeat-period-ms 250 >"$TMP/orchestrator.log" 2>&1 &
+  --models-dir "$TMP/models" --state-dir "$TMP/state" --heartbeat-period-ms 250 --set trusted_nodes=n1,n2 \
+  $(tls orchestrator) >"$TMP/orchestrator.log" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$HP/readyz" 20 || fail "orchestrator not ready"
 for n in 1 2; do
   d=D$n h=H$n
   "$BIN/edgesplit-agent" --node "n$n" --orchestrator "127.0.0.1:$CP" --data-listen "127.0.0.1:${!d}" \
-    --http-listen "127.0.0.1:${!h}" --models-dir "$TMP/models" --trusted true --heartbeat-period-ms 250 \
+    --http-listen "127.0.0.1:${!h}" --models-dir "$TMP/models" --heartbeat-period-ms 250 $(tls "n$n") \
     >"$TMP/agent$n.log" 2>&1 &
   PIDS+=("$!")
 done

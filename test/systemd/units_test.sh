@@ -52,8 +52,19 @@ set_key "$ACONF" data_listen "127.0.0.1:$DP"
 set_key "$ACONF" http_listen "127.0.0.1:$AP"
 set_key "$ACONF" models_dir "$TMP/models"
 
-exec_start() {  # the unit's ExecStart, binary in the staging root, config replaced
-  sed -n "s#^ExecStart=##p" "$ROOT$UNITDIR/$1.service" | sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#"
+# The units' TLS credentials (LoadCredential= ca.crt, tls.crt, tls.key), made with the installed
+# edgesplitctl; outside systemd $CREDENTIALS_DIRECTORY is a directory holding them.
+CTL=$ROOT$BINDIR/edgesplitctl
+"$CTL" pki init --dir "$TMP/pki" >/dev/null || fail "pki init"
+for pair in orchestrator:orchestrator units-test-node:agent; do
+  name=${pair%%:*} role=${pair##*:}
+  "$CTL" pki issue --dir "$TMP/pki" --name "$name" --role "$role" --out "$TMP/cred-$role" >/dev/null || fail "pki issue $name"
+  mv "$TMP/cred-$role/$name.crt" "$TMP/cred-$role/tls.crt"
+  mv "$TMP/cred-$role/$name.key" "$TMP/cred-$role/tls.key"
+done
+exec_start() {  # the unit's ExecStart, binary in the staging root, config and credentials replaced
+  sed -n "s#^ExecStart=##p" "$ROOT$UNITDIR/$1.service" |
+    sed "s#^$BINDIR/#$ROOT$BINDIR/#; s#/etc/edgesplit/[a-z]*\.yaml#$2#; s#\${CREDENTIALS_DIRECTORY}#$3#g"
 }
 stop_unit() {  # stop_unit PID UNIT: SIGTERM, exit 0 within the unit's TimeoutStopSec
   local pid=$1 limit rc=0 i
@@ -66,16 +77,16 @@ stop_unit() {  # stop_unit PID UNIT: SIGTERM, exit 0 within the unit's TimeoutSt
   [ "$rc" = 0 ] || fail "$2 exited $rc after SIGTERM"
 }
 
-read -ra OCMD <<<"$(exec_start edgesplit-orchestrator "$OCONF")"
+grep -q '^LoadCredential=tls.key:' "$ROOT$UNITDIR/edgesplit-orchestrator.service" || fail "orchestrator unit lacks its TLS key credential"
+read -ra OCMD <<<"$(exec_start edgesplit-orchestrator "$OCONF" "$TMP/cred-orchestrator")"
 "${OCMD[@]}" >"$TMP/orchestrator.log" 2>&1 &
 OPID=$!; PIDS+=("$OPID")
 wait_http "http://127.0.0.1:$HP/readyz" 20 || fail "orchestrator not ready"
 
-read -ra ACMD <<<"$(exec_start edgesplit-agent "$ACONF")"
+read -ra ACMD <<<"$(exec_start edgesplit-agent "$ACONF" "$TMP/cred-agent")"
 "${ACMD[@]}" >"$TMP/agent.log" 2>&1 &
 APID=$!; PIDS+=("$APID")
 wait_http "http://127.0.0.1:$AP/livez" 20 || fail "agent not live"
-CTL=$ROOT$BINDIR/edgesplitctl
 # (Output captured before grep: `grep -q` exiting early would SIGPIPE the producer under pipefail.)
 registered() { local out; out=$("$CTL" nodes --json --addr "127.0.0.1:$HP" 2>/dev/null) && grep -q '"name":"units-test-node"' <<<"$out"; }
 for ((i = 0; i < 100; i++)); do registered && break; sleep 0.1; done

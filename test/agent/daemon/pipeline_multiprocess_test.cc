@@ -64,7 +64,7 @@ TEST_CASE("three agents serve a split GPT bitwise-equal to the whole model and s
   for (const char* node : {"a1", "a2", "a3"}) {
     procs.push_back(std::make_unique<Subprocess>(
         bin,
-        std::vector<std::string>{"--node", node, "--orchestrator", ctl.address(), "--data-listen", "127.0.0.1:0",
+        std::vector<std::string>{"--node", node, "--tls-mode", "off", "--orchestrator", ctl.address(), "--data-listen", "127.0.0.1:0",
                                  "--http-listen", "127.0.0.1:0", "--models-dir", models, "--intra-op-threads", "1",
                                  "--heartbeat-period-ms", "100", "--reconnect-min-ms", "20"},
         tmp + "/" + node + ".log"));

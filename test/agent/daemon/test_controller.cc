@@ -8,8 +8,9 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 
 struct TestController::Conn {
-  explicit Conn(net::tcp::socket s) : socket(std::move(s)), outbox(socket, {}) {}
-  net::tcp::socket socket;
+  // Plaintext: the fake orchestrator serves agents that run with tls: {mode: off}.
+  explicit Conn(net::tcp::socket s) : socket(std::move(s), nullptr), outbox(socket, {}) {}
+  net::Stream socket;
   net::MessageOutbox outbox;
 };
 

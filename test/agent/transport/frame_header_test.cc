@@ -1,4 +1,5 @@
 #include "agent/transport/frame_header.h"
+#include "agent/transport/payload_policy.h"
 
 #include <catch.hpp>
 
@@ -69,4 +70,19 @@ TEST_CASE("tensor metadata: each rule has its reason") {
   CHECK(r == RejectReason::kByteCountMismatch);
   CHECK_FALSE(ValidateTensorMeta(1, {1LL << 40, 1LL << 40}, 24, lim, &r).ok());
   CHECK(r == RejectReason::kTooLarge);
+}
+
+TEST_CASE("only verified kinds allocate their payload up front; kinds without tensors carry none") {
+  using edgesplit::transport::FrameKind;
+  using edgesplit::transport::PayloadMode;
+  using edgesplit::transport::PayloadRuleFor;
+  for (FrameKind k : {FrameKind::kRequest, FrameKind::kGenerate, FrameKind::kActivation, FrameKind::kStep}) {
+    CHECK(PayloadRuleFor(k).tensor_allowed);
+    CHECK(PayloadRuleFor(k).mode == PayloadMode::kAllocate);
+  }
+  CHECK(PayloadRuleFor(FrameKind::kResult).mode == PayloadMode::kGrow);
+  CHECK(PayloadRuleFor(FrameKind::kProbe).mode == PayloadMode::kDiscard);
+  for (FrameKind k : {FrameKind::kError, FrameKind::kProbeReply, FrameKind::kToken, FrameKind::kGenDone,
+                      FrameKind::kSessionEnd, FrameKind::kUnspecified})
+    CHECK_FALSE(PayloadRuleFor(k).tensor_allowed);
 }

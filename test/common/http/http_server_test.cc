@@ -5,7 +5,9 @@
 
 #include <boost/asio.hpp>
 #include <catch.hpp>
+#include <atomic>
 #include <future>
+#include <optional>
 #include <thread>
 
 #include "common/http/metrics_text.h"
@@ -204,6 +206,93 @@ TEST_CASE("an oversized body is refused with 413 before the handler runs") {
   CHECK(out.find("HTTP/1.1 413") == 0);
   CHECK(out.find("payload_too_large") != std::string::npos);
   CHECK(calls == 0);
+}
+
+TEST_CASE("a Content-Length over the limit is answered 413 before any of the body is sent") {
+  HttpServerOptions o;
+  o.max_body_bytes = 1024;
+  std::atomic<int> refused_large{0};
+  o.counters.request_refused = [&](const char* r) { refused_large += std::string(r) == "body_too_large"; };
+  int calls = 0;
+  ServerFixture f([&](HttpRequest, Responder r) { ++calls; r(HttpResponse::Json(200, "{}")); }, o);
+  RawClient c(f.server->port(), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 1048576\r\n\r\n");
+  REQUIRE(c.ReadUntil("\r\n\r\n"));  // answered while the client has sent none of the body
+  CHECK(c.seen.find("HTTP/1.1 413") == 0);
+  CHECK(c.seen.find("Connection: close") != std::string::npos);
+  CHECK(calls == 0);
+  CHECK(refused_large == 1);
+}
+
+TEST_CASE("the header check refuses a request before its body is read") {
+  HttpServerOptions o;
+  std::atomic<int> unauthenticated{0};
+  o.counters.request_refused = [&](const char* r) { unauthenticated += std::string(r) == "unauthenticated"; };
+  o.check_headers = [](const HttpRequest& head) -> std::optional<HttpResponse> {
+    CHECK(head.body.empty());
+    if (head.Header("authorization") != "Bearer ok") return HttpResponse::Error(401, "unauthenticated", "no");
+    return std::nullopt;
+  };
+  std::atomic<int> calls{0};
+  ServerFixture f([&](HttpRequest req, Responder r) { ++calls; r(HttpResponse::Text(200, req.body)); }, o);
+  RawClient bad(f.server->port(), "POST /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer no\r\nContent-Length: 100000\r\n\r\n");
+  REQUIRE(bad.ReadUntil("\r\n\r\n"));
+  CHECK(bad.seen.find("HTTP/1.1 401") == 0);
+  CHECK(unauthenticated == 1);
+  std::string good = RawExchange(f.server->port(), "POST /x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ok\r\n"
+                                                   "Connection: close\r\nContent-Length: 5\r\n\r\nhello");
+  CHECK(good.find("HTTP/1.1 200") == 0);
+  CHECK(good.find("hello") != std::string::npos);
+  CHECK(calls == 1);
+}
+
+TEST_CASE("a client expecting 100-continue gets it only when the header is accepted") {
+  ServerFixture f([](HttpRequest req, Responder r) { r(HttpResponse::Text(200, req.body)); });
+  RawClient c(f.server->port(), "POST /x HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nConnection: close\r\nContent-Length: 3\r\n\r\n");
+  REQUIRE(c.ReadUntil("HTTP/1.1 100 Continue\r\n\r\n"));
+  asio::write(c.s, asio::buffer(std::string("abc")));
+  c.ReadToEnd();
+  CHECK(c.seen.find("HTTP/1.1 200") != std::string::npos);
+  CHECK(c.seen.find("abc") != std::string::npos);
+}
+
+TEST_CASE("a header that does not arrive in time closes the connection and is counted") {
+  HttpServerOptions o;
+  o.header_timeout = std::chrono::milliseconds(100);
+  auto counted = std::make_shared<std::promise<void>>();
+  o.counters.request_refused = [counted](const char* r) {
+    if (std::string(r) == "header_timeout") counted->set_value();
+  };
+  ServerFixture f([](HttpRequest, Responder r) { r(HttpResponse::Json(200, "{}")); }, o);
+  RawClient c(f.server->port(), "GET /x HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  c.ReadToEnd();  // returns once the server closed
+  CHECK(c.seen.empty());
+  // The stream's own timer closes the socket, so the count may follow the close by a moment.
+  CHECK(counted->get_future().wait_for(std::chrono::seconds(5)) == std::future_status::ready);
+}
+
+TEST_CASE("connections past the per-peer cap are closed at accept, other peers still served") {
+  HttpServerOptions o;
+  o.max_connections_per_peer = 2;
+  std::atomic<int> per_peer{0};
+  o.counters.connection_refused = [&](const char* r) { per_peer += std::string(r) == "max_per_peer"; };
+  ServerFixture f([](HttpRequest, Responder r) { r(HttpResponse::Json(200, "{}")); }, o);
+  RawClient a(f.server->port(), "GET /x HTTP/1.1\r\nHost: x\r\n");  // both hold a slot: header unfinished
+  RawClient b(f.server->port(), "GET /x HTTP/1.1\r\nHost: x\r\n");
+  RawClient third(f.server->port(), "GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  third.ReadToEnd();
+  CHECK(third.seen.empty());
+  CHECK(per_peer == 1);
+  asio::io_context io;
+  asio::ip::tcp::socket other(io);
+  other.open(asio::ip::tcp::v4());
+  other.bind({asio::ip::make_address("127.0.0.2"), 0});
+  other.connect({asio::ip::make_address("127.0.0.1"), f.server->port()});
+  asio::write(other, asio::buffer(std::string("GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")));
+  boost::system::error_code ec;
+  std::string out;
+  char buf[1024];
+  while (!ec) out.append(buf, other.read_some(asio::buffer(buf), ec));
+  CHECK(out.find("HTTP/1.1 200") == 0);
 }
 
 TEST_CASE("malformed HTTP gets 400 and the server keeps serving") {

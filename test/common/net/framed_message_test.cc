@@ -2,6 +2,9 @@
 
 #include <catch.hpp>
 
+#include "test/support/stream_pair.h"
+#include "test/support/test_pki.h"
+
 #include <array>
 
 #include "common/proto/control.pb.h"
@@ -13,29 +16,18 @@ using namespace std::chrono_literals;
 namespace {
 
 // Runs `fn(server_socket, client_socket)` as a coroutine on a fresh io_context over loopback.
+// Every case runs twice: over plain TCP and over mutual TLS (the framing must not care).
 template <typename Fn>
 void WithSocketPair(Fn fn) {
-  asio::io_context io;
-  auto acc = Listen(io.get_executor(), "127.0.0.1:0");
-  REQUIRE(acc.ok());
-  const std::string addr = LocalAddress(*acc);
-  bool done = false;
-  asio::co_spawn(io, [&]() -> Awaitable<void> {
-    auto client = co_await Connect(addr, 5s);
-    REQUIRE(client.ok());
-    auto [ec, server] = co_await acc->async_accept(asio::as_tuple(asio::use_awaitable));
-    REQUIRE(!ec);
-    co_await fn(server, *client);
-    done = true;
-  }, asio::detached);
-  io.run_for(30s);
-  REQUIRE(done);
+  testing::WithStreamPair(fn);
+  auto& pki = testing::TestPki::Get();
+  testing::WithStreamPair(fn, pki.Context("server", security::Role::kAgent), pki.Context("client", security::Role::kClient));
 }
 
 }  // namespace
 
 TEST_CASE("a framed protobuf message round-trips over loopback") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     v1::AgentToOrchestrator m;
     m.mutable_register_()->set_node("n1");
     m.mutable_register_()->set_data_address("127.0.0.1:1");
@@ -49,7 +41,7 @@ TEST_CASE("a framed protobuf message round-trips over loopback") {
 }
 
 TEST_CASE("an oversized length prefix is refused without reading the body") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     std::array<uint8_t, 4> prefix{};
     EncodeLengthPrefix(0xFFFFFFF0u, prefix.data());
     std::vector<asio::const_buffer> bufs{asio::buffer(prefix)};
@@ -62,7 +54,7 @@ TEST_CASE("an oversized length prefix is refused without reading the body") {
 }
 
 TEST_CASE("a read from a silent peer ends with deadline_exceeded") {
-  WithSocketPair([](tcp::socket& server, tcp::socket&) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream&) -> Awaitable<void> {
     v1::AgentToOrchestrator got;
     Status s = co_await ReadMessage(server, &got, 20ms);
     CHECK(s.code() == StatusCode::kDeadlineExceeded);
@@ -70,7 +62,7 @@ TEST_CASE("a read from a silent peer ends with deadline_exceeded") {
 }
 
 TEST_CASE("a peer closing mid-message gives unavailable") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     std::array<uint8_t, 4> prefix{};
     EncodeLengthPrefix(100, prefix.data());
     std::vector<asio::const_buffer> bufs{asio::buffer(prefix), asio::buffer("abc", 3)};
@@ -84,7 +76,7 @@ TEST_CASE("a peer closing mid-message gives unavailable") {
 }
 
 TEST_CASE("garbage bodies are invalid_argument") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     auto framed = FrameBody(std::string("\xff\xff\xff\xff\xff", 5));
     std::vector<asio::const_buffer> bufs{asio::buffer(*framed)};
     Status ws = co_await WriteAll(client, bufs, 5s);
@@ -96,7 +88,7 @@ TEST_CASE("garbage bodies are invalid_argument") {
 }
 
 TEST_CASE("the outbox writes queued messages in order and refuses when full") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     MessageOutbox outbox(client, {.max_queued = 2});
     v1::OrchestratorToAgent m;
     m.mutable_command()->set_command_id(1);
@@ -117,7 +109,7 @@ TEST_CASE("the outbox writes queued messages in order and refuses when full") {
 }
 
 TEST_CASE("a message larger than one read chunk arrives whole; a body that stalls hits the deadline") {
-  WithSocketPair([](tcp::socket& server, tcp::socket& client) -> Awaitable<void> {
+  WithSocketPair([](net::Stream& server, net::Stream& client) -> Awaitable<void> {
     v1::AgentToOrchestrator m;
     m.mutable_register_()->set_node(std::string(300000, 'n'));  // ~300 KB: several 64 KiB chunks
     Status s = co_await WriteMessage(client, m, 5s);

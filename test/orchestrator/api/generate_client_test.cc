@@ -49,7 +49,13 @@ struct Site {
   Site() {
     ModelCatalog cat;
     REQUIRE(cat.Add(GenModel()).ok());
-    c = std::make_unique<Controller>(ControllerOptions{}, std::move(cat));
+    c = std::make_unique<Controller>(
+        [] {
+          ControllerOptions o;
+          o.registry.trusted_nodes = {"n1", "n2"};  // the operator's choice; agents' claims grant nothing
+          return o;
+        }(),
+        std::move(cat));
     RegisterInfo r;
     r.node = "n1";
     r.data_address = "127.0.0.1:9";

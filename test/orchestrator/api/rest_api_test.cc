@@ -35,7 +35,13 @@ struct Fixture {
   explicit Fixture(std::string token = "") {
     ModelCatalog cat;
     REQUIRE(cat.Add(Model()).ok());
-    c = std::make_unique<Controller>(ControllerOptions{}, std::move(cat));
+    c = std::make_unique<Controller>(
+        [] {
+          ControllerOptions o;
+          o.registry.trusted_nodes = {"n1", "n2"};  // the operator's choice; agents' claims grant nothing
+          return o;
+        }(),
+        std::move(cat));
     for (std::string n : {"n1", "n2"}) {
       RegisterInfo r;
       r.node = n;
@@ -102,6 +108,27 @@ TEST_CASE("lists nodes and models, creates and inspects a deployment") {
   CHECK(f.Call("GET", "/v1/deployments/d").status == 404);
 }
 
+TEST_CASE("nodes show the operator's trust, its source and the agent's claim; PUT trust may name an unregistered node") {
+  Fixture f;
+  auto n1 = *ParseJson(f.Call("GET", "/v1/nodes/n1").body);
+  CHECK(n1.at("trusted").as_bool());
+  CHECK(n1.at("trust_source").as_string() == "config");
+  CHECK(n1.at("claims_trusted").as_bool());
+  auto r = f.Call("PUT", "/v1/nodes/n1/trust", R"({"trusted":false})");
+  REQUIRE(r.status == 200);
+  auto v = *ParseJson(r.body);
+  CHECK(!v.at("trusted").as_bool());
+  CHECK(v.at("trust_source").as_string() == "api");
+  r = f.Call("PUT", "/v1/nodes/later/trust", R"({"trusted":true})");
+  REQUIRE(r.status == 200);
+  v = *ParseJson(r.body);
+  CHECK(v.at("name").as_string() == "later");
+  CHECK(v.at("trusted").as_bool());
+  CHECK(!v.at("registered").as_bool());
+  CHECK(f.c->registry().IsTrusted("later"));
+  CHECK(f.Call("GET", "/v1/nodes/later").status == 404);
+}
+
 TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
   Fixture f;
   struct Case {
@@ -122,7 +149,7 @@ TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
       {"POST", "/v1/deployments", std::string(5000, ' '), 413, "payload_too_large"},
       {"PUT", "/v1/policy", R"({"cooldown_s":-3})", 400, "invalid_argument"},
       {"PUT", "/v1/nodes/n1/trust", R"({"trusted":"yes"})", 400, "invalid_argument"},
-      {"PUT", "/v1/nodes/zz/trust", R"({"trusted":true})", 404, "not_found"},
+      {"PUT", "/v1/nodes/n1/trust", R"({"trusted":true,"why":1})", 400, "invalid_argument"},
       {"POST", "/v1/plan", R"({"model":"gpt","entry_node":"ghost"})", 409, "failed_precondition"},
       {"GET", "/v1/nope", "", 404, "not_found"},
       {"PATCH", "/v1/deployments", "", 405, "method_not_allowed"},

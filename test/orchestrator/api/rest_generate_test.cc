@@ -51,7 +51,13 @@ struct Fixture {
     ModelCatalog cat;
     REQUIRE(cat.Add(Model("gpt", true)).ok());
     REQUIRE(cat.Add(Model("cnn", false)).ok());
-    c = std::make_unique<Controller>(ControllerOptions{}, std::move(cat));
+    c = std::make_unique<Controller>(
+        [] {
+          ControllerOptions o;
+          o.registry.trusted_nodes = {"n1", "n2"};  // the operator's choice; agents' claims grant nothing
+          return o;
+        }(),
+        std::move(cat));
     for (std::string n : {"n1", "n2"}) {
       RegisterInfo r;
       r.node = n;

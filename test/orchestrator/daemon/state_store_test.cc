@@ -33,11 +33,12 @@ TEST_CASE("deployments and policy survive a save and load") {
   m.reference_layer_ms = {1, 1};
   ModelCatalog cat;
   REQUIRE(cat.Add(m).ok());
-  Controller c(ControllerOptions{}, std::move(cat));
+  ControllerOptions o;
+  o.registry.trusted_nodes = {"n1"};
+  Controller c(o, std::move(cat));
   RegisterInfo r;
   r.node = "n1";
   r.data_address = "127.0.0.1:1";
-  r.trusted = true;
   FakeClock clock;
   REQUIRE(c.OnRegister(r, clock.Now()).ok());
   DeploymentSpec spec;
@@ -62,6 +63,43 @@ TEST_CASE("deployments and policy survive a save and load") {
   CHECK(st->deployments[0].spec.entry_node == "n1");
   CHECK(st->deployments[0].max_epoch == 1);
   CHECK(!std::filesystem::exists(store.path() + ".tmp"));
+}
+
+TEST_CASE("the operator's trust decisions survive a save and load, registered nodes or not") {
+  ControllerOptions o;
+  o.registry.trusted_nodes = {"n1"};
+  Controller c(o, ModelCatalog{});
+  FakeClock clock;
+  RegisterInfo r;
+  r.node = "n1";
+  r.data_address = "127.0.0.1:1";
+  REQUIRE(c.OnRegister(r, clock.Now()).ok());
+  REQUIRE(c.SetTrusted("n1", false, clock.Now()).ok());    // revokes what the config granted
+  REQUIRE(c.SetTrusted("later", true, clock.Now()).ok());  // pre-approves a name
+  CHECK(c.TakeDirty());
+  auto st = StateFromJson(StateToJson(c), PolicySettings{});
+  REQUIRE(st.ok());
+  CHECK(st->trust == std::map<std::string, bool>{{"later", true}, {"n1", false}});
+
+  // A restarted orchestrator with the same config: the decisions win over trusted_nodes.
+  Controller c2(o, ModelCatalog{});
+  REQUIRE(c2.RestoreTrust(st->trust).ok());
+  REQUIRE(c2.OnRegister(r, clock.Now()).ok());
+  CHECK(!c2.registry().Find("n1")->trusted);
+  CHECK(c2.registry().IsTrusted("later"));
+  // A state file from before trust was persisted has no decisions.
+  auto old = StateFromJson(R"({"format_version":1,"deployments":[]})", PolicySettings{});
+  REQUIRE(old.ok());
+  CHECK(old->trust.empty());
+}
+
+TEST_CASE("a corrupt trust section is reported, not half-loaded") {
+  for (const char* bad : {R"({"format_version":1,"trust":[]})", R"({"format_version":1,"trust":{"n1":"yes"}})",
+                          R"({"format_version":1,"trust":{"":true}})"}) {
+    auto st = StateFromJson(bad, PolicySettings{});
+    CHECK(st.status().code() == StatusCode::kDataLoss);
+    CHECK(st.status().message().rfind("state.trust", 0) == 0);
+  }
 }
 
 TEST_CASE("a corrupt state file is reported, not half-loaded") {

@@ -1,0 +1,190 @@
+// Test fixtures for the controller: a fake agent layer that acks commands and keeps the
+// segments each node holds, four registered nodes n1..n4 (trusted by the operator's list) and a
+// FakeClock. Shared by the controller's test files; nothing sleeps.
+#pragma once
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <catch.hpp>
+
+#include "orchestrator/controller/controller.h"
+
+namespace edgesplit::orch::testing {
+
+using namespace std::chrono_literals;
+
+inline CatalogModel Model(int layers) {
+  CatalogModel m;
+  m.name = "gpt";
+  m.manifest.name = "gpt";
+  m.manifest.input = {DType::kInt64, {1, 16}};
+  for (int i = 0; i < layers; ++i) {
+    LayerSpec l;
+    l.name = "l" + std::to_string(i);
+    l.param_bytes = 1 << 20;
+    l.output = {DType::kFloat32, {1, 16, 64}};
+    m.manifest.layers.push_back(l);
+    m.reference_layer_ms.push_back(10.0);
+  }
+  return m;
+}
+
+inline constexpr uint64_t kMemory = (5u << 20) / 2;
+
+struct FakeAgents {
+  // node -> (deployment/epoch -> segment)
+  std::map<std::string, std::map<std::pair<std::string, uint64_t>, SegmentReport>> segs;
+  std::map<std::string, double> slowdown;
+  std::set<std::string> down;
+  std::vector<AgentCommand> log;
+  bool fail_loads = false;
+  std::set<CommandKind> hold;       // commands of these kinds wait in `held`, unacked
+  std::vector<AgentCommand> held;
+  uint64_t memory = kMemory;
+
+  void Pump(Controller& c, TimePoint now) {
+    for (int round = 0; round < 20; ++round) {
+      auto cmds = c.TakeOutbox();
+      if (cmds.empty()) return;
+      for (const auto& cmd : cmds) {
+        log.push_back(cmd);
+        if (down.count(cmd.node)) continue;
+        if (hold.count(cmd.kind)) {
+          held.push_back(cmd);
+          continue;
+        }
+        AckInfo ack;
+        ack.command_id = cmd.id;
+        ack.ok = true;
+        auto key = std::make_pair(cmd.deployment, cmd.epoch);
+        if (cmd.kind == CommandKind::kLoad) {
+          if (fail_loads) {
+            ack.ok = false;
+            ack.error = "no memory";
+          } else {
+            SegmentReport s;
+            s.deployment = cmd.deployment;
+            s.epoch = cmd.epoch;
+            s.model = cmd.model;
+            s.first_layer = cmd.first_layer;
+            s.end_layer = cmd.end_layer;
+            s.state = "ready";
+            segs[cmd.node][key] = s;
+          }
+        } else if (cmd.kind == CommandKind::kUnload) {
+          segs[cmd.node].erase(key);
+        } else if (cmd.kind == CommandKind::kActivate) {
+          segs[cmd.node][key].active = true;
+        }
+        c.OnAck(cmd.node, ack, now);
+      }
+    }
+  }
+  // Acks the held commands (and pumps whatever follows, holding nothing more).
+  void ReleaseHeld(Controller& c, TimePoint now) {
+    hold.clear();
+    std::vector<AgentCommand> h;
+    h.swap(held);
+    for (const auto& cmd : h) {
+      AckInfo ack;
+      ack.command_id = cmd.id;
+      ack.ok = true;
+      c.OnAck(cmd.node, ack, now);
+    }
+    Pump(c, now);
+  }
+  CapacityReport Profile(const std::string& node) {
+    CapacityReport p;
+    p.version = ++version;
+    p.cores = 4;
+    // Each node holds at most two layers: plans need three of the four nodes.
+    uint64_t held = 0;
+    for (const auto& [k, seg] : segs[node]) held += uint64_t(seg.end_layer - seg.first_layer) << 20;
+    p.memory_available_bytes = memory > held ? memory - held : 0;
+    p.compute_slowdown = slowdown.count(node) ? slowdown[node] : 1.0;
+    for (const auto& [k, s] : segs[node]) {
+      SegmentReport r = s;
+      r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
+      r.requests_total = 100;
+      p.segments.push_back(r);
+    }
+    return p;
+  }
+  void Heartbeats(Controller& c, TimePoint now) {
+    for (const auto& [n, rec] : c.registry().nodes()) {
+      if (!down.count(n)) (void)c.OnHeartbeat(n, 1, Profile(n), now);
+    }
+  }
+  uint64_t version = 0;
+};
+
+inline RegisterInfo Info(const std::string& name, bool trusted = true) {
+  RegisterInfo r;
+  r.node = name;
+  r.data_address = "127.0.0.1:" + std::to_string(1000 + name.back());
+  r.trusted = trusted;
+  r.incarnation = 1;
+  r.capacity.memory_available_bytes = kMemory;
+  return r;
+}
+
+inline ControllerOptions Options() {
+  ControllerOptions o;
+  // The operator trusts n1..n4 (the agents' own claims grant nothing).
+  o.registry.trusted_nodes = {"n1", "n2", "n3", "n4"};
+  o.policy.cooldown = 2s;
+  o.policy.evaluate_interval = 250ms;
+  o.rollout.drain_grace = 0ms;
+  o.adopt_grace = 1s;
+  return o;
+}
+
+struct World {
+  FakeClock clock;
+  FakeAgents agents;
+  std::unique_ptr<Controller> c;
+  explicit World(ControllerOptions o = Options(), int layers = 6, uint64_t memory = kMemory,
+                 std::map<std::string, double> slowdown = {}) {
+    ModelCatalog cat;
+    REQUIRE(cat.Add(Model(layers)).ok());
+    c = std::make_unique<Controller>(o, std::move(cat));
+    agents.memory = memory;
+    agents.slowdown = std::move(slowdown);
+    for (std::string n : {"n1", "n2", "n3", "n4"}) {
+      RegisterInfo info = Info(n);
+      info.capacity.memory_available_bytes = memory;
+      info.capacity.compute_slowdown = agents.slowdown.count(n) ? agents.slowdown[n] : 1.0;
+      REQUIRE(c->OnRegister(info, clock.Now()).ok());
+    }
+    c->Tick(clock.Now());
+  }
+  // Advances time in heartbeat steps, pumping commands and heartbeats.
+  void Run(Duration d) {
+    for (Duration t = 0ms; t < d; t += 250ms) {
+      clock.Advance(250ms);
+      agents.Heartbeats(*c, clock.Now());
+      c->Tick(clock.Now());
+      agents.Pump(*c, clock.Now());
+    }
+  }
+  const Deployment& Dep() { return c->deployments().at("d"); }
+  size_t CountEvents(const std::string& type, const std::string& kind) {
+    auto ev = c->events().Since(0, 100000);
+    return std::count_if(ev.begin(), ev.end(), [&](const Event& e) { return e.type == type && e.kind == kind; });
+  }
+};
+
+inline DeploymentSpec Spec() {
+  DeploymentSpec s;
+  s.name = "d";
+  s.model = "gpt";
+  s.entry_node = "n1";
+  return s;
+}
+
+}  // namespace edgesplit::orch::testing
