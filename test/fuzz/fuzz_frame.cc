@@ -8,6 +8,7 @@
 
 #include "agent/transport/frame.h"
 #include "agent/transport/frame_header.h"
+#include "agent/transport/payload_policy.h"
 #include "common/base/log.h"
 
 using namespace edgesplit;
@@ -31,7 +32,7 @@ void CheckRoundTrip(const Frame& f) {
   Check(g.kind == f.kind && g.request_id == f.request_id && g.deployment == f.deployment && g.epoch == f.epoch &&
             g.layer == f.layer && g.session_id == f.session_id && g.token_index == f.token_index &&
             g.error_code == f.error_code && g.error == f.error && g.has_gen == f.has_gen &&
-            g.gen.stop_tokens == f.gen.stop_tokens,
+            g.gen.stop_tokens == f.gen.stop_tokens && g.moves == f.moves,
         "fields differ");
   if (f.has_tensor) Check(dtype_code == static_cast<uint32_t>(f.tensor.dtype) && shape == f.tensor.shape, "tensor differs");
 }
@@ -65,6 +66,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)FrameKindName(f.kind);
   if (f.kind == FrameKind::kError) (void)f.ErrorStatus().ToString();
   f.has_tensor = dtype_code != 0 || !shape.empty() || header->payload_len != 0;
+  // As the agent's frame check (agent_core_data.cc): kinds without a tensor refuse one before
+  // anything is allocated for it.
+  if (f.has_tensor && !PayloadRuleFor(f.kind).tensor_allowed) return 0;
   if (f.has_tensor) {
     auto dtype = ValidateTensorMeta(dtype_code, shape, header->payload_len, limits, &reason);
     if (!dtype.ok()) return 0;
