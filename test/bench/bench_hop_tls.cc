@@ -1,7 +1,8 @@
-// `edgesplit-bench hop-tls [--iters N] [--bytes B] [--sockbuf B]`: where the time of a TLS hop
-// goes. `hop` measures the data plane as deployed (frames over net::Stream, Asio's ssl::stream,
-// async); this one sends the same number of bytes over loopback through the layers one at a
-// time, synchronously (a thread per end, blocking sockets), in one run with samples alternating:
+// `edgesplit-bench hop-tls [--iters N] [--bytes B] [--sockbuf B] [--ciphersuites LIST]`: where
+// the time of a TLS hop goes. `hop` measures the data plane as deployed (frames over
+// net::Stream, Asio's ssl::stream, async); this one sends the same number of bytes over
+// loopback through the layers one at a time, synchronously (a thread per end, blocking
+// sockets), in one run with samples alternating:
 //   tcp                 plain send, receiver reads it all (the baseline of every ratio)
 //   asio_ssl            Asio's ssl::stream, synchronous write/read: its engine moves each
 //                       ~16 KiB record through a BIO pair and its own 17 KiB buffers
@@ -12,8 +13,10 @@
 //   openssl_batched     memory BIOs: the sender encrypts the whole message, then one send;
 //                       the receiver reads 256 KiB chunks and decrypts them (the cost floor of
 //                       TLS on this box: the AEAD and two copies, no per-record syscalls)
-// Each sample: send, receiver reads it all, 1-byte ack back (over the same layer). Prints JSON:
-// per path ms_p50 and ratio to tcp.
+// Each sample: send, receiver reads it all, 1-byte ack back (over the same layer). --sockbuf
+// sets SO_SNDBUF/SO_RCVBUF on every socket; --ciphersuites restricts TLS 1.3 to the given
+// suites (e.g. TLS_AES_128_GCM_SHA256; default: OpenSSL's, which negotiates AES-256-GCM).
+// Prints JSON: the negotiated cipher, per path ms_p50 and ratio to tcp.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
@@ -114,6 +117,21 @@ struct Batched {
   }
 };
 
+// Blocking Asio read/write of exactly n bytes on `s` (a socket or an ssl::stream).
+template <typename S>
+End AsioEnd(S* s) {
+  return {[s](const char* d, size_t n) {
+            boost::system::error_code ec;
+            asio::write(*s, asio::buffer(d, n), ec);
+            return !ec;
+          },
+          [s](char* d, size_t n) {
+            boost::system::error_code ec;
+            asio::read(*s, asio::buffer(d, n), ec);
+            return !ec;
+          }};
+}
+
 enum class Kind { kTcp, kAsio, kAsioKeep, kFd, kFdAhead, kBatched };
 const char* KindName(Kind k) {
   switch (k) {
@@ -156,10 +174,8 @@ bool Connect(Path& p, tcp::acceptor& acc, size_t sockbuf, asio::ssl::context& ct
   const int fa = p.a.native_handle(), fb = p.b.native_handle();
   switch (p.kind) {
     case Kind::kTcp:
-      p.tx = {[fa](const char* d, size_t n) { return SendAllFd(fa, d, n); },
-              [&p](char* d, size_t n) { boost::system::error_code ec; asio::read(p.a, asio::buffer(d, n), ec); return !ec; }};
-      p.rx = {[fb](const char* d, size_t n) { return SendAllFd(fb, d, n); },
-              [&p](char* d, size_t n) { boost::system::error_code ec; asio::read(p.b, asio::buffer(d, n), ec); return !ec; }};
+      p.tx = AsioEnd(&p.a);
+      p.rx = AsioEnd(&p.b);
       return true;
     case Kind::kAsio:
     case Kind::kAsioKeep: {
@@ -175,12 +191,8 @@ bool Connect(Path& p, tcp::acceptor& acc, size_t sockbuf, asio::ssl::context& ct
       p.asa->handshake(asio::ssl::stream_base::client, ea);
       server.join();
       if (ea || eb) return false;
-      auto* sa = p.asa.get();
-      auto* sb = p.asb.get();
-      p.tx = {[sa](const char* d, size_t n) { boost::system::error_code ec; asio::write(*sa, asio::buffer(d, n), ec); return !ec; },
-              [sa](char* d, size_t n) { boost::system::error_code ec; asio::read(*sa, asio::buffer(d, n), ec); return !ec; }};
-      p.rx = {[sb](const char* d, size_t n) { boost::system::error_code ec; asio::write(*sb, asio::buffer(d, n), ec); return !ec; },
-              [sb](char* d, size_t n) { boost::system::error_code ec; asio::read(*sb, asio::buffer(d, n), ec); return !ec; }};
+      p.tx = AsioEnd(p.asa.get());
+      p.rx = AsioEnd(p.asb.get());
       return true;
     }
     case Kind::kFd:
@@ -219,8 +231,10 @@ bool Connect(Path& p, tcp::acceptor& acc, size_t sockbuf, asio::ssl::context& ct
       p.bb = make(p.sb, fb);
       auto* ba = p.ba.get();
       auto* bb = p.bb.get();
-      p.tx = {[ba](const char* d, size_t n) { return ba->Send(d, n); }, [ba](char* d, size_t n) { return ba->Recv(d, n); }};
-      p.rx = {[bb](const char* d, size_t n) { return bb->Send(d, n); }, [bb](char* d, size_t n) { return bb->Recv(d, n); }};
+      p.tx = {[ba](const char* d, size_t n) { return ba->Send(d, n); },
+              [ba](char* d, size_t n) { return ba->Recv(d, n); }};
+      p.rx = {[bb](const char* d, size_t n) { return bb->Send(d, n); },
+              [bb](char* d, size_t n) { return bb->Recv(d, n); }};
       return true;
     }
   }
@@ -228,7 +242,7 @@ bool Connect(Path& p, tcp::acceptor& acc, size_t sockbuf, asio::ssl::context& ct
 }
 
 int RunHopTls(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"iters", "bytes", "sockbuf"}, {"json"});
+  auto f = Flags::Parse(args, {"iters", "bytes", "sockbuf", "ciphersuites"}, {"json"});
   if (!f.ok()) {
     std::fprintf(stderr, "%s\n", f.status().ToString().c_str());
     return 2;
@@ -239,6 +253,13 @@ int RunHopTls(const std::vector<std::string>& args) {
   auto& pki = testing::TestPki::Get();
   security::TlsPtr ta = pki.Context("hop-tls-tx", security::Role::kAgent);
   security::TlsPtr tb = pki.Context("hop-tls-rx", security::Role::kAgent);
+  const std::string suites = f->Get("ciphersuites", "");
+  if (!suites.empty())
+    for (auto* t : {&ta, &tb})
+      if (SSL_CTX_set_ciphersuites((*t)->ssl().native_handle(), suites.c_str()) != 1) {
+        std::fprintf(stderr, "hop-tls: bad --ciphersuites '%s'\n", suites.c_str());
+        return 2;
+      }
   asio::io_context io;
   tcp::acceptor acc(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const std::vector<Kind> kinds = {Kind::kTcp, Kind::kAsio, Kind::kAsioKeep, Kind::kFd, Kind::kFdAhead, Kind::kBatched};
@@ -276,8 +297,11 @@ int RunHopTls(const std::vector<std::string>& args) {
     return 1;
   }
   const double tcp_ms = Median(ms[0]);
-  std::string out = "{\"bench\": \"hop-tls\", \"bytes\": " + std::to_string(bytes) + ", \"iters\": " +
-                    std::to_string(iters) + ", \"sockbuf\": " + std::to_string(sockbuf) + ", \"paths\": [";
+  const SSL_CIPHER* cipher = SSL_get_current_cipher(paths[3]->sa);
+  const std::string cipher_name = cipher ? SSL_CIPHER_get_name(cipher) : "?";
+  std::string out = "{\"bench\": \"hop-tls\", \"cipher\": \"" + cipher_name + "\", \"bytes\": " +
+                    std::to_string(bytes) + ", \"iters\": " + std::to_string(iters) + ", \"sockbuf\": " +
+                    std::to_string(sockbuf) + ", \"paths\": [";
   for (size_t k = 0; k < paths.size(); ++k) {
     char line[200];
     std::snprintf(line, sizeof line, "%s{\"path\": \"%s\", \"ms_p50\": %.4f, \"ratio\": %.3f}", k ? ", " : "",
@@ -291,6 +315,7 @@ int RunHopTls(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(hop_tls, "hop-tls", "where a TLS hop's time goes: Asio ssl, OpenSSL on the socket, batched", RunHopTls);
+ES_REGISTER_SUBCOMMAND(hop_tls, "hop-tls", "where a TLS hop's time goes: Asio ssl, OpenSSL on the socket, batched",
+                       RunHopTls);
 
 }  // namespace edgesplit

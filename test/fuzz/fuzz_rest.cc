@@ -123,6 +123,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     pos = nul == std::string_view::npos ? input.size() + 1 : nul + 1;
     HttpRequest req;
     if (!ParseRecord(rec, &req)) continue;
+    // As the server does (http_server.cc): the header check first, on the request without its
+    // body; a refusal is the answer and the body is never read.
+    HttpRequest head = req;
+    head.body.clear();
+    if (auto refused = api.CheckHeaders(head)) {
+      if (refused->status != 401 && refused->status != 413) Fail("header check answered " + std::to_string(refused->status), req);
+      if (!ParseJson(refused->body).ok()) Fail("refusal is not JSON: " + refused->body.substr(0, 200), req);
+      continue;
+    }
     int answers = 0;
     HttpResponse resp;
     std::shared_ptr<StreamWriter> stream;
