@@ -16,10 +16,13 @@
 // Each sample: send, receiver reads it all, 1-byte ack back (over the same layer). --sockbuf
 // sets SO_SNDBUF/SO_RCVBUF on every socket; --ciphersuites restricts TLS 1.3 to the given
 // suites (e.g. TLS_AES_128_GCM_SHA256; default: OpenSSL's, which negotiates AES-256-GCM).
-// Prints JSON: the negotiated cipher, per path ms_p50 and ratio to tcp.
+// Prints JSON: the negotiated cipher, per path ms_p50 and ratio to tcp, and the CPU time the
+// sending and the receiving thread spent per message (tx_cpu_ms_p50, rx_cpu_ms_p50) with
+// cpu_ratio = their sum over tcp's: the figure that does not depend on the box's load.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,6 +45,14 @@ namespace {
 namespace asio = boost::asio;
 using asio::ip::tcp;
 using BenchClock = std::chrono::steady_clock;
+
+// CPU time of the calling thread (ms): unlike wall time, it does not grow with the load that
+// other processes put on the box, so the layers compare even on a busy machine.
+double ThreadCpuMs() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
 
 double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
@@ -274,12 +285,16 @@ int RunHopTls(const std::vector<std::string>& args) {
   const int warm = 3, samples = iters + warm;
   // Receivers: one thread per path, each reads `samples` messages and acks each.
   std::vector<std::thread> receivers;
-  for (auto& p : paths)
-    receivers.emplace_back([&p, bytes, samples] {
+  std::vector<std::vector<double>> rx_cpu(paths.size()), tx_cpu(paths.size());
+  for (size_t k = 0; k < paths.size(); ++k)
+    receivers.emplace_back([&, k] {
       std::vector<char> buf(bytes);
       char ack = 1;
-      for (int i = 0; i < samples; ++i)
-        if (!p->rx.recv(buf.data(), bytes) || !p->rx.send(&ack, 1)) return;
+      for (int i = 0; i < samples; ++i) {
+        const double c0 = ThreadCpuMs();
+        if (!paths[k]->rx.recv(buf.data(), bytes) || !paths[k]->rx.send(&ack, 1)) return;
+        if (i >= warm) rx_cpu[k].push_back(ThreadCpuMs() - c0);
+      }
     });
   std::vector<char> msg(bytes, 1);
   std::vector<std::vector<double>> ms(paths.size());
@@ -288,24 +303,32 @@ int RunHopTls(const std::vector<std::string>& args) {
     for (size_t k = 0; k < paths.size() && ok; ++k) {  // alternate: all paths see the same load
       char ack = 0;
       auto t0 = BenchClock::now();
+      const double c0 = ThreadCpuMs();
       ok = paths[k]->tx.send(msg.data(), bytes) && paths[k]->tx.recv(&ack, 1);
-      if (i >= warm) ms[k].push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+      if (i >= warm) {
+        tx_cpu[k].push_back(ThreadCpuMs() - c0);
+        ms[k].push_back(std::chrono::duration<double, std::milli>(BenchClock::now() - t0).count());
+      }
     }
   for (auto& t : receivers) t.join();
   if (!ok) {
     std::fprintf(stderr, "hop-tls: a transfer failed\n");
     return 1;
   }
-  const double tcp_ms = Median(ms[0]);
+  const double tcp_ms = Median(ms[0]), tcp_cpu = Median(tx_cpu[0]) + Median(rx_cpu[0]);
   const SSL_CIPHER* cipher = SSL_get_current_cipher(paths[3]->sa);
   const std::string cipher_name = cipher ? SSL_CIPHER_get_name(cipher) : "?";
   std::string out = "{\"bench\": \"hop-tls\", \"cipher\": \"" + cipher_name + "\", \"bytes\": " +
                     std::to_string(bytes) + ", \"iters\": " + std::to_string(iters) + ", \"sockbuf\": " +
                     std::to_string(sockbuf) + ", \"paths\": [";
   for (size_t k = 0; k < paths.size(); ++k) {
-    char line[200];
-    std::snprintf(line, sizeof line, "%s{\"path\": \"%s\", \"ms_p50\": %.4f, \"ratio\": %.3f}", k ? ", " : "",
-                  KindName(kinds[k]), Median(ms[k]), Median(ms[k]) / tcp_ms);
+    const double cpu = Median(tx_cpu[k]) + Median(rx_cpu[k]);
+    char line[320];
+    std::snprintf(line, sizeof line,
+                  "%s{\"path\": \"%s\", \"ms_p50\": %.4f, \"ratio\": %.3f, \"tx_cpu_ms_p50\": %.4f, "
+                  "\"rx_cpu_ms_p50\": %.4f, \"cpu_ratio\": %.3f}",
+                  k ? ", " : "", KindName(kinds[k]), Median(ms[k]), Median(ms[k]) / tcp_ms, Median(tx_cpu[k]),
+                  Median(rx_cpu[k]), cpu / tcp_cpu);
     out += line;
   }
   out += "]}";

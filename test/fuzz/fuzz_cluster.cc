@@ -57,6 +57,8 @@ FuzzCluster::FuzzCluster() {
   orch::ControllerOptions o;
   o.adopt_grace = std::chrono::seconds(0);
   o.probe_interval = std::chrono::seconds(1);
+  // Trust is the operator's (an agent's claim grants nothing): the deployment needs a trusted entry.
+  o.registry.trusted_nodes = {"n1", "n2"};
   controller = std::make_unique<orch::Controller>(o, FuzzCatalog());
   for (const char* n : {"n1", "n2"}) Require(controller->OnRegister(FuzzNode(n), clock.Now()).ok(), "register");
   orch::DeploymentSpec d;
