@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, configures, builds and runs every test. Non-zero on any failure.
-# Usage: ./scripts/test.sh [ctest args...]   (env: BUILD_DIR, default build; JOBS, default nproc)
+# Usage: ./scripts/test.sh [ctest args...]   (env: BUILD_DIR, default build; JOBS, default nproc;
+# FUZZ_SECONDS per fuzz target, default 20, 0 skips the fuzz build and runs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
@@ -10,5 +11,16 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$BUILD_DIR" -j "$JOBS"
+# The libFuzzer targets (docs/fuzzing.md): their own clang build, a short run of each. Before
+# ctest, so that ctest's summary stays the last word; a fuzz failure still fails the run.
+fuzz_status=0
+FUZZ_SECONDS=${FUZZ_SECONDS:-20}
+if [ "$FUZZ_SECONDS" != 0 ]; then
+  JOBS="$JOBS" ./scripts/fuzz.sh "$FUZZ_SECONDS" || fuzz_status=$?
+fi
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$JOBS" "$@"
+if [ "$fuzz_status" != 0 ]; then
+  echo "test: a fuzz target failed (see the fuzz: lines above)" >&2
+  exit "$fuzz_status"
+fi

@@ -2,12 +2,15 @@
 
 #include <cstdio>
 
+#include "common/base/utf8.h"
+
 namespace edgesplit {
 
 std::string JsonEscape(const std::string& s) {
   std::string o;
   o.reserve(s.size() + 8);
-  for (unsigned char c : s) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
     switch (c) {
       case '"': o += "\\\""; break;
       case '\\': o += "\\\\"; break;
@@ -19,8 +22,15 @@ std::string JsonEscape(const std::string& s) {
           char b[8];
           std::snprintf(b, sizeof(b), "\\u%04x", c);
           o += b;
-        } else {
+        } else if (c < 0x80) {
           o += static_cast<char>(c);
+        } else if (size_t n = Utf8SequenceLength(s, i)) {
+          o.append(s, i, n);
+          i += n - 1;
+        } else {
+          // Bytes from a URL or a file name need not be UTF-8; JSON text must be (RFC 8259 8.1),
+          // or a client's parser refuses the whole answer. One replacement character per bad byte.
+          o += "\\ufffd";
         }
     }
   }

@@ -1,5 +1,5 @@
-// Escaping for strings written inside JSON double quotes (RFC 8259): quotes, backslashes and
-// control characters. Shared by every hand-written JSON emitter (REST, planner, CLI, profiles).
+// Escaping for strings inside JSON double quotes (RFC 8259): quotes, backslashes, control characters and
+// bytes that are not UTF-8 (as \ufffd: the text stays JSON). Shared by every hand-written JSON emitter.
 #pragma once
 
 #include <string>

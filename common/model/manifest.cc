@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -181,10 +182,15 @@ Result<Manifest> ParseManifest(const std::string& text) {
       if (!SafeRelativeFile(l.file)) return InvalidArgument(where + ".file: must be a plain file name, got '" + l.file + "'");
       if (!files.insert(l.file).second) return InvalidArgument(where + ".file: duplicate '" + l.file + "'");
       l.sha256 = n["sha256"].as<std::string>();
-      if (l.sha256.size() != 64) return InvalidArgument(where + ".sha256: expected 64 hex digits");
+      if (l.sha256.size() != 64 || l.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+        return InvalidArgument(where + ".sha256: expected 64 hex digits");
       l.param_bytes = n["param_bytes"].as<uint64_t>();
       ES_ASSIGN_OR_RETURN(l.output, ParseSpec(n["output"], where + ".output", v));
-      if (n["flops"]) l.flops = n["flops"].as<double>();
+      if (n["flops"]) {
+        l.flops = n["flops"].as<double>();
+        if (!std::isfinite(*l.flops) || *l.flops < 0)
+          return InvalidArgument(where + ".flops: expected a non-negative number");
+      }
       if (n["state"]) {
         StateSpec st;
         ES_ASSIGN_OR_RETURN(st.spec, ParseSpec(n["state"], where + ".state", v, {"bytes_per_token"}));
@@ -237,7 +243,13 @@ std::string ManifestToYaml(const Manifest& m) {
     e << YAML::Key << "output" << YAML::Value;
     EmitSpec(e, l.output);
     e << YAML::EndMap;
-    if (l.flops) e << YAML::Key << "flops" << YAML::Value << static_cast<uint64_t>(*l.flops);
+    if (l.flops) {
+      // Whole FLOPs read best as an integer; a count beyond uint64 (or a bad one built in code)
+      // stays a double, since casting it is undefined (found by fuzz_manifest).
+      const double f = *l.flops;
+      e << YAML::Key << "flops" << YAML::Value;
+      if (f >= 0 && f < 1.8e19) e << static_cast<uint64_t>(f); else e << f;
+    }
     if (l.state) {
       e << YAML::Key << "state" << YAML::Value;
       EmitSpec(e, l.state->spec);

@@ -1,5 +1,7 @@
 #include "orchestrator/cluster/trust_list.h"
 
+#include "common/base/utf8.h"
+
 namespace edgesplit::orch {
 
 const char* TrustSourceName(TrustSource s) {
@@ -16,6 +18,9 @@ Status CheckName(const std::string& node, const std::string& where) {
   if (node.empty()) return InvalidArgument(where + ": node name is empty");
   if (node.size() > kMaxTrustNameBytes)
     return InvalidArgument(where + ": node name longer than " + std::to_string(kMaxTrustNameBytes) + " bytes");
+  // A decision is persisted in the state file and echoed in JSON; a registered name is UTF-8
+  // already (protobuf strings), so a name that is not can only be a bad URL (found by fuzz_rest).
+  if (!IsUtf8(node)) return InvalidArgument(where + ": node name is not UTF-8");
   return Status::Ok();
 }
 }  // namespace

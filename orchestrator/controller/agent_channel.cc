@@ -163,9 +163,12 @@ void Controller::Tick(TimePoint now) {
       bool all = !d.stages.empty();
       for (const auto& s : d.stages) {
         const NodeRecord* n = registry_.Find(s.node);
+        // Named copies, not the structured binding `d`: clang before 16 cannot capture one.
+        const std::string& dname = d.spec.name;
+        const uint64_t depoch = d.epoch;
         bool has = n && n->state == NodeState::kAlive &&
                    std::any_of(n->profile.segments.begin(), n->profile.segments.end(), [&](const SegmentReport& r) {
-                     return r.deployment == d.spec.name && r.epoch == d.epoch;
+                     return r.deployment == dname && r.epoch == depoch;
                    });
         all = all && has;
       }

@@ -16,7 +16,9 @@ class Search {
     min_comp_.assign(k_, kInf);
     min_mig_.assign(k_, kInf);
     for (int s = 0; s < k_; ++s) {
-      const auto [i, j] = ranges_[s];
+      // Plain locals, not a structured binding: the lambda below captures them, which clang
+      // before 16 refuses (the fuzz build compiles with clang-14).
+      const int i = ranges_[s].first, j = ranges_[s].second;
       for (int v = 0; v < ci_.num_nodes(); ++v) {
         if (!ci_.StageValid(v, i, j)) continue;
         cands_[s].push_back(v);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 namespace edgesplit::planner {
 
@@ -125,9 +126,16 @@ std::string Range(int i, int j) { return std::to_string(i) + "-" + std::to_strin
 
 }  // namespace
 
+std::string BytesText(double bytes) {
+  if (std::isfinite(bytes) && std::fabs(bytes) < 9e18) return std::to_string(static_cast<long long>(bytes));
+  char b[32];
+  std::snprintf(b, sizeof(b), "%.3g", bytes);
+  return b;
+}
+
 std::string CompiledInstance::NeedsBytes(int i, int j) const {
-  std::string s = " (needs " + std::to_string(static_cast<long long>(Memory(i, j))) + " bytes";
-  if (KvBytes(i, j) > 0) s += ", " + std::to_string(static_cast<long long>(KvBytes(i, j))) + " of them KV reservation";
+  std::string s = " (needs " + BytesText(Memory(i, j)) + " bytes";
+  if (KvBytes(i, j) > 0) s += ", " + BytesText(KvBytes(i, j)) + " of them KV reservation";
   return s + ")";
 }
 

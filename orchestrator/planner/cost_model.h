@@ -39,6 +39,10 @@ struct IStage {
   bool operator==(const IStage&) const = default;
 };
 
+// A byte count for messages: the integer when it fits in 64 bits, else "6.2e+20" (a cast of a
+// larger double to an integer is undefined; found by fuzz_instance).
+std::string BytesText(double bytes);
+
 // Index form of an instance. The objective is value = S + B * M where S sums
 // A*(transfers + compute) + amortised migration and M is the largest stage/bandwidth term
 // (latency: A=1,B=0; period: A=0,B=1; mixed: A=alpha,B=beta).

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -56,6 +57,14 @@ long long Int(const YAML::Node& parent, const std::string& path, const std::stri
   } catch (const YAML::Exception&) {
     Fail(Join(path, key), "expected an integer, got '" + (n.IsScalar() ? n.Scalar() : std::string("?")) + "'", n);
   }
+}
+
+// An integer that fits an int (layer indices, counts): 4294967297 is an error, not 1.
+int SmallInt(const YAML::Node& parent, const std::string& path, const std::string& key, int def) {
+  const long long v = Int(parent, path, key, def);
+  if (v < std::numeric_limits<int>::min() || v > std::numeric_limits<int>::max())
+    Fail(Join(path, key), "integer " + std::to_string(v) + " is out of range", parent[key]);
+  return static_cast<int>(v);
 }
 
 std::string Str(const YAML::Node& parent, const std::string& path, const std::string& key, std::optional<std::string> def) {
@@ -145,8 +154,8 @@ PlanningInstance ParseRoot(const YAML::Node& root) {
   in.source = Str(root, "", "source", std::nullopt);
   if (const YAML::Node c = root["constraints"]; c.IsDefined() && !c.IsNull()) {
     CheckKeys(c, "constraints", {"trusted_prefix_layers", "max_stages", "pinned"});
-    in.constraints.trusted_prefix_layers = static_cast<int>(Int(c, "constraints", "trusted_prefix_layers", 0));
-    in.constraints.max_stages = static_cast<int>(Int(c, "constraints", "max_stages", 0));
+    in.constraints.trusted_prefix_layers = SmallInt(c, "constraints", "trusted_prefix_layers", 0);
+    in.constraints.max_stages = SmallInt(c, "constraints", "max_stages", 0);
     if (const YAML::Node pin = c["pinned"]; pin.IsDefined() && !pin.IsNull()) {
       if (!pin.IsMap()) Fail("constraints.pinned", "expected a mapping {layer: node}", pin);
       for (const auto& kv : pin) {
@@ -176,8 +185,8 @@ PlanningInstance ParseRoot(const YAML::Node& root) {
     for (size_t i = 0; i < st.size(); ++i) {
       const std::string p = "current_plan.stages[" + std::to_string(i) + "]";
       CheckKeys(st[i], p, {"node", "first_layer", "end_layer"});
-      plan.stages.push_back({Str(st[i], p, "node", std::nullopt), static_cast<int>(Int(st[i], p, "first_layer", -1)),
-                             static_cast<int>(Int(st[i], p, "end_layer", -1))});
+      plan.stages.push_back({Str(st[i], p, "node", std::nullopt), SmallInt(st[i], p, "first_layer", -1),
+                             SmallInt(st[i], p, "end_layer", -1)});
     }
     in.current_plan = std::move(plan);
   }

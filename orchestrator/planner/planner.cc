@@ -36,10 +36,9 @@ std::string DiagnoseInfeasible(const CompiledInstance& ci) {
   for (const auto& nd : in.nodes) biggest = std::max(biggest, nd.memory_bytes);
   for (int l = 0; l < L; ++l)
     if (ci.Memory(l, l + 1) > biggest)
-      return "memory: no node can hold " + Layers(l, l + 1) + " (needs " + std::to_string(static_cast<long long>(ci.Memory(l, l + 1))) +
-             " bytes" +
-             (ci.KvBytes(l, l + 1) > 0 ? ", " + std::to_string(static_cast<long long>(ci.KvBytes(l, l + 1))) + " of them KV reservation" : "") +
-             ", the largest node has " + std::to_string(static_cast<long long>(biggest)) + ")";
+      return "memory: no node can hold " + Layers(l, l + 1) + " (needs " + BytesText(ci.Memory(l, l + 1)) + " bytes" +
+             (ci.KvBytes(l, l + 1) > 0 ? ", " + BytesText(ci.KvBytes(l, l + 1)) + " of them KV reservation" : "") +
+             ", the largest node has " + BytesText(biggest) + ")";
   const int p = ci.trusted_prefix();
   for (int l = 0; l < p; ++l) {
     bool ok = false;

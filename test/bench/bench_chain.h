@@ -1,6 +1,8 @@
 // Shared by the benchmarks: in-process agents on loopback serving one deployment cut at
 // `bounds` (stage i holds [bounds[i], bounds[i+1])), each with its own io thread and a
-// single-threaded compute pool, loaded and activated through the control commands.
+// single-threaded compute pool, loaded and activated through the control commands. With
+// `tls`, each agent has its own certificate from the test CA (named after its node, as
+// deployed) and every stage is told the epoch's stage list, so the data plane authorises by plan.
 #pragma once
 
 #include <chrono>
@@ -31,14 +33,15 @@ inline std::string BoundsText(const std::vector<int>& b) {
 
 // Returns the agents (entry first), or an empty vector after printing why.
 inline std::vector<std::unique_ptr<agent::Agent>> StartChain(const std::string& models_dir, const std::string& model,
-                                                             const std::vector<int>& bounds, int decode_batch_max = 1) {
+                                                             const std::vector<int>& bounds, int decode_batch_max = 1,
+                                                             bool tls = false, const std::string& name_prefix = "stage") {
   using namespace std::chrono_literals;
   const int stages = static_cast<int>(bounds.size()) - 1, L = bounds.back();
   std::vector<std::unique_ptr<agent::Agent>> agents;
   for (int i = 0; i < stages; ++i) {
     agent::AgentConfig c;
-    c.tls = testing::PlaintextTls();
-    c.node = "stage" + std::to_string(i);
+    c.node = name_prefix + std::to_string(i);
+    c.tls = tls ? testing::TestPki::Get().Config(c.node, security::Role::kAgent) : testing::PlaintextTls();
     c.data_listen = "127.0.0.1:0";
     c.http_listen = "";
     c.models_dir = models_dir;
@@ -63,6 +66,8 @@ inline std::vector<std::unique_ptr<agent::Agent>> StartChain(const std::string& 
     if (i + 1 < stages) l->set_downstream_address(agents[i + 1]->data_address());
     l->set_is_entry(i == 0);
     l->set_entry_address(agents[0]->data_address());
+    for (int k = 0; k < stages; ++k) l->add_stage_nodes(name_prefix + std::to_string(k));
+    l->set_stage_index(i);
     auto ack = agents[i]->Execute(cmd, 120s);
     if (!ack.ok() || !ack->ok()) {
       std::fprintf(stderr, "load failed: %s\n", ack.ok() ? ack->error().c_str() : ack.status().ToString().c_str());

@@ -5,13 +5,20 @@
 // orchestrator's own histogram) and the orchestrator's CPU use (cores, from /proc). "sustained"
 // means at least 95 % of the expected heartbeats arrived and the p99 lag stayed under 100 ms.
 // The simulator runs in this process on one io thread, so on a small box it competes for CPU.
+// The sweep runs twice in one invocation: plaintext (`tls: {mode: off}`), then with mutual TLS
+// as deployed (the orchestrator and every simulated agent hold certificates issued by a fresh
+// CA with common/security/pki, one per simulated node name). The top-level keys are the
+// plaintext sweep; "tls" holds the same keys for the TLS sweep, and both report
+// register_ms_p50 (connect + handshake + Register until the ack).
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -24,6 +31,8 @@
 #include "common/net/async_io.h"
 #include "common/net/framed_message.h"
 #include "common/proto/control.pb.h"
+#include "common/security/pki.h"
+#include "common/security/tls_context.h"
 #include "orchestrator/api/rest_client.h"
 
 namespace edgesplit {
@@ -87,11 +96,13 @@ struct Sim {
   std::atomic<int> registered{0};
   std::atomic<long> sent{0};
   bool stop = false;
+  std::vector<security::TlsPtr> tls;  // per simulated node (empty: plaintext)
+  std::vector<double> register_ms;    // io thread only
 
   asio::awaitable<void> Agent(int i) {
-    // Plaintext: thousands of simulated agents would each need their own certificate (not yet
-    // measured with TLS; see docs/performance.md).
-    auto sock = co_await net::Connect(address, std::chrono::seconds(10), nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    security::TlsPtr ctx = tls.empty() ? nullptr : tls[i];
+    auto sock = co_await net::Connect(address, std::chrono::seconds(10), ctx);
     if (!sock.ok()) co_return;
     net::Stream s = std::move(*sock);
     v1::AgentToOrchestrator reg;
@@ -104,6 +115,8 @@ struct Sim {
     if (!(co_await net::WriteMessage(s, reg, std::chrono::seconds(10))).ok()) co_return;
     v1::OrchestratorToAgent ack;
     if (!(co_await net::ReadMessage(s, &ack, std::chrono::seconds(10))).ok()) co_return;
+    if (!ack.register_ack().accepted()) co_return;
+    register_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     ++registered;
     asio::steady_timer t(io);
     std::mt19937 rng(i);
@@ -129,19 +142,50 @@ struct Sim {
   }
 };
 
-int Heartbeats(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"counts", "window-s"}, {"json"});
-  if (!f.ok()) {
-    std::fprintf(stderr, "usage: edgesplit-bench heartbeats [--counts 500,1000,2000,4000] [--window-s 4] [--json]\n");
-    return 2;
+// One sweep against a fresh orchestrator process: plaintext when `pki_dir` is empty, else TLS
+// with certificates from that CA (the orchestrator's and one per simulated agent, issued here).
+struct Sweep {
+  std::string rows;
+  int best = 0;
+  double best_cpu = 0;
+  double register_ms_p50 = 0;
+  double issue_s = 0;  // time to issue the simulated agents' certificates (TLS only)
+};
+
+Sweep RunSweep(const std::vector<int>& counts, double window_s, bool print, const std::string& pki_dir) {
+  Sweep out;
+  const bool tls = !pki_dir.empty();
+  Sim sim;
+  std::vector<std::string> tls_args = {"--tls-mode", "off"};
+  if (tls) {
+    auto orch_files = security::IssueCertificate(pki_dir, "orchestrator", security::Role::kOrchestrator, pki_dir + "/orch");
+    if (!orch_files.ok()) {
+      std::fprintf(stderr, "pki: %s\n", orch_files.status().ToString().c_str());
+      return out;
+    }
+    tls_args = {"--tls-ca", orch_files->ca, "--tls-cert", orch_files->cert, "--tls-key", orch_files->key};
+    const int most = counts.empty() ? 0 : *std::max_element(counts.begin(), counts.end());
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < most; ++i) {
+      auto files = security::IssueCertificate(pki_dir, "sim-" + std::to_string(i), security::Role::kAgent, pki_dir + "/sims");
+      if (!files.ok()) {
+        std::fprintf(stderr, "pki: %s\n", files.status().ToString().c_str());
+        return out;
+      }
+      security::TlsConfig c;
+      c.mode_given = true;
+      c.ca = files->ca;
+      c.cert = files->cert;
+      c.key = files->key;
+      auto ctx = security::TlsContext::Create(c);
+      if (!ctx.ok()) {
+        std::fprintf(stderr, "tls: %s\n", ctx.status().ToString().c_str());
+        return out;
+      }
+      sim.tls.push_back(*ctx);
+    }
+    out.issue_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   }
-  std::vector<int> counts;
-  {
-    std::stringstream ss(f->Get("counts", "500,1000,2000,3000,4000"));
-    std::string tok;
-    while (std::getline(ss, tok, ',')) counts.push_back(std::stoi(tok));
-  }
-  const double window_s = std::atof(f->Get("window-s", "4").c_str());
   // Free ports for the orchestrator.
   auto pick = [] {
     asio::io_context io;
@@ -150,35 +194,36 @@ int Heartbeats(const std::vector<std::string>& args) {
   };
   const int cport = pick(), hport = pick();
   const std::string orch = SelfDir() + "/edgesplit-orchestrator";
+  const std::string c = "127.0.0.1:" + std::to_string(cport), h = "127.0.0.1:" + std::to_string(hport);
+  std::vector<std::string> argv_s = {orch, "--control-listen", c, "--http-listen", h, "--models-dir", "/nonexistent",
+                                     "--state-dir", "", "--log-level", "warn", "--set", "liveness.suspect_after_ms=2000",
+                                     "--set", "liveness.dead_after_ms=5000",
+                                     // Every simulated agent dials from 127.0.0.1: lift the per-peer (and total) caps.
+                                     "--set", "control.max_connections=100000", "--set",
+                                     "control.max_connections_per_peer=100000"};
+  argv_s.insert(argv_s.end(), tls_args.begin(), tls_args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
   pid_t pid = fork();
   if (pid == 0) {
     int devnull = ::open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    std::string c = "127.0.0.1:" + std::to_string(cport), h = "127.0.0.1:" + std::to_string(hport);
-    execl(orch.c_str(), orch.c_str(), "--control-listen", c.c_str(), "--http-listen", h.c_str(), "--models-dir",
-          "/nonexistent", "--state-dir", "", "--log-level", "warn", "--set", "liveness.suspect_after_ms=2000",
-          "--set", "liveness.dead_after_ms=5000",
-          // Every simulated agent dials from 127.0.0.1: lift the per-peer (and total) caps.
-          "--set", "control.max_connections=100000", "--set", "control.max_connections_per_peer=100000", "--tls-mode", "off",
-          (char*)nullptr);
+    execv(orch.c_str(), argv.data());
     _exit(127);
   }
-  orch::RestClient rest("127.0.0.1:" + std::to_string(hport), "", std::chrono::seconds(10));
+  orch::RestClient rest(h, "", std::chrono::seconds(10));
   for (int i = 0; i < 100; ++i) {
     auto r = rest.Call("GET", "/readyz");
     if (r.ok() && r->status == 200) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  Sim sim;
-  sim.address = "127.0.0.1:" + std::to_string(cport);
+  sim.address = c;
   auto guard = asio::make_work_guard(sim.io);
   std::thread io_thread([&] { sim.io.run(); });
   const long hz = sysconf(_SC_CLK_TCK);
   int started = 0;
-  std::string rows;
-  int best = 0;
-  double best_cpu = 0;
   for (int n : counts) {
     for (; started < n; ++started) asio::co_spawn(sim.io, sim.Agent(started), asio::detached);
     for (int i = 0; i < 200 && sim.registered.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -197,8 +242,8 @@ int Heartbeats(const std::vector<std::string>& args) {
     double processed = b.count - a.count;
     double p99 = 0;
     for (size_t i = 0; i < b.buckets.size() && i < a.buckets.size(); ++i) {
-      double c = b.buckets[i].second - a.buckets[i].second;
-      if (processed > 0 && c >= 0.99 * processed) {
+      double d = b.buckets[i].second - a.buckets[i].second;
+      if (processed > 0 && d >= 0.99 * processed) {
         p99 = b.buckets[i].first;
         break;
       }
@@ -207,19 +252,20 @@ int Heartbeats(const std::vector<std::string>& args) {
     double cpu = static_cast<double>(cpu2 - cpu1) / hz / secs;
     bool sustained = sim.registered.load() >= n && processed >= 0.95 * expected && p99 <= 0.1;
     if (sustained) {
-      best = n;
-      best_cpu = cpu;
+      out.best = n;
+      out.best_cpu = cpu;
     }
     char buf[512];
     std::snprintf(buf, sizeof(buf),
                   "%s{\"agents\": %d, \"registered\": %d, \"heartbeats_per_s\": %.0f, \"expected_per_s\": %.0f, "
                   "\"sent_per_s\": %.0f, \"lag_p99_ms_le\": %.0f, \"orchestrator_cpu_cores\": %.3f, \"sustained\": %s}",
-                  rows.empty() ? "" : ", ", n, sim.registered.load(), processed / secs, expected / secs,
+                  out.rows.empty() ? "" : ", ", n, sim.registered.load(), processed / secs, expected / secs,
                   (sent2 - sent1) / secs, p99 >= 1e299 ? -1.0 : p99 * 1e3, cpu, sustained ? "true" : "false");
-    rows += buf;
-    if (!f->GetBool("json"))
-      std::fprintf(stderr, "agents %d: %.0f heartbeats/s (expected %.0f), p99 lag <= %.0f ms, cpu %.2f cores, %s\n", n,
-                   processed / secs, expected / secs, p99 * 1e3, cpu, sustained ? "sustained" : "NOT sustained");
+    out.rows += buf;
+    if (print)
+      std::fprintf(stderr, "%s agents %d: %.0f heartbeats/s (expected %.0f), p99 lag <= %.0f ms, cpu %.2f cores, %s\n",
+                   tls ? "tls" : "plaintext", n, processed / secs, expected / secs, p99 * 1e3, cpu,
+                   sustained ? "sustained" : "NOT sustained");
     if (!sustained) break;
   }
   sim.stop = true;
@@ -229,9 +275,43 @@ int Heartbeats(const std::vector<std::string>& args) {
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
+  std::vector<double> reg = sim.register_ms;
+  std::sort(reg.begin(), reg.end());
+  out.register_ms_p50 = reg.empty() ? 0 : reg[reg.size() / 2];
+  return out;
+}
+
+int Heartbeats(const std::vector<std::string>& args) {
+  auto f = Flags::Parse(args, {"counts", "window-s"}, {"json"});
+  if (!f.ok()) {
+    std::fprintf(stderr, "usage: edgesplit-bench heartbeats [--counts 500,1000,2000,4000] [--window-s 4] [--json]\n");
+    return 2;
+  }
+  std::vector<int> counts;
+  {
+    std::stringstream ss(f->Get("counts", "500,1000,2000,3000,4000"));
+    std::string tok;
+    while (std::getline(ss, tok, ',')) counts.push_back(std::stoi(tok));
+  }
+  const double window_s = std::atof(f->Get("window-s", "4").c_str());
+  const bool print = !f->GetBool("json");
+  const std::string plaintext;
+  Sweep plain = RunSweep(counts, window_s, print, plaintext);
+  std::string templ = std::filesystem::temp_directory_path().string() + "/edgesplit-bench-pki.XXXXXX";
+  if (!::mkdtemp(templ.data())) {
+    std::fprintf(stderr, "mkdtemp failed\n");
+    return 1;
+  }
+  Sweep tls;
+  if (Status s = security::InitCa(templ, 1); s.ok()) tls = RunSweep(counts, window_s, print, templ);
+  else std::fprintf(stderr, "pki: %s\n", s.ToString().c_str());
+  std::filesystem::remove_all(templ);
   std::printf("{\"bench\": \"heartbeats\", \"heartbeat_hz\": 4, \"window_s\": %.1f, \"levels\": [%s], "
-              "\"max_sustained_agents\": %d, \"cpu_cores_at_max\": %.3f}\n",
-              window_s, rows.c_str(), best, best_cpu);
+              "\"max_sustained_agents\": %d, \"cpu_cores_at_max\": %.3f, \"register_ms_p50\": %.2f, "
+              "\"tls\": {\"levels\": [%s], \"max_sustained_agents\": %d, \"cpu_cores_at_max\": %.3f, "
+              "\"register_ms_p50\": %.2f, \"certificates_issue_s\": %.2f}}\n",
+              window_s, plain.rows.c_str(), plain.best, plain.best_cpu, plain.register_ms_p50, tls.rows.c_str(), tls.best,
+              tls.best_cpu, tls.register_ms_p50, tls.issue_s);
   return 0;
 }
 

@@ -2,9 +2,12 @@
 //  [--seq 128] [--stages 4]`: a synthetic GPT split into stages served by in-process agents over
 // real TCP on loopback (one io thread and one single-threaded compute pool each), against the
 // whole model run in this process with the same libtorch thread settings (1 intra-op thread).
-// Latency samples alternate between the two (same machine load). Prints monolithic_ms_p50,
-// split_ms_p50, ratio, and with K requests in flight split_rps and
-// monolithic_rps; checks split outputs are bitwise-equal to the monolithic ones.
+// A second chain serves the same cuts with mutual TLS on every hop (client -> entry -> stages
+// -> entry), as deployed. Latency samples alternate between the three (same machine load).
+// Prints monolithic_ms_p50, split_ms_p50, ratio, tls_split_ms_p50, tls_ratio (TLS split /
+// whole) and tls_vs_plain (TLS split / plaintext split), and with K requests in flight
+// monolithic_rps, split_rps and tls_split_rps; checks split outputs (both chains) are
+// bitwise-equal to the monolithic ones.
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,6 +28,7 @@
 #include "common/base/log.h"
 #include "common/base/subcommand.h"
 #include "common/model/manifest.h"
+#include "test/support/test_pki.h"
 
 namespace edgesplit {
 namespace {
@@ -91,21 +95,32 @@ int RunPipeline(const std::vector<std::string>& args) {
   // cheap embedding, layer L-1 the final norm + head): 12 blocks in 4 stages = 3 blocks each.
   const std::vector<int> bounds = bench::BlockBalancedBounds(go.layers, stages);
   auto agents = bench::StartChain(root, "gpt-bench", bounds);
-  if (agents.empty()) return 1;
+  // Same cuts, TLS everywhere: its own agents (with their own certificates) and client.
+  const int no_batching = 1;
+  const bool with_tls = true;
+  const std::string tls_prefix = "tls-stage";
+  auto tls_agents = bench::StartChain(root, "gpt-bench", bounds, no_batching, with_tls, tls_prefix);
+  if (agents.empty() || tls_agents.empty()) return 1;
+  transport::ClientOptions tls_options;
+  tls_options.tls = testing::TestPki::Get().Context("bench-client", security::Role::kClient);
+  tls_options.expect_node = tls_prefix + "0";
 
   auto client = transport::DataClient::Connect(agents[0]->data_address());
-  if (!client.ok()) return 1;
+  auto tls_client = transport::DataClient::Connect(tls_agents[0]->data_address(), tls_options);
+  if (!client.ok() || !tls_client.ok()) return 1;
   bool equal = true;
   for (int i = 0; i < 2; ++i) {
-    auto out = (*client)->Infer("gpt", input);
-    if (!out.ok()) {
-      std::fprintf(stderr, "infer: %s\n", out.status().ToString().c_str());
-      return 1;
+    for (auto* c : {&*client, &*tls_client}) {
+      auto out = (*c)->Infer("gpt", input);
+      if (!out.ok()) {
+        std::fprintf(stderr, "infer: %s\n", out.status().ToString().c_str());
+        return 1;
+      }
+      equal = equal && out->SameBytes(ref);
     }
-    equal = equal && out->SameBytes(ref);
   }
-  // Latency: monolithic and split samples alternate so both see the same machine load.
-  std::vector<double> mono, split;
+  // Latency: monolithic, split and TLS split samples alternate so all see the same machine load.
+  std::vector<double> mono, split, tls_split;
   for (int i = 0; i < requests; ++i) {
     auto t0 = BenchClock::now();
     (void)(*whole)->Run(input, nullptr);
@@ -114,35 +129,50 @@ int RunPipeline(const std::vector<std::string>& args) {
     auto out = (*client)->Infer("gpt", input);
     split.push_back(MsSince(t0));
     if (!out.ok()) return 1;
+    t0 = BenchClock::now();
+    auto tls_out = (*tls_client)->Infer("gpt", input);
+    tls_split.push_back(MsSince(t0));
+    if (!tls_out.ok()) return 1;
   }
   // Throughput with `inflight` requests in flight: two alternating rounds each, averaged.
-  std::vector<std::unique_ptr<transport::DataClient>> clients;
+  std::vector<std::unique_ptr<transport::DataClient>> clients, tls_clients;
   for (int i = 0; i < inflight; ++i) {
     auto c = transport::DataClient::Connect(agents[0]->data_address());
-    if (!c.ok()) return 1;
+    auto t = transport::DataClient::Connect(tls_agents[0]->data_address(), tls_options);
+    if (!c.ok() || !t.ok()) return 1;
     clients.push_back(std::move(*c));
+    tls_clients.push_back(std::move(*t));
   }
-  std::atomic<int> failures{0};
-  double mono_rps = 0, split_rps = 0;
+  std::atomic<int> failures{0}, tls_failures{0};
+  double mono_rps = 0, split_rps = 0, tls_rps = 0;
   for (int round = 0; round < 2; ++round) {
     mono_rps += Throughput(inflight, requests, [&](int, int) { (void)(*whole)->Run(input, nullptr); }) / 2;
     split_rps += Throughput(inflight, requests, [&](int t, int) {
       if (!clients[t]->Infer("gpt", input).ok()) failures++;
     }) / 2;
+    tls_rps += Throughput(inflight, requests, [&](int t, int) {
+      if (!tls_clients[t]->Infer("gpt", input).ok()) tls_failures++;
+    }) / 2;
   }
   clients.clear();
+  tls_clients.clear();
   client->reset();
+  tls_client->reset();
   agents.clear();
+  tls_agents.clear();
   std::filesystem::remove_all(root);
 
-  const double mono_p50 = MedianOf(mono), split_p50 = MedianOf(split);
+  const double mono_p50 = MedianOf(mono), split_p50 = MedianOf(split), tls_p50 = MedianOf(tls_split);
   const std::string cuts = bench::BoundsText(bounds);
   std::printf(
       "{\"bench\": \"pipeline\", \"d_model\": %d, \"layers\": %d, \"seq\": %d, \"stages\": %d, \"requests\": %d, "
-      "\"inflight\": %d, \"monolithic_ms_p50\": %.3f, \"split_ms_p50\": %.3f, \"ratio\": %.4f, \"monolithic_rps\": %.3f, "
-      "\"split_rps\": %.3f, \"split_failures\": %d, \"bitwise_equal\": %s, \"cores\": %u, \"cuts\": \"%s\"}\n",
-      go.d_model, go.layers, go.seq, stages, requests, inflight, mono_p50, split_p50, split_p50 / mono_p50, mono_rps,
-      split_rps, failures.load(), equal ? "true" : "false", std::thread::hardware_concurrency(), cuts.c_str());
+      "\"inflight\": %d, \"monolithic_ms_p50\": %.3f, \"split_ms_p50\": %.3f, \"ratio\": %.4f, "
+      "\"tls_split_ms_p50\": %.3f, \"tls_ratio\": %.4f, \"tls_vs_plain\": %.4f, \"monolithic_rps\": %.3f, "
+      "\"split_rps\": %.3f, \"tls_split_rps\": %.3f, \"split_failures\": %d, \"tls_split_failures\": %d, "
+      "\"bitwise_equal\": %s, \"cores\": %u, \"cuts\": \"%s\"}\n",
+      go.d_model, go.layers, go.seq, stages, requests, inflight, mono_p50, split_p50, split_p50 / mono_p50, tls_p50,
+      tls_p50 / mono_p50, tls_p50 / split_p50, mono_rps, split_rps, tls_rps, failures.load(), tls_failures.load(),
+      equal ? "true" : "false", std::thread::hardware_concurrency(), cuts.c_str());
   return 0;
 }
 

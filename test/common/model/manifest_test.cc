@@ -54,6 +54,21 @@ TEST_CASE("manifest errors name the offending key") {
   CHECK(bad("name: [unclosed").find("model.yaml") != std::string::npos);
   CHECK(bad("name: m\nformat_version: 1\ninput: {dtype: int64, shape: [1]}\nlayers: []\n").find("layers") !=
         std::string::npos);
+  // Found by fuzz_manifest: negative FLOPs were accepted, then cast to uint64 when written back.
+  CHECK(bad(Replace(kGood, "param_bytes: 10", "param_bytes: 10\n    flops: -1")).find("layers[0].flops") !=
+        std::string::npos);
+  CHECK(bad(Replace(kGood, "param_bytes: 10", "param_bytes: 10\n    flops: .nan")).find("layers[0].flops") !=
+        std::string::npos);
+  const std::string sha = "sha256: " + std::string(64, '0');
+  CHECK(bad(Replace(kGood, sha, "sha256: " + std::string(63, '0') + "!")).find("layers[0].sha256") != std::string::npos);
+}
+
+TEST_CASE("FLOPs beyond 64 bits are written back as a number, not cast") {
+  auto m = ParseManifest(Replace(kGood, "param_bytes: 10", "param_bytes: 10\n    flops: 1e30"));
+  REQUIRE(m.ok());
+  auto again = ParseManifest(ManifestToYaml(*m));
+  REQUIRE(again.ok());
+  CHECK(*again->layers[0].flops == 1e30);
 }
 
 namespace {

@@ -153,6 +153,10 @@ TEST_CASE("bad REST input gets a 4xx JSON error and changes nothing") {
       {"POST", "/v1/plan", R"({"model":"gpt","entry_node":"ghost"})", 409, "failed_precondition"},
       {"GET", "/v1/nope", "", 404, "not_found"},
       {"PATCH", "/v1/deployments", "", 405, "method_not_allowed"},
+      // Decoded paths need not be UTF-8 (%C2n2, %FF); the errors naming them must still be JSON
+      // (found by fuzz_rest).
+      {"PUT", "/v1/nodes/\xC2n2/trust", R"({"trusted":true})", 404, "not_found"},
+      {"GET", "/v1/\xFF", "", 404, "not_found"},
   };
   const auto policy_before = f.Call("GET", "/v1/policy").body;
   for (const auto& c : cases) {

@@ -39,6 +39,11 @@ TEST_CASE("trust decisions are bounded and need a plausible name") {
   TrustList t({}, 2);
   CHECK(t.Set("", true).code() == StatusCode::kInvalidArgument);
   CHECK(t.Set(std::string(kMaxTrustNameBytes + 1, 'x'), true).code() == StatusCode::kInvalidArgument);
+  // Names are persisted and echoed in JSON: bytes that are not UTF-8 (from a URL) are refused.
+  TrustList u({}, 4);
+  CHECK(u.Set("\xC2n2", true).code() == StatusCode::kInvalidArgument);  // a truncated sequence
+  CHECK(u.Restore({{"ok", true}, {"\xFF", false}}).code() == StatusCode::kInvalidArgument);
+  CHECK(u.Set("n\xC3\xA9ud", true).ok());  // UTF-8 beyond ASCII is a name like any other
   REQUIRE(t.Set("a", true).ok());
   REQUIRE(t.Set("b", true).ok());
   CHECK(t.Set("c", true).code() == StatusCode::kResourceExhausted);

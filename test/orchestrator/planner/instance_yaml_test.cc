@@ -70,6 +70,10 @@ TEST_CASE("bad instances give one message naming the key", "[planner]") {
   CHECK(Err("model: [unclosed").find("yaml: ") == 0);
   CHECK(Err(replace("kind: latency", "kind: fastest")).find("objective.kind") == 0);
   CHECK(Err(replace("source: gw-1", "source: nobody")).find("source: unknown node") == 0);
+  // Counts beyond an int are errors, not wrapped (4294967297 would have read as 1).
+  CHECK(Err(replace("trusted_prefix_layers: 1", "trusted_prefix_layers: 4294967297"))
+            .find("constraints.trusted_prefix_layers: integer 4294967297 is out of range") == 0);
+  CHECK(Err(replace("max_stages: 8", "max_stages: -4294967296")).find("constraints.max_stages") == 0);
 }
 
 TEST_CASE("KV keys parse with their defaults, are checked, and round-trip", "[planner]") {

@@ -1,5 +1,7 @@
 // The planner against brute force on thousands of random tiny instances: all three
 // objectives, memory, trust, missing/asymmetric links, max_stages, pins and re-planning.
+#include <limits>
+
 #include <catch.hpp>
 
 #include "orchestrator/planner/brute_force.h"
@@ -431,4 +433,17 @@ TEST_CASE("no node can hold a layer with its KV reservation: infeasible, naming 
                     "the largest node has 2100)");
   in.model.kv_reserve_tokens = 0;
   CHECK(Plan(in).status == PlanStatus::kOptimal);
+}
+
+// Found by fuzz_instance: a reservation beyond 2^63 bytes was cast to long long for the message
+// (undefined behaviour).
+TEST_CASE("an infeasible reservation too large for 64 bits is reported, not cast", "[planner]") {
+  PlanningInstance in = KvInstance();
+  in.model.layers[1].state_bytes_per_token = 2e17;
+  in.model.kv_reserve_tokens = 3068;
+  PlanResult r = Plan(in);
+  CHECK(r.status == PlanStatus::kInfeasible);
+  CHECK(r.reason.find("(needs 6.14e+20 bytes, 6.14e+20 of them KV reservation") != std::string::npos);
+  CHECK(BytesText(3020) == "3020");
+  CHECK(BytesText(std::numeric_limits<double>::infinity()) == "inf");
 }
