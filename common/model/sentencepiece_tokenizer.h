@@ -1,7 +1,8 @@
 // The SentencePiece adapter of Tokenizer (Debian's libsentencepiece), and the package side of
 // tokenizers: loading a package's tokenizer.model (sha256-checked against model.yaml) and
-// attaching one to a package (`edgesplitctl model synth --tokenizer`). The only place that
-// includes SentencePiece headers.
+// attaching one to a package (`edgesplitctl model synth --tokenizer`). SentencePiece itself runs
+// in libes_spm_shim.so (spm_shim.cc, the only SentencePiece user), loaded privately on first use
+// because libsentencepiece's own protobuf copy would crash a program linking libprotobuf.
 #pragma once
 
 #include <memory>

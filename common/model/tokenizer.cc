@@ -72,6 +72,9 @@ StreamDecoder::StreamDecoder(const Tokenizer* tok, const std::vector<int64_t>& c
 }
 
 Result<std::string> StreamDecoder::Push(int64_t id) {
+  // A model may have more logits than the tokenizer has pieces (a vocabulary padded for the
+  // kernels): such ids have no text.
+  if (id < 0 || id >= tok_->vocab_size()) return std::string();
   ids_.push_back(id);
   const std::vector<int64_t> before(ids_.begin() + static_cast<std::ptrdiff_t>(prefix_),
                                     ids_.begin() + static_cast<std::ptrdiff_t>(read_));

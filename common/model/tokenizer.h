@@ -45,7 +45,8 @@ class StreamDecoder {
  public:
   // `context`: the prompt ids (their last few give the first generated piece its spacing).
   StreamDecoder(const Tokenizer* tok, const std::vector<int64_t>& context);
-  // The text that `id` completes ("" while a character is incomplete).
+  // The text that `id` completes ("" while a character is incomplete, and for ids beyond the
+  // tokenizer's pieces: a model's vocabulary may be padded past them).
   Result<std::string> Push(int64_t id);
   // Whatever is still held back (an incomplete character at the end of the stream).
   Result<std::string> Flush();

@@ -121,6 +121,7 @@ const char* ErrorType(int http) {
 json::value ParamOf(const std::string& message) {
   const size_t colon = message.find(':');
   if (colon == std::string::npos || colon == 0 || colon > 64) return nullptr;
+  if (message.compare(0, colon, "body") == 0) return nullptr;  // the whole body, not a field
   for (size_t i = 0; i < colon; ++i) {
     const char c = message[i];
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '[' || c == ']')) return nullptr;

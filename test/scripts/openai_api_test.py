@@ -33,7 +33,8 @@ SRC = os.environ.get("ES_SOURCE_DIR", ".")
 TMP = os.path.join(os.environ.get("ES_TEST_TMP", "/tmp"), "openai-%d" % os.getpid())
 CTL = os.path.join(BIN, "edgesplitctl")
 CONTEXT = 96
-VOCAB = 256
+VOCAB = 512
+PIECES = 500
 
 
 def free_ports(n):
@@ -80,8 +81,8 @@ def train_tokenizer():
             with open(os.path.join(SRC, name)) as f:
                 out.write(f.read() + "\n")
     prefix = os.path.join(TMP, "sp")
-    r = subprocess.run(["spm_train", "--input=" + corpus, "--model_prefix=" + prefix, "--vocab_size=200",
-                        "--byte_fallback=true", "--character_coverage=1.0", "--minloglevel=2"],
+    r = subprocess.run(["spm_train", "--input=" + corpus, "--model_prefix=" + prefix, "--vocab_size=%d" % PIECES,
+                        "--byte_fallback=true", "--minloglevel=2"],
                        capture_output=True, timeout=300)
     assert r.returncode == 0, r.stderr.decode()
     return prefix + ".model"
@@ -175,6 +176,13 @@ class Site:
                 p.kill()
 
 
+def text_of(sp, prompt_ids, ids):
+    """The completion's text as the Python binding decodes it: prompt + completion minus the
+    prompt. Ids beyond the tokenizer's pieces (the package's vocab is padded past them) have none."""
+    ids = [t for t in ids if t < PIECES]
+    return sp.decode(prompt_ids + ids)[len(sp.decode(prompt_ids)):]
+
+
 def check_tokenizer_cli(pkg, sp):
     bos = sp.bos_id()
     for text in ["The orchestrator plans each deployment.", "edge agents serve segments over TLS",
@@ -192,7 +200,7 @@ def check_tokenizer_cli(pkg, sp):
     # Bad input: one line each.
     expect_error(subprocess.run([os.fsencode(CTL), b"model", b"tokenize", b"--model", os.fsencode(pkg), b"--text",
                                  b"ab\xff"], capture_output=True, timeout=60), "not valid UTF-8", 2)
-    expect_error(ctl("model", "detokenize", "--model", pkg, "--tokens", "5,200"), "outside the tokenizer's vocabulary", 2)
+    expect_error(ctl("model", "detokenize", "--model", pkg, "--tokens", "5,%d" % PIECES), "outside the tokenizer's vocabulary", 2)
     expect_error(ctl("model", "tokenize", "--model", pkg), "--text", 2)
 
 
@@ -201,13 +209,13 @@ def main():
     os.makedirs(os.path.join(TMP, "models"))
     model_file = train_tokenizer()
     sp = spm.SentencePieceProcessor(model_file=model_file)
-    assert sp.get_piece_size() == 200
+    assert sp.get_piece_size() == PIECES
     eos = sp.eos_id()
 
     pkg = os.path.join(TMP, "models", "tiny")
     synth = ["model", "synth", "--family", "gpt", "--layers", "4", "--d-model", "32", "--heads", "2", "--seq", "8",
              "--max-context", str(CONTEXT), "--seed", "3", "--tokenizer", model_file]
-    expect_error(ctl(*synth, "--vocab", "150", "--out", os.path.join(TMP, "small")), "more than --vocab 150", 2)
+    expect_error(ctl(*synth, "--vocab", "400", "--out", os.path.join(TMP, "small")), "more than --vocab 400", 2)
     assert not os.path.exists(os.path.join(TMP, "small", "model.yaml"))
     ok(ctl(*synth, "--vocab", str(VOCAB), "--out", pkg))
     ok(ctl("model", "verify", pkg))  # the tokenizer's sha256 too
@@ -218,7 +226,7 @@ def main():
     local = json.loads(ok(ctl("model", "generate", "--model", pkg, "--prompt", prompt, "--max-new-tokens", "12",
                               "--json")))
     assert local["tokens"], local
-    assert local["text"] == sp.decode(prompt_ids + local["tokens"])[len(sp.decode(prompt_ids)):], local
+    assert local["text"] == text_of(sp, prompt_ids, local["tokens"]), local
     print("ok: model generate --prompt (whole, one process):", repr(local["text"]))
 
     site = Site()
@@ -260,7 +268,7 @@ def main():
         ids = [t for ch in chunks for t in ch["choices"][0]["token_ids"]]
         text = "".join(ch["choices"][0]["text"] for ch in chunks)
         assert ids == native["tokens"], (ids, native["tokens"])
-        assert text == sp.decode(prompt_ids + ids)[len(sp.decode(prompt_ids)):], (text, sp.decode(prompt_ids + ids))
+        assert text == text_of(sp, prompt_ids, ids), (text, text_of(sp, prompt_ids, ids))
         assert all(ch["object"] == "text_completion" and ch["id"] == chunks[0]["id"] for ch in chunks)
         assert all("usage" not in ch and ch["choices"][0]["finish_reason"] is None for ch in chunks[:-1]), chunks
         last = chunks[-1]
@@ -283,7 +291,7 @@ def main():
         ids = [t for ch in chunks for t in ch["choices"][0]["token_ids"]]
         content = "".join(ch["choices"][0]["delta"].get("content", "") for ch in chunks)
         assert ids == native["tokens"], (ids, native["tokens"])
-        assert content == sp.decode(chat_ids + ids)[len(sp.decode(chat_ids)):], content
+        assert content == text_of(sp, chat_ids, ids), (content, text_of(sp, chat_ids, ids))
         assert chunks[-1]["usage"]["prompt_tokens"] == len(chat_ids), chunks[-1]
         st, whole = site.call("POST", "/v1/chat/completions", {"model": "d", "messages": messages, "max_tokens": 16,
                                                               **sampling})

@@ -127,9 +127,10 @@ TEST_CASE("a character split over tokens is held back until it is complete") {
   CHECK(*d.Flush() == "");
 }
 
-TEST_CASE("control tokens stream as no text") {
+TEST_CASE("control tokens, and ids beyond the tokenizer's pieces, stream as no text") {
   ByteTokenizer t;
   CHECK(Streamed(t, {1}, {'a' + 3, 2, 'b' + 3}) == "ab");
+  CHECK(Streamed(t, {1}, {'a' + 3, 259, 300, 'b' + 3}) == "ab");  // a padded model vocabulary
 }
 
 TEST_CASE("a stop string ends the stream and is not emitted, even split over deltas") {

@@ -375,6 +375,7 @@ TEST_CASE("bad text is a 400 naming the problem: invalid UTF-8, empty prompt, be
   auto bad = f.Completion("{\"model\": \"d\", \"prompt\": \"ab\xC3\x28\"}");
   CHECK(bad.status == 400);
   CHECK(std::string(Error(bad).at("message").as_string()).find("not valid UTF-8") != std::string::npos);
+  CHECK(Error(bad).at("param").is_null());  // the body, not a field
   auto empty = f.Completion(R"({"model": "d", "prompt": ""})");
   CHECK(empty.status == 400);
   CHECK(Error(empty).at("message").as_string() == "prompt: must not be empty");
