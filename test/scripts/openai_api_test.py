@@ -5,7 +5,7 @@ A SentencePiece model is trained here with Debian's spm_train on the repository'
 downloaded one) and put in a synthetic GPT package (`model synth --tokenizer`). Then:
 - `model tokenize` / `detokenize` give what the Python binding (python3-sentencepiece) gives on
   the same model; a package whose vocab is smaller than the tokenizer's is refused;
-- a real orchestrator and three real agents (mutual TLS) serve it; a client that follows
+- a real orchestrator and three real agents (mutual TLS) serve it split; a client that follows
   OpenAI's wire format (http.client, SSE parsed by hand) streams /v1/completions and
   /v1/chat/completions: text_completion / chat.completion.chunk objects, usage in the last,
   `data: [DONE]`; the streamed token ids are the native generate endpoint's for the same seed,
@@ -106,7 +106,7 @@ class Site:
         self.procs["orch"] = subprocess.Popen(
             [os.path.join(BIN, "edgesplit-orchestrator"), "--control-listen", "127.0.0.1:%d" % self.control,
              "--http-listen", "127.0.0.1:%d" % self.http, "--models-dir", os.path.join(TMP, "models"),
-             "--heartbeat-period-ms", "100", "--set", "trusted_nodes=a1,a2,a3", *self.tls("orchestrator")],
+             "--state-dir", os.path.join(TMP, "state"), "--heartbeat-period-ms", "100", "--set", "trusted_nodes=a1,a2,a3", *self.tls("orchestrator")],
             stdout=log, stderr=log)
         wait_until(self.ready, 30, "orchestrator ready")
         for name, (data, http_port) in self.agents.items():
@@ -115,7 +115,7 @@ class Site:
                 [os.path.join(BIN, "edgesplit-agent"), "--node", name, "--orchestrator", "127.0.0.1:%d" % self.control,
                  "--data-listen", "127.0.0.1:%d" % data, "--http-listen", "127.0.0.1:%d" % http_port,
                  "--models-dir", os.path.join(TMP, "models"), "--heartbeat-period-ms", "100",
-                 "--intra-op-threads", "1", *self.tls(name)], stdout=log, stderr=log)
+                 "--intra-op-threads", "1", "--compute-slowdown", "4", *self.tls(name)], stdout=log, stderr=log)
 
     def ready(self):
         try:
@@ -239,6 +239,9 @@ def main():
         assert st == 201, (st, body)
         dep = wait_until(lambda: (lambda d: d if d.get("epoch", 0) >= 1 and d["status"] == "serving" else None)(
             site.call("GET", "/v1/deployments/d")[1]), 60, "deployment serving")
+        # Every agent runs 4x slower (emulated), so the period objective splits the model: the
+        # text below comes from a split pipeline and is compared with the whole model in one process.
+        assert len(dep["stages"]) >= 2, dep["stages"]
         print("plan:", " -> ".join("%s[%d,%d)" % (s["node"], s["first_layer"], s["end_layer"]) for s in dep["stages"]))
 
         # GET /v1/models: our catalog, plus OpenAI's list of deployments.
