@@ -2,6 +2,8 @@
 # documentation link follow the install prefix), the example configurations and the docs.
 include(GNUInstallDirs)
 install(TARGETS edgesplit-agent edgesplit-orchestrator edgesplitctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# SentencePiece behind a private dlopen (common/CMakeLists.txt): found at <prefix>/lib/edgesplit.
+install(TARGETS es_spm_shim LIBRARY DESTINATION lib/edgesplit)
 
 # The units in systemd/ name /usr/local/bin and /usr/share/doc/edgesplit (the default prefix and
 # Debian's doc dir); the installed copies name the configured locations.

@@ -12,6 +12,7 @@ PACKAGES=(
   libyaml-cpp-dev
   prometheus-cpp-dev
   catch2
+  libsentencepiece-dev sentencepiece python3-sentencepiece   # tokenizers: C++ library, spm_train, the Python binding tests compare with
   python3 python3-torch python3-torchvision python3-numpy python3-yaml
   iproute2 curl procps
   systemd   # systemd-analyze verify for the units (test/systemd)

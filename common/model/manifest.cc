@@ -63,6 +63,30 @@ Result<GenerationSpec> ParseGeneration(const YAML::Node& n) {
   return g;
 }
 
+Result<TokenizerSpec> ParseTokenizer(const YAML::Node& n) {
+  const std::string where = "model.yaml: tokenizer";
+  if (!n.IsMap()) return InvalidArgument(where + ": expected a map with file and sha256");
+  static const std::set<std::string> kKeys = {"file", "sha256", "bos_id", "eos_id"};
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    auto k = it->first.as<std::string>();
+    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
+  }
+  TokenizerSpec t;
+  if (!n["file"]) return InvalidArgument(where + ".file: missing");
+  if (!n["sha256"]) return InvalidArgument(where + ".sha256: missing");
+  t.file = n["file"].as<std::string>();
+  t.sha256 = n["sha256"].as<std::string>();
+  if (t.sha256.size() != 64 || t.sha256.find_first_not_of("0123456789abcdef") != std::string::npos)
+    return InvalidArgument(where + ".sha256: expected 64 lowercase hex digits");
+  for (const char* key : {"bos_id", "eos_id"}) {
+    if (!n[key]) continue;
+    const auto v = n[key].as<int64_t>();
+    if (v < 0) return InvalidArgument(where + "." + key + ": must be a non-negative token id");
+    (std::string(key) == "bos_id" ? t.bos_id : t.eos_id) = v;
+  }
+  return t;
+}
+
 // Cross-checks of a generation package: token input, variable sequence dims, logits, state.
 Status CheckGeneration(const Manifest& m) {
   const GenerationSpec& g = *m.generation;
@@ -143,7 +167,8 @@ Result<Manifest> ParseManifest(const std::string& text) {
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return InvalidArgument("model.yaml: expected a map at the top level");
-    static const std::set<std::string> kTop = {"name", "format_version", "family", "input", "layers", "generation"};
+    static const std::set<std::string> kTop = {"name", "format_version", "family", "input", "layers", "generation",
+                                               "tokenizer"};
     for (auto it = root.begin(); it != root.end(); ++it) {
       auto k = it->first.as<std::string>();
       if (!kTop.count(k)) return InvalidArgument("model.yaml: unknown key '" + k + "'");
@@ -204,7 +229,20 @@ Result<Manifest> ParseManifest(const std::string& text) {
       ES_ASSIGN_OR_RETURN(auto g, ParseGeneration(root["generation"]));
       m.generation = std::move(g);
       ES_RETURN_IF_ERROR(CheckGeneration(m));
-    } else {
+    }
+    if (root["tokenizer"]) {
+      if (!m.generation) return InvalidArgument("model.yaml: tokenizer: only in a generation package");
+      ES_ASSIGN_OR_RETURN(auto t, ParseTokenizer(root["tokenizer"]));
+      if (!SafeRelativeFile(t.file))
+        return InvalidArgument("model.yaml: tokenizer.file: must be a plain file name, got '" + t.file + "'");
+      if (files.count(t.file)) return InvalidArgument("model.yaml: tokenizer.file: '" + t.file + "' is also a layer file");
+      for (auto [key, v] : {std::pair{"bos_id", t.bos_id}, std::pair{"eos_id", t.eos_id}})
+        if (v && *v >= m.generation->vocab)
+          return InvalidArgument(std::string("model.yaml: tokenizer.") + key + ": " + std::to_string(*v) +
+                                 " is outside the vocabulary [0, " + std::to_string(m.generation->vocab) + ")");
+      m.tokenizer = std::move(t);
+    }
+    if (!m.generation) {
       for (size_t i = 0; i < m.layers.size(); ++i)
         if (m.layers[i].state)
           return InvalidArgument("model.yaml: layers[" + std::to_string(i) + "].state: only in a generation package");
@@ -267,6 +305,14 @@ std::string ManifestToYaml(const Manifest& m) {
       e << YAML::Key << "batch_step_method" << YAML::Value << m.generation->batch_step_method;
     e << YAML::EndMap;
   }
+  if (m.tokenizer) {
+    e << YAML::Key << "tokenizer" << YAML::Value << YAML::Flow << YAML::BeginMap;
+    e << YAML::Key << "file" << YAML::Value << m.tokenizer->file;
+    e << YAML::Key << "sha256" << YAML::Value << m.tokenizer->sha256;
+    if (m.tokenizer->bos_id) e << YAML::Key << "bos_id" << YAML::Value << *m.tokenizer->bos_id;
+    if (m.tokenizer->eos_id) e << YAML::Key << "eos_id" << YAML::Value << *m.tokenizer->eos_id;
+    e << YAML::EndMap;
+  }
   e << YAML::EndMap;
   return std::string(e.c_str()) + "\n";
 }
@@ -292,6 +338,13 @@ Status VerifyPackage(const Manifest& m, const std::string& dir) {
     if (*h != l.sha256)
       return DataLoss("layer " + std::to_string(i) + " (" + l.name + "): sha256 mismatch for " + l.file +
                       " (manifest " + l.sha256.substr(0, 12) + "…, file " + h->substr(0, 12) + "…)");
+  }
+  if (m.tokenizer) {
+    auto h = Sha256File(dir + "/" + m.tokenizer->file);
+    if (!h.ok()) return NotFound("tokenizer: " + h.status().message());
+    if (*h != m.tokenizer->sha256)
+      return DataLoss("tokenizer: sha256 mismatch for " + m.tokenizer->file + " (manifest " +
+                      m.tokenizer->sha256.substr(0, 12) + "…, file " + h->substr(0, 12) + "…)");
   }
   return Status::Ok();
 }

@@ -18,6 +18,7 @@ namespace edgesplit {
 inline constexpr int kManifestFormatVersion = 2;
 inline constexpr int kMinManifestFormatVersion = 1;
 inline constexpr const char* kManifestFileName = "model.yaml";
+inline constexpr const char* kTokenizerFileName = "tokenizer.model";  // what `model synth --tokenizer` writes
 
 struct TensorSpec {
   DType dtype = DType::kFloat32;
@@ -49,6 +50,15 @@ struct GenerationSpec {
   std::string batch_step_method;
 };
 
+// Optional: the package carries a SentencePiece model, so text goes in and out. bos_id/eos_id
+// override the SentencePiece model's own ids (absent: the model's).
+struct TokenizerSpec {
+  std::string file;    // relative to the package directory
+  std::string sha256;  // lowercase hex of the file bytes
+  std::optional<int64_t> bos_id;
+  std::optional<int64_t> eos_id;
+};
+
 struct LayerSpec {
   std::string name;
   std::string file;     // relative to the package directory
@@ -66,6 +76,7 @@ struct Manifest {
   TensorSpec input;
   std::vector<LayerSpec> layers;
   std::optional<GenerationSpec> generation;
+  std::optional<TokenizerSpec> tokenizer;  // only in generation packages
 
   int num_layers() const { return static_cast<int>(layers.size()); }
   // Spec of the tensor entering layer i (input for 0, else output of i-1).
@@ -85,7 +96,7 @@ Result<Manifest> LoadManifest(const std::string& dir);
 std::string ManifestToYaml(const Manifest& m);
 Status WriteManifest(const Manifest& m, const std::string& dir);
 
-// Verifies every layer file's sha256; returns the first mismatch or missing file.
+// Verifies every layer file's sha256 (and the tokenizer's); returns the first mismatch or missing file.
 Status VerifyPackage(const Manifest& m, const std::string& dir);
 
 }  // namespace edgesplit

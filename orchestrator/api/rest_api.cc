@@ -52,6 +52,8 @@ const std::vector<RouteSpec>& RestApi::Routes() {
       {"POST", "/v1/deployments/{name}/reevaluate"},
       {"POST", "/v1/deployments/{name}/infer"},
       {"POST", "/v1/deployments/{name}/generate"},
+      {"POST", "/v1/completions"},
+      {"POST", "/v1/chat/completions"},
       {"GET", "/v1/events"},
       {"POST", "/v1/plan"},
       {"GET", "/v1/policy"},
@@ -196,7 +198,11 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
     if (parts.size() == 2) {
       json::array a;
       for (const auto& [n, model] : controller_->catalog().models()) a.push_back(ModelToJson(model));
-      return Json(200, json::object{{"models", a}});
+      // OpenAI's list shape next to ours: clients of /v1/completions name a deployment as `model`.
+      json::array data;
+      const int64_t created = UnixSeconds(origin_);
+      for (const auto& [n, d] : controller_->deployments()) data.push_back(OpenAiModelJson(n, created));
+      return Json(200, json::object{{"models", a}, {"object", "list"}, {"data", data}});
     }
     if (parts.size() == 3) {
       const CatalogModel* model = controller_->catalog().Find(parts[2]);
@@ -246,6 +252,10 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
       if (m != "POST") return MethodNotAllowed(m, req.path);
       return Generate(req, parts[2], respond, async);
     }
+  } else if ((coll == "completions" && parts.size() == 2) ||
+             (coll == "chat" && parts.size() == 3 && parts[2] == "completions")) {
+    if (m != "POST") return MethodNotAllowed(m, req.path);
+    return OpenAiGenerate(req, coll == "chat" ? OpenAiKind::kChat : OpenAiKind::kCompletion, respond, async);
   } else if (coll == "events" && parts.size() == 2) {
     if (m != "GET") return MethodNotAllowed(m, req.path);
     uint64_t after = 0;

@@ -14,7 +14,9 @@
 #include "common/base/clock.h"
 #include "common/base/tensor.h"
 #include "common/model/generation_request.h"
+#include "common/model/tokenizer.h"
 #include "common/http/http_server.h"
+#include "orchestrator/api/openai_codec.h"
 #include "orchestrator/controller/controller.h"
 
 namespace edgesplit::orch {
@@ -55,6 +57,10 @@ using GenerateDone = std::function<void(Result<GenerationSummary>)>;
 using GenerateFn = std::function<void(const std::string& deployment, GenerationRequest request, TokenFn on_token,
                                       GenerateDone done)>;
 
+// The tokenizer of a catalog model (the daemon's, loaded from the package; unset: none).
+// Called on the controller's thread; the tokenizer is then used from the GenerateFn's threads.
+using TokenizerFn = std::function<Result<std::shared_ptr<const Tokenizer>>(const CatalogModel& model)>;
+
 struct RouteSpec {
   std::string method;
   std::string pattern;  // OpenAPI style: /v1/deployments/{name}
@@ -76,6 +82,8 @@ class RestApi {
   std::optional<HttpResponse> CheckHeaders(const HttpRequest& head) const;
   // POST /v1/deployments/{name}/generate runs through `generate` (unset: 503).
   void SetGenerate(GenerateFn generate) { generate_ = std::move(generate); }
+  // POST /v1/completions and /v1/chat/completions need the model's tokenizer (unset: refused).
+  void SetTokenizers(TokenizerFn tokenizers) { tokenizers_ = std::move(tokenizers); }
 
   // Every route this API serves; docs/openapi.yaml must list exactly these.
   static const std::vector<RouteSpec>& Routes();
@@ -87,6 +95,9 @@ class RestApi {
   HttpResponse Infer(const HttpRequest& req, const std::string& name, const Responder& respond, bool* async);
   // rest_generate.cc
   HttpResponse Generate(const HttpRequest& req, const std::string& name, const Responder& respond, bool* async);
+  // rest_openai.cc
+  HttpResponse OpenAiGenerate(const HttpRequest& req, OpenAiKind kind, const Responder& respond, bool* async);
+  int64_t UnixSeconds(TimePoint now) const;  // wall time of `now` (origin_unix_ms based; 0-based without it)
   HttpResponse Reject(HttpResponse r);
 
   RestApiOptions options_;
@@ -94,6 +105,7 @@ class RestApi {
   const Clock* clock_;
   InferFn infer_;
   GenerateFn generate_;
+  TokenizerFn tokenizers_;
   std::function<std::string()> metrics_text_;
   std::function<bool()> ready_;
   TimePoint origin_;

@@ -1,6 +1,8 @@
 // `edgesplitctl generate`: one generation through the orchestrator's REST API
 // (POST /v1/deployments/{name}/generate). --stream prints tokens as their events arrive;
 // --json prints the final JSON object (with --stream: each token event as a JSON line first).
+// --prompt TEXT sends text instead (POST /v1/completions with the deployment as `model`; the
+// orchestrator tokenizes): the completion is printed as it streams, then a summary line.
 // Exit codes: 0 ok, 1 server or network error, 2 usage.
 #include <cstdio>
 
@@ -8,6 +10,8 @@
 
 #include "common/base/flags.h"
 #include "common/base/subcommand.h"
+#include "common/model/tokenizer.h"
+#include "orchestrator/api/completion_client.h"
 #include "orchestrator/api/generate_client.h"
 #include "orchestrator/ctl/generate_flags.h"
 
@@ -16,15 +20,58 @@ namespace {
 
 namespace json = boost::json;
 
+// --prompt: the OpenAI-compatible completions endpoint, streamed. The sampling flags map to its
+// fields (top_k and stop_token_ids are its extensions); temperature defaults to 0 (greedy) as in
+// the token form, not to OpenAI's 1.
+int GenerateText(const Flags& f) {
+  const std::string prompt = f.Get("prompt");
+  if (Status s = ValidateUtf8(prompt, "flag --prompt"); !s.ok()) return ctl::FlagError(s.message());
+  if (prompt.empty()) return ctl::FlagError("flag --prompt: must not be empty");
+  json::object body{{"model", f.Get("deployment")}, {"prompt", prompt}, {"stream", true}, {"temperature", 0}};
+  if (f.Has("max-new-tokens")) {
+    auto n = f.GetInt("max-new-tokens", 16);
+    if (!n.ok()) return ctl::FlagError(n.status().message());
+    if (*n < 1) return ctl::FlagError("flag --max-new-tokens: must be at least 1");
+    body["max_tokens"] = *n;
+  }
+  json::object sampling;
+  if (Status s = ctl::AddSamplingFlags(f, sampling); !s.ok()) return ctl::FlagError(s.message());
+  for (auto& kv : sampling) body[kv.key() == "stop_tokens" ? "stop_token_ids" : kv.key()] = kv.value();
+  if (f.GetBool("no-bos")) body["add_bos"] = false;
+  const bool as_json = f.GetBool("json");
+  auto client = ctl::RestClientFromFlags(f);
+  bool printed = false;
+  auto r = orch::PostCompletionStream(client, json::serialize(body), [&](const std::string& text, const std::string& chunk) {
+    if (as_json) {
+      std::printf("%s\n", chunk.c_str());
+    } else {
+      std::fputs(text.c_str(), stdout);
+      printed = true;
+    }
+    std::fflush(stdout);
+  });
+  if (printed) std::printf("\n");
+  if (!r.ok()) return ctl::FlagError(std::string(StatusCodeName(r.status().code())) + ": " + r.status().message(), 1);
+  if (as_json) {
+    std::printf("%s\n", r->json.c_str());
+    return 0;
+  }
+  std::printf("finish_reason=%s prompt_tokens=%lld tokens=%lld\n", r->finish_reason.c_str(),
+              static_cast<long long>(r->prompt_tokens), static_cast<long long>(r->completion_tokens));
+  return 0;
+}
+
 int Generate(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args,
-                        {"addr", "token", "deployment", "prompt-tokens", "max-new-tokens", "temperature", "top-k",
-                         "top-p", "seed", "stop-tokens"},
-                        {"stream", "json"});
+                        {"addr", "token", "deployment", "prompt-tokens", "prompt", "max-new-tokens", "temperature",
+                         "top-k", "top-p", "seed", "stop-tokens"},
+                        {"stream", "json", "no-bos"});
   if (!f.ok()) return ctl::FlagError(f.status().message());
   if (!f->positional().empty()) return ctl::FlagError("unexpected argument '" + f->positional()[0] + "'");
   if (!f->Has("deployment")) return ctl::FlagError("missing required flag --deployment");
-  if (!f->Has("prompt-tokens")) return ctl::FlagError("missing required flag --prompt-tokens (e.g. 5,17,42)");
+  if (f->Has("prompt") && f->Has("prompt-tokens")) return ctl::FlagError("give --prompt or --prompt-tokens, not both");
+  if (f->Has("prompt")) return GenerateText(*f);
+  if (!f->Has("prompt-tokens")) return ctl::FlagError("missing required flag --prompt-tokens (e.g. 5,17,42) or --prompt TEXT");
   auto prompt = ParseTokenList(f->Get("prompt-tokens"), "flag --prompt-tokens");
   if (!prompt.ok()) return ctl::FlagError(prompt.status().message());
   if (prompt->empty()) return ctl::FlagError("flag --prompt-tokens: needs at least one token id");
@@ -75,6 +122,6 @@ int Generate(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(rest_generate, "generate", "generate tokens through the REST API (--stream: as they come)", Generate);
+ES_REGISTER_SUBCOMMAND(rest_generate, "generate", "generate through the REST API: tokens (--stream: as they come) or text (--prompt, streamed)", Generate);
 
 }  // namespace edgesplit

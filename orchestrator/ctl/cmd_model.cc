@@ -13,6 +13,8 @@
 #include "common/base/subcommand.h"
 #include "common/model/manifest.h"
 #include "common/model/npy.h"
+#include "common/model/sentencepiece_tokenizer.h"
+#include "orchestrator/ctl/model_text.h"
 
 namespace edgesplit {
 namespace {
@@ -25,8 +27,12 @@ int Fail(const Status& s, int code = 1) {
 constexpr const char* kUsage =
     "usage: edgesplitctl model <subcommand>\n"
     "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S [--max-context N] --seed K --out DIR [--name NAME]\n"
-    "  generate --model DIR --prompt-tokens 5,17,42 --max-new-tokens N [--cuts 3,7] [--temperature T] [--top-k K]\n"
-    "           [--top-p P] [--seed S] [--stop-tokens a,b] [--no-cache] [--json] [--threads N] [--blas-threads N]\n"
+    "        [--tokenizer FILE.model]\n"
+    "  generate --model DIR (--prompt-tokens 5,17,42 | --prompt TEXT [--no-bos]) --max-new-tokens N [--cuts 3,7]\n"
+    "           [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-tokens a,b] [--no-cache] [--json]\n"
+    "           [--threads N] [--blas-threads N]\n"
+    "  tokenize --model DIR --text TEXT [--no-bos] [--json]\n"
+    "  detokenize --model DIR --tokens 1,17,42 [--json]\n"
     "  inspect DIR [--json]\n"
     "  verify DIR\n"
     "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N] [--blas-threads N]\n"
@@ -55,7 +61,8 @@ void ApplyThreads(const Flags& f) {
 }
 
 int Synth(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch", "max-context"});
+  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch", "max-context",
+                                 "tokenizer"});
   if (!f.ok()) return Fail(f.status(), 2);
   if (f->Get("family", "gpt") != "gpt") return Fail(InvalidArgument("--family: only 'gpt' is supported"), 2);
   auto out = f->Required("out");
@@ -76,9 +83,22 @@ int Synth(const std::vector<std::string>& args) {
   if (!seed.ok()) return Fail(seed.status(), 2);
   o.seed = static_cast<uint64_t>(*seed);
   o.name = f->Get("name", "gpt-l" + std::to_string(o.layers) + "-d" + std::to_string(o.d_model));
+  const std::string tokenizer = f->Get("tokenizer");
+  if (f->Has("tokenizer")) {
+    // Checked before the (slow) synthesis: an unusable tokenizer or too small a vocabulary.
+    auto tok = LoadSentencePiece(tokenizer);
+    if (!tok.ok()) return Fail(Status(tok.status().code(), "--tokenizer: " + tok.status().message()), 2);
+    if ((*tok)->vocab_size() > o.vocab)
+      return Fail(InvalidArgument("--tokenizer: " + tokenizer + " has " + std::to_string((*tok)->vocab_size()) +
+                                  " pieces, more than --vocab " + std::to_string(o.vocab)),
+                  2);
+  }
   ConfigureTorch({});
   if (auto s = SynthesizeGpt(o, *out); !s.ok()) return Fail(s);
-  std::printf("wrote %s (%d layers: embed, %d blocks, lm_head)\n", out->c_str(), o.layers + 2, o.layers);
+  if (f->Has("tokenizer"))
+    if (auto s = AttachTokenizer(*out, tokenizer); !s.ok()) return Fail(s);
+  std::printf("wrote %s (%d layers: embed, %d blocks, lm_head)%s\n", out->c_str(), o.layers + 2, o.layers,
+              f->Has("tokenizer") ? " with tokenizer.model" : "");
   return 0;
 }
 
@@ -165,21 +185,32 @@ Result<double> ParseNumber(const Flags& f, const std::string& name, double def) 
 
 int Generate(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args,
-                        {"model", "prompt-tokens", "max-new-tokens", "cuts", "temperature", "top-k", "top-p", "seed",
-                         "stop-tokens", "threads", "blas-threads"},
-                        {"no-cache", "json"});
+                        {"model", "prompt-tokens", "prompt", "max-new-tokens", "cuts", "temperature", "top-k", "top-p",
+                         "seed", "stop-tokens", "threads", "blas-threads"},
+                        {"no-cache", "json", "no-bos"});
   if (!f.ok()) return Fail(f.status(), 2);
   auto dir = f->Required("model");
   if (!dir.ok()) return Fail(dir.status(), 2);
-  auto prompt_flag = f->Required("prompt-tokens");
-  if (!prompt_flag.ok()) return Fail(prompt_flag.status(), 2);
+  const bool text_mode = f->Has("prompt");
+  if (text_mode == f->Has("prompt-tokens"))
+    return Fail(InvalidArgument("give exactly one of --prompt TEXT and --prompt-tokens 5,17,42"), 2);
   GenerationRequest req;
-  auto prompt = ParseTokenList(*prompt_flag, "--prompt-tokens");
-  if (!prompt.ok()) return Fail(prompt.status(), 2);
-  req.prompt = *prompt;
   auto stops = ParseTokenList(f->Get("stop-tokens"), "--stop-tokens");
   if (!stops.ok()) return Fail(stops.status(), 2);
   req.stop_tokens = *stops;
+  std::unique_ptr<Tokenizer> tok;
+  if (text_mode) {
+    auto pm = LoadManifest(*dir);
+    if (!pm.ok()) return Fail(pm.status());
+    auto t = LoadPackageTokenizer(*dir, *pm);
+    if (!t.ok()) return Fail(t.status());
+    tok = std::move(*t);
+    if (auto s = ctl::PrepareTextPrompt(*tok, f->Get("prompt"), f->GetBool("no-bos"), &req); !s.ok()) return Fail(s, 2);
+  } else {
+    auto prompt = ParseTokenList(f->Get("prompt-tokens"), "--prompt-tokens");
+    if (!prompt.ok()) return Fail(prompt.status(), 2);
+    req.prompt = *prompt;
+  }
   auto n = f->GetInt("max-new-tokens", 16);
   auto k = f->GetInt("top-k", 0);
   auto seed = f->GetInt("seed", 0);
@@ -199,19 +230,39 @@ int Generate(const std::vector<std::string>& args) {
   auto gen = ChainGenerator::Load(*dir, *m, *cuts);
   if (!gen.ok()) return Fail(gen.status());
   const bool json = f->GetBool("json");
-  auto r = (*gen)->Generate(req, !f->GetBool("no-cache"), [&](int64_t i, int64_t tok) {
-    if (!json) {
-      std::printf("%s%lld", i ? " " : "", static_cast<long long>(tok));
-      std::fflush(stdout);
+  std::optional<StreamDecoder> decoder;
+  if (tok) decoder.emplace(tok.get(), req.prompt);
+  std::string text;
+  Status decode_error;
+  auto r = (*gen)->Generate(req, !f->GetBool("no-cache"), [&](int64_t i, int64_t id) {
+    if (decoder) {
+      auto delta = decoder->Push(id);
+      if (!delta.ok()) {
+        decode_error = delta.status();
+        return;
+      }
+      text += *delta;
+      if (!json) std::fputs(delta->c_str(), stdout);
+    } else if (!json) {
+      std::printf("%s%lld", i ? " " : "", static_cast<long long>(id));
     }
+    std::fflush(stdout);
   });
   if (!r.ok()) return Fail(r.status());
+  if (!decode_error.ok()) return Fail(decode_error);
+  if (decoder) {
+    auto tail = decoder->Flush();
+    if (!tail.ok()) return Fail(tail.status());
+    text += *tail;
+    if (!json) std::fputs(tail->c_str(), stdout);
+  }
   if (json) {
     std::string toks;
     for (size_t i = 0; i < r->tokens.size(); ++i) toks += (i ? ", " : "") + std::to_string(r->tokens[i]);
     std::printf("{\"tokens\": [%s], \"finish_reason\": \"%s\", \"prompt_tokens\": %zu, \"ttft_ms\": %.3f, "
-                "\"ms_per_token_p50\": %.3f}\n",
-                toks.c_str(), FinishReasonName(r->finish), req.prompt.size(), r->ttft_ms, r->MsPerTokenP50());
+                "\"ms_per_token_p50\": %.3f%s}\n",
+                toks.c_str(), FinishReasonName(r->finish), req.prompt.size(), r->ttft_ms, r->MsPerTokenP50(),
+                tok ? (", \"text\": " + JsonQuote(text)).c_str() : "");
   } else {
     std::printf("\n%zu tokens, finish %s, ttft %.1f ms, %.2f ms/token (p50)\n", r->tokens.size(),
                 FinishReasonName(r->finish), r->ttft_ms, r->MsPerTokenP50());
@@ -258,6 +309,8 @@ int ModelMain(const std::vector<std::string>& args) {
   if (sub == "run") return Run(rest);
   if (sub == "profile") return Profile(rest);
   if (sub == "generate") return Generate(rest);
+  if (sub == "tokenize") return ctl::ModelTokenize(rest);
+  if (sub == "detokenize") return ctl::ModelDetokenize(rest);
   if (sub == "-h" || sub == "--help") {
     std::fputs(kUsage, stdout);
     return 0;
@@ -268,6 +321,6 @@ int ModelMain(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate", ModelMain);
+ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate, tokenize, detokenize", ModelMain);
 
 }  // namespace edgesplit

@@ -55,6 +55,7 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
   config.gateway.tls = tls;
   std::unique_ptr<OrchestratorApp> app(new OrchestratorApp(config));
   app->tls_ = tls;
+  app->tokenizers_ = std::make_unique<TokenizerSet>(catalog);  // the tokenizer runs here, never on an agent
   ControllerOptions controller_options = config.controller;
   controller_options.planner_clock = SteadyClock::Default();  // time limits in real milliseconds
   app->controller_ = std::make_unique<Controller>(controller_options, std::move(catalog));
@@ -117,6 +118,7 @@ Result<std::unique_ptr<OrchestratorApp>> OrchestratorApp::Create(OrchestratorCon
   app->api_->SetGenerate([self](const std::string& d, GenerationRequest req, TokenFn on_token, GenerateDone done) {
     self->gateway_->SubmitGenerate(d, std::move(req), std::move(on_token), std::move(done));
   });
+  app->api_->SetTokenizers([self](const CatalogModel& model) { return self->tokenizers_->Find(model.name); });
   auto hp = config.http_listen.rfind(':');
   HttpServerOptions ho;
   ho.bind_address = config.http_listen.substr(0, hp);

@@ -22,6 +22,7 @@
 #include "orchestrator/daemon/metrics.h"
 #include "orchestrator/daemon/route_table.h"
 #include "orchestrator/daemon/state_store.h"
+#include "orchestrator/daemon/tokenizers.h"
 
 namespace edgesplit::orch {
 
@@ -67,6 +68,7 @@ class OrchestratorApp {
   std::unique_ptr<HttpServer> http_;
   std::unique_ptr<OrchestratorMetrics> metrics_;
   std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<TokenizerSet> tokenizers_;
   std::unique_ptr<StateStore> store_;
   RouteTable routes_;
   security::TlsPtr tls_;
