@@ -10,7 +10,8 @@ float32, SiLU-gated MLP.
 
 Dtypes: weights, hidden states between layers and the KV cache are in the package dtype
 (float32, bfloat16 or float16); the logits are float32. libtorch 1.13 has no float16 matrix
-multiply on the CPU, so float16 packages store float16 but multiply in float32.
+multiply, softmax or SiLU on the CPU, so float16 packages store weights, hidden states and
+caches in float16 but compute each layer in float32.
 """
 import hashlib
 import io
@@ -145,9 +146,9 @@ def _rms(x: torch.Tensor, w: torch.Tensor, eps: float) -> torch.Tensor:
 
 
 def _linear(x: torch.Tensor, w: torch.Tensor, b: Optional[torch.Tensor], upcast: bool) -> torch.Tensor:
-    if upcast:  # float16 on a CPU without a float16 GEMM: multiply in float32, keep float16 between ops
+    if upcast:  # float16 weights, float32 maths (x is float32 already)
         bf = None if b is None else b.float()
-        return F.linear(x.float(), w.float(), bf).to(x.dtype)
+        return F.linear(x, w.float(), bf)
     return F.linear(x, w, b)
 
 
@@ -220,6 +221,8 @@ class LlamaBlock(torch.nn.Module):
         # q [B, H, T, hd]; k, v [B, KV, L, hd] with L = pos + T. The G query heads sharing a
         # key/value head are stacked on the row axis, so the cache is never repeated in memory.
         B, T, L = q.size(0), q.size(2), k.size(2)
+        k = k.to(q.dtype)  # no-op except in float16 packages (float16 cache, float32 maths)
+        v = v.to(q.dtype)
         qg = q.reshape(B, self.KV, self.G * T, self.hd)
         att = torch.matmul(qg, k.transpose(-2, -1)) * self.scale
         if T > 1:
@@ -236,23 +239,29 @@ class LlamaBlock(torch.nn.Module):
         return x + _linear(m, self.wd, self.bd, self.upcast)
 
     def forward(self, x):
+        dt = x.dtype
+        x = x.float() if self.upcast else x
         T = x.size(1)
         q, k, v = self._qkv(x, torch.arange(0, T, dtype=torch.int64).float())
-        return self._finish(x, self._attend(q, k, v, 0))
+        return self._finish(x, self._attend(q, k, v, 0)).to(dt)
 
     @torch.jit.export
     def step(self, x, cache: torch.Tensor, pos: int):
+        dt = x.dtype
+        x = x.float() if self.upcast else x
         T = x.size(1)
         q, k, v = self._qkv(x, torch.arange(pos, pos + T, dtype=torch.int64).float())
         kc = cache[0]
         vc = cache[1]
         kc.narrow(2, pos, T).copy_(k)
         vc.narrow(2, pos, T).copy_(v)
-        return self._finish(x, self._attend(q, kc.narrow(2, 0, pos + T), vc.narrow(2, 0, pos + T), pos))
+        return self._finish(x, self._attend(q, kc.narrow(2, 0, pos + T), vc.narrow(2, 0, pos + T), pos)).to(dt)
 
     @torch.jit.export
     def step_batch(self, x, caches: List[torch.Tensor], positions: List[int]):
         # One position per row; the projections run batched, attention row by row.
+        dt = x.dtype
+        x = x.float() if self.upcast else x
         p = torch.tensor(positions, dtype=torch.int64).float().view(-1, 1, 1)
         q, k, v = self._qkv(x, p)
         ys: List[torch.Tensor] = []
@@ -263,7 +272,7 @@ class LlamaBlock(torch.nn.Module):
             kc.narrow(2, pos, 1).copy_(k[b:b + 1])
             vc.narrow(2, pos, 1).copy_(v[b:b + 1])
             ys.append(self._attend(q[b:b + 1], kc.narrow(2, 0, pos + 1), vc.narrow(2, 0, pos + 1), pos))
-        return self._finish(x, torch.cat(ys, 0))
+        return self._finish(x, torch.cat(ys, 0)).to(dt)
 
 
 class LlamaHead(torch.nn.Module):
@@ -275,6 +284,7 @@ class LlamaHead(torch.nn.Module):
         self.upcast = upcast
 
     def forward(self, x):
+        x = x.float() if self.upcast else x
         return _linear(_rms(x, self.norm, self.eps), self.weight, None, self.upcast).float()
 
     @torch.jit.export
