@@ -82,7 +82,7 @@ def write_checkpoint(directory, cfg, tensors, file_dtype=torch.float32, shards=1
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "config.json"), "w") as f:
         json.dump(cfg, f, indent=2)
-    stored = {k: v.to(file_dtype) for k, v in tensors.items()}
+    stored = {k: v.to(file_dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     names = sorted(stored)
     if shards == 1:
         es_safetensors.write_file(os.path.join(directory, "model.safetensors"), stored, {"format": "pt"})
