@@ -187,6 +187,26 @@ def check_case(name, over, file_dtype, shards, seed):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def check_float16():
+    """fp16 packages: fp16 weights, hidden states and caches (computed in float32 on the CPU)."""
+    cfg = lib.base_config(num_hidden_layers=2)
+    ckpt = os.path.join(TMP, "fp16")
+    stored = lib.write_checkpoint(ckpt, cfg, lib.random_tensors(cfg, 21), torch.float16)
+    pkg = os.path.join(TMP, "fp16-pkg")
+    export(ckpt, pkg, "float16")
+    text = open(os.path.join(pkg, "model.yaml")).read()
+    assert "dtype: float16" in text and "output: {dtype: float16, shape: [1, 16, 64]" in text, text
+    prompt = [3, 1, 4, 1, 5, 9, 2, 6]
+    ref = ref_logits(cfg, stored, prompt).numpy()
+    whole = model_run(pkg, prompt, os.path.join(TMP, "fp16-w.npy"))
+    rel = float(np.abs(whole[0] - ref).max() / np.abs(ref).max())
+    print("fp16: logits max relative difference to the reference %.3g" % rel)
+    assert rel <= 1e-2, rel
+    split = model_run(pkg, prompt, os.path.join(TMP, "fp16-s.npy"), [1, 3])
+    assert split.tobytes() == whole.tobytes(), "fp16: split logits differ from whole"
+    assert generate(pkg, prompt, 8) == generate(pkg, prompt, 8, ["--cuts", "2"]), "fp16: split tokens differ"
+
+
 def check_tokenizer_copied():
     """tokenizer.model is copied with its hash and config.json's bos/eos ids (contract with the
     tokenizer work on branch `text`; the C++ manifest parser learns the key there)."""
@@ -210,6 +230,7 @@ def main():
     try:
         for i, (name, over, fdt, shards) in enumerate(CASES):
             check_case(name, over, fdt, shards, 11 + i)
+        check_float16()
         check_tokenizer_copied()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
