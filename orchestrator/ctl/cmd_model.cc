@@ -81,6 +81,7 @@ int Synth(const std::vector<std::string>& args) {
   if (!dtype.ok()) return Fail(InvalidArgument("--dtype: " + dtype.status().message()), 2);
   o.dtype = *dtype;
   o.name = f->Get("name", "gpt-l" + std::to_string(o.layers) + "-d" + std::to_string(o.d_model));
+  if (auto s = o.Validate(); !s.ok()) return Fail(s, 2);  // bad flags: usage error, as elsewhere
   ConfigureTorch({});
   if (auto s = SynthesizeGpt(o, *out); !s.ok()) return Fail(s);
   std::printf("wrote %s (%d layers: embed, %d blocks, lm_head)\n", out->c_str(), o.layers + 2, o.layers);
