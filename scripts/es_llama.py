@@ -43,8 +43,7 @@ _IGNORED_KEYS = {"architectures", "model_type", "torch_dtype", "transformers_ver
                  "pad_token_id", "initializer_range", "use_cache", "attention_dropout", "_name_or_path",
                  "output_attentions", "output_hidden_states", "return_dict", "tokenizer_class", "max_window_layers"}
 # Keys accepted only at the value that means "this feature is off".
-_OFF_KEYS = {"rope_scaling": (None,), "sliding_window": (None,), "use_sliding_window": (False,),
-             "pretraining_tp": (1,)}
+_OFF_KEYS = {"rope_scaling": (None,), "use_sliding_window": (False,), "pretraining_tp": (1,)}
 _ARCHITECTURES = {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM"}
 _MODEL_TYPES = {"llama", "mistral", "qwen2"}
 
@@ -65,10 +64,10 @@ class LlamaConfig:
             raise ExportError("%s: expected a JSON object" % path)
         self.raw = c
         for k in sorted(c):
-            if k in _ARCH_KEYS or k in _IGNORED_KEYS:
+            if k in _ARCH_KEYS or k in _IGNORED_KEYS or k == "sliding_window":
                 continue
             if k in _OFF_KEYS:
-                if c[k] not in _OFF_KEYS[k] and not (k == "sliding_window" and c.get("use_sliding_window") is False):
+                if c[k] not in _OFF_KEYS[k]:
                     raise ExportError("%s: %s = %s is not supported (only %s)" % (path, k, json.dumps(c[k]),
                                                                                  json.dumps(_OFF_KEYS[k][0])))
                 continue
@@ -128,6 +127,14 @@ class LlamaConfig:
                               % (path, self.heads, self.hidden))
         if self.head_dim % 2 != 0:
             raise ExportError("%s: head_dim = %d must be even (rotary embedding)" % (path, self.head_dim))
+        # A sliding window (Mistral) changes nothing while the context fits in it; checked
+        # against the package's context in export_llama.
+        sw = c.get("sliding_window")
+        if c.get("use_sliding_window") is False:
+            sw = None
+        if sw is not None and (not isinstance(sw, int) or isinstance(sw, bool) or sw < 1):
+            raise ExportError("%s: sliding_window = %s must be null or a positive integer" % (path, json.dumps(sw)))
+        self.sliding_window = sw
         # Qwen2 has biases on q, k, v but not on o; Llama's attention_bias covers all four.
         self.qkv_bias = self.attention_bias or mt == "qwen2"
         self.o_bias = self.attention_bias
@@ -373,6 +380,10 @@ def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=No
     C = max_context or cfg.max_positions
     if not 1 <= C <= cfg.max_positions:
         raise ExportError("--max-context %d: must be in [1, max_position_embeddings = %d]" % (C, cfg.max_positions))
+    if cfg.sliding_window is not None and cfg.sliding_window < C:
+        raise ExportError("%s: sliding_window = %d is shorter than the context %d: sliding-window attention is not "
+                          "supported (export with --max-context %d or less)"
+                          % (cfg.path, cfg.sliding_window, C, cfg.sliding_window))
     S = min(seq or 128, C)
     try:
         ckpt = st.Checkpoint(checkpoint)

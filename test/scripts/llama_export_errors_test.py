@@ -69,8 +69,8 @@ def main():
         patch_config(d, rope_scaling={"type": "linear", "factor": 2.0})
         expect_error("rope_scaling linear", d, "config.json", "rope_scaling")
         d = fresh("sliding")
-        patch_config(d, sliding_window=4096)
-        expect_error("sliding window", d, "config.json", "sliding_window")
+        patch_config(d, sliding_window=64)  # the context is 96
+        expect_error("sliding window", d, "config.json", "sliding_window = 64", "--max-context 64")
         d = fresh("unknown-key")
         patch_config(d, num_experts=8)
         expect_error("unknown config key", d, "config.json", "num_experts")

@@ -207,6 +207,32 @@ def check_float16():
     assert generate(pkg, prompt, 8) == generate(pkg, prompt, 8, ["--cuts", "2"]), "fp16: split tokens differ"
 
 
+def check_config_variants():
+    """Mistral (a sliding window no shorter than the context) and Qwen2 (q/k/v biases, no o
+    bias) configs: the exported layers, run here in Python, give the reference's logits."""
+    variants = [
+        ("mistral", {"architectures": ["MistralForCausalLM"], "model_type": "mistral", "sliding_window": 96}),
+        ("qwen2", {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "use_sliding_window": False,
+                   "sliding_window": 32, "max_window_layers": 2, "tie_word_embeddings": True}),
+    ]
+    for name, over in variants:
+        cfg = lib.base_config(num_hidden_layers=2, **over)
+        ckpt = os.path.join(TMP, name)
+        stored = lib.write_checkpoint(ckpt, cfg, lib.random_tensors(cfg, 31))
+        if name == "qwen2":
+            assert "model.layers.0.self_attn.q_proj.bias" in stored and "model.layers.0.self_attn.o_proj.bias" not in stored
+        pkg = os.path.join(TMP, name + "-pkg")
+        export(ckpt, pkg, "float32")
+        prompt = [9, 8, 7, 6, 5, 4, 3]
+        x = torch.tensor([prompt])
+        for i in range(cfg["num_hidden_layers"] + 2):
+            x = torch.jit.load(os.path.join(pkg, "layer_%03d.pt" % i))(x)
+        ref = ref_logits(cfg, stored, prompt)
+        rel = float((x[0].double() - ref).abs().max() / ref.abs().max())
+        print("%s: fp32 logits max relative difference to the reference %.3g" % (name, rel))
+        assert rel <= 1e-4, (name, rel)
+
+
 def check_tokenizer_copied():
     """tokenizer.model is copied with its hash and config.json's bos/eos ids (contract with the
     tokenizer work on branch `text`; the C++ manifest parser learns the key there)."""
@@ -231,6 +257,7 @@ def main():
         for i, (name, over, fdt, shards) in enumerate(CASES):
             check_case(name, over, fdt, shards, 11 + i)
         check_float16()
+        check_config_variants()
         check_tokenizer_copied()
     finally:
         shutil.rmtree(TMP, ignore_errors=True)
