@@ -231,6 +231,28 @@ def check_config_variants():
         rel = float((x[0].double() - ref).abs().max() / ref.abs().max())
         print("%s: fp32 logits max relative difference to the reference %.3g" % (name, rel))
         assert rel <= 1e-4, (name, rel)
+        # step (prefill then one token) and step_batch (two sessions at other positions), with
+        # the [2, 1, kv_heads, context, head_dim] caches the manifest declares.
+        mods = [torch.jit.load(os.path.join(pkg, "layer_%03d.pt" % i)) for i in range(cfg["num_hidden_layers"] + 2)]
+        kv, hd = cfg["num_key_value_heads"], cfg["hidden_size"] // cfg["num_attention_heads"]
+
+        def caches():
+            return [torch.empty(2, 1, kv, 96, hd) if 0 < i < len(mods) - 1 else torch.empty(0) for i in range(len(mods))]
+
+        sessions = [caches(), caches()]
+        for sess, n in zip(sessions, (6, 5)):
+            x = torch.tensor([prompt[:n]])
+            for m, c in zip(mods, sess):
+                x = m.step(x, c, 0)
+            want = ref_logits(cfg, stored, prompt[:n])[-1]
+            assert float((x[0, -1].double() - want).abs().max() / want.abs().max()) <= 1e-4, (name, "step")
+        x = torch.tensor([[prompt[6]], [prompt[5]]])
+        for i, m in enumerate(mods):
+            x = m.step_batch(x, [sessions[0][i], sessions[1][i]], [6, 5])
+        for row, n in ((0, 7), (1, 6)):
+            want = ref_logits(cfg, stored, prompt[:n])[-1]
+            assert float((x[row, -1].double() - want).abs().max() / want.abs().max()) <= 1e-4, (name, "step_batch")
+        print("%s: step and step_batch agree with the reference" % name)
 
 
 def check_tokenizer_copied():
