@@ -113,6 +113,14 @@ class AgentCore {
   void OnEntryToken(const transport::Frame& f);
   void OnEntrySessionError(const transport::Frame& f);
   void StartStep(EntryGen* g);
+  // Session carry-over (agent_core_carry.cc): a live session follows its deployment to the
+  // epoch active at this entry. Frees its state on the old chain; the next step rebuilds it.
+  void MoveSession(EntryGen* g, uint64_t epoch, const char* reason);
+  // On Activate of `epoch`: with `lost` (a stage of the old plan was lost) or for parked
+  // sessions, moves them now and restarts their step; others move at their next token boundary.
+  int CarrySessions(const std::string& deployment, uint64_t epoch, bool lost);
+  // A session step failed; true if the session moved on or waits for a newer epoch.
+  bool SurviveStepError(EntryGen* g, const transport::Frame& err);
   void FinishEntrySession(uint64_t session, const char* reason, const Status* error);
   void ForwardSessionEnd(const transport::Frame& end, const SegmentSlot* slot);
   void HandleSessionEnd(transport::Frame f, const std::shared_ptr<InConn>& conn);

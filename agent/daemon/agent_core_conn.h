@@ -35,6 +35,7 @@ struct AgentCore::EntryGen {
   uint64_t client_request_id = 0;
   int64_t context_tokens = 0;
   TimePoint step_deadline;
+  bool parked = false;  // its epoch lost a stage: waits (until step_deadline) for a newer epoch
 };
 
 // Decode steps waiting for a batched pass of one segment (shared with the compute job).

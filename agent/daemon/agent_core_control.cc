@@ -129,8 +129,9 @@ void AgentCore::HandleCommand(const v1::Command& cmd, std::function<void(v1::Com
       Status s = table_.Activate(key);
       int retried = 0;
       if (s.ok() && cmd.activate().retry_in_flight()) retried = ResubmitInFlight(key.deployment, key.epoch);
+      const int carried = s.ok() ? CarrySessions(key.deployment, key.epoch, cmd.activate().retry_in_flight()) : 0;
       LogInfo("segment_activate").Kv("deployment", key.deployment).Kv("epoch", key.epoch).Kv("status", s.ToString())
-          .Kv("retried", retried);
+          .Kv("retried", retried).Kv("sessions_moved_now", carried);
       return finish(s, &key);
     }
     case v1::Command::kDrain: {

@@ -75,6 +75,10 @@ void AgentCore::AcceptGenerate(Frame f, const std::shared_ptr<InConn>& conn) {
 }
 
 void AgentCore::StartStep(EntryGen* g) {
+  // A token boundary: if another epoch has become active here since the last step, the session
+  // follows it now (agent_core_carry.cc).
+  if (auto active = table_.ActiveEpoch(g->key.deployment); active && *active != g->key.epoch)
+    MoveSession(g, *active, "planned");
   SegmentSlot* slot = table_.Find(g->key);
   if (!slot || !AcceptsActivations(slot->state)) {
     const Status s = Unavailable("epoch " + std::to_string(g->key.epoch) + " of '" + g->key.deployment + "' is gone from the entry");
@@ -318,7 +322,10 @@ void AgentCore::OnEntryToken(const Frame& f) {
   }
   EntryGen* g = it->second.get();
   const TimePoint now = Now();
+  const bool closes_move = g->stream.rebuilding();
   const auto outcome = g->stream.OnToken(f.token_index, f.token, now);
+  if (closes_move && outcome != GenStream::Outcome::kIgnore && g->stream.last_stall_ms() >= 0)
+    metrics_->SessionStall(g->key.deployment, g->stream.last_stall_ms() / 1e3);
   switch (outcome) {
     case GenStream::Outcome::kIgnore: return;
     case GenStream::Outcome::kStop: return FinishEntrySession(g->session, "stopped", nullptr);
@@ -347,6 +354,7 @@ void AgentCore::OnEntryToken(const Frame& f) {
 void AgentCore::OnEntrySessionError(const Frame& f) {
   auto it = gens_.find(f.session_id);
   if (it == gens_.end() || f.epoch != it->second->key.epoch || f.token_index != it->second->stream.next_index()) return;
+  if (SurviveStepError(it->second.get(), f)) return;
   const Status s = f.ErrorStatus();
   FinishEntrySession(f.session_id, "failed", &s);
 }
@@ -374,13 +382,16 @@ void AgentCore::FinishEntrySession(uint64_t session, const char* reason, const S
       out.prompt_tokens = static_cast<int64_t>(g->stream.request().prompt.size());
       out.ttft_ms = g->stream.ttft_ms();
       out.ms_per_token = g->stream.ms_per_token_p50();
+      out.moves = g->stream.moves();
+      out.stall_ms_max = g->stream.stall_ms_max();
     }
     ReplyToClient(conn, std::move(out));
   }
   metrics_->SessionEnded(reason);
   auto log = error ? LogWarn("session_ended") : LogInfo("session_ended");
   log.Kv("session", session).Kv("deployment", g->key.deployment).Kv("epoch", g->key.epoch).Kv("reason", reason)
-      .Kv("tokens", g->stream.generated()).Kv("ttft_ms", g->stream.ttft_ms()).Kv("ms_per_token", g->stream.ms_per_token_p50());
+      .Kv("tokens", g->stream.generated()).Kv("ttft_ms", g->stream.ttft_ms()).Kv("ms_per_token", g->stream.ms_per_token_p50())
+      .Kv("moves", g->stream.moves()).Kv("stall_ms_max", g->stream.stall_ms_max());
   if (error) log.Kv("error", error->ToString());
   Frame end;
   end.kind = FrameKind::kSessionEnd;

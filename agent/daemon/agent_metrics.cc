@@ -58,6 +58,16 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                       .Help("Entry: from a GENERATE frame to its first token, per deployment").Register(*registry_);
   itl_family_ = &BuildHistogram().Name("edgesplit_agent_inter_token_seconds")
                      .Help("Entry: interval between consecutive tokens of a session, per deployment").Register(*registry_);
+  moved_family_ = &BuildCounter().Name("edgesplit_agent_sessions_moved_total")
+                       .Help("Entry: live sessions moved to a newer epoch, by how (rebuilt|copied) and reason (planned|lost)")
+                       .Register(*registry_);
+  for (const char* how : {"rebuilt", "copied"})
+    for (const char* r : {"planned", "lost"}) moved_family_->Add({{"how", how}, {"reason", r}});
+  stall_family_ = &BuildHistogram().Name("edgesplit_agent_session_stall_seconds")
+                       .Help("Entry: extra delay of the first token after a session moved, over its median inter-token interval")
+                       .Register(*registry_);
+  kv_moved_ = &BuildCounter().Name("edgesplit_agent_kv_moved_bytes_total")
+                   .Help("KV cache bytes this agent sent to another agent for a moving session").Register(*registry_).Add({});
   tokens_ = &BuildCounter().Name("edgesplit_agent_generated_tokens_total").Help("Tokens streamed by this entry").Register(*registry_).Add({});
   kv_reclaimed_ = &BuildCounter().Name("edgesplit_agent_kv_sessions_reclaimed_total")
                        .Help("Session states freed because no step came within session_idle_timeout_ms").Register(*registry_).Add({});
@@ -83,6 +93,15 @@ void AgentMetrics::SessionEnded(const char* reason) { ended_family_->Add({{"reas
 double AgentMetrics::SessionsEndedCount(const std::string& reason) const { return ended_family_->Add({{"reason", reason}}).Value(); }
 double AgentMetrics::SessionsRefusedCount(const std::string& reason) const {
   return refused_family_->Add({{"reason", reason}}).Value();
+}
+void AgentMetrics::SessionMoved(const char* how, const char* reason) {
+  moved_family_->Add({{"how", how}, {"reason", reason}}).Increment();
+}
+double AgentMetrics::SessionsMovedCount(const std::string& how, const std::string& reason) const {
+  return moved_family_->Add({{"how", how}, {"reason", reason}}).Value();
+}
+void AgentMetrics::SessionStall(const std::string& deployment, double seconds) {
+  stall_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);
 }
 void AgentMetrics::FirstToken(const std::string& deployment, double seconds) {
   ttft_family_->Add({{"deployment", deployment}}, TokenBuckets()).Observe(seconds);

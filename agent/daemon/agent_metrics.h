@@ -49,6 +49,12 @@ class AgentMetrics {
   void FirstToken(const std::string& deployment, double seconds);
   void InterToken(const std::string& deployment, double seconds);
   void KvReclaimed(double n) { kv_reclaimed_->Increment(n); }
+  // A live session moved to another epoch: how (rebuilt: prefill of its history; copied: KV
+  // sent between agents) and why (planned: a migration or re-split; lost: a stage node was lost).
+  void SessionMoved(const char* how, const char* reason);
+  double SessionsMovedCount(const std::string& how, const std::string& reason) const;
+  void SessionStall(const std::string& deployment, double seconds);
+  void KvMoved(double bytes) { kv_moved_->Increment(bytes); }
   double SessionsEndedCount(const std::string& reason) const;
   double SessionsRefusedCount(const std::string& reason) const;
 
@@ -74,6 +80,9 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>* ended_family_;
   prometheus::Family<prometheus::Histogram>* ttft_family_;
   prometheus::Family<prometheus::Histogram>* itl_family_;
+  prometheus::Family<prometheus::Counter>* moved_family_;
+  prometheus::Family<prometheus::Histogram>* stall_family_;
+  prometheus::Counter* kv_moved_;
   prometheus::Counter* tokens_;
   prometheus::Counter* kv_reclaimed_;
   std::array<prometheus::Counter*, transport::kNumRejectReasons> rejected_{};

@@ -17,10 +17,22 @@ class GenStream {
   GenStream(GenerationRequest request, TimePoint started);
 
   // The tokens of the next step and their first position: the whole prompt at position 0
-  // (prefill), then the last generated token at position prompt + generated - 1.
+  // (prefill), then the last generated token at position prompt + generated - 1. After
+  // Rebuild(): the whole history at position 0, which writes the KV of every position on the
+  // new stages and samples the same index an incremental step would have.
   std::vector<int64_t> NextStepTokens() const;
   int64_t NextStepPosition() const;
   int64_t next_index() const { return generated_; }
+
+  // The session moved to a plan whose stages hold no state for it: the next step is a prefill
+  // of the history. The token it yields measures the stall (OnToken).
+  void Rebuild();
+  bool rebuilding() const { return rebuild_; }
+  int moves() const { return moves_; }
+  // The extra delay of the first token after each move over the median inter-token interval
+  // before it (ms, >= 0); the largest so far, and the one of the latest move (-1 until known).
+  double stall_ms_max() const { return stall_max_ms_; }
+  double last_stall_ms() const { return last_stall_ms_; }
 
   enum class Outcome {
     kEmitContinue,  // emit the token; run the next step
@@ -48,6 +60,10 @@ class GenStream {
   TimePoint started_, last_;
   double ttft_ms_ = 0;
   std::vector<double> intervals_ms_;
+  bool rebuild_ = false;
+  int moves_ = 0;
+  int64_t moved_index_ = -1;  // the index whose token closes the latest move's stall
+  double stall_max_ms_ = 0, last_stall_ms_ = -1;
 };
 
 }  // namespace edgesplit::agent

@@ -135,6 +135,8 @@ Awaitable<Result<DataClient::GenerateSummary>> ReadStream(net::Stream& socket, u
         sum.tokens = expect;
         sum.ttft_ms = f.ttft_ms;
         sum.ms_per_token = f.ms_per_token;
+        sum.moves = f.moves;
+        sum.stall_ms_max = f.stall_ms_max;
         sum.epoch = f.epoch;
         co_return sum;
       case FrameKind::kError: co_return f.ErrorStatus();

@@ -56,6 +56,8 @@ class DataClient {
     int64_t tokens = 0;
     double ttft_ms = 0;         // as the entry measured it
     double ms_per_token = 0;    // entry-measured median interval
+    int moves = 0;              // times the session moved to another epoch
+    double stall_ms_max = 0;    // largest stall of a move
     uint64_t epoch = 0;         // epoch that served the session
   };
   Result<GenerateSummary> Generate(const std::string& deployment, const GenerationRequest& request,

@@ -87,6 +87,8 @@ std::string EncodeFrameMeta(const Frame& f) {
   m.set_prompt_tokens(f.prompt_tokens);
   m.set_ttft_ms(f.ttft_ms);
   m.set_ms_per_token(f.ms_per_token);
+  m.set_moves(f.moves);
+  m.set_stall_ms_max(f.stall_ms_max);
   if (f.has_tensor) {
     m.set_dtype(static_cast<uint32_t>(f.tensor.dtype));
     for (int64_t d : f.tensor.shape) m.add_shape(d);
@@ -127,6 +129,8 @@ Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_
   f->prompt_tokens = m.prompt_tokens();
   f->ttft_ms = m.ttft_ms();
   f->ms_per_token = m.ms_per_token();
+  f->moves = m.moves();
+  f->stall_ms_max = m.stall_ms_max();
   *dtype_code = m.dtype();
   if (m.shape_size() > kMaxRank + 1) {  // cap before copying; ValidateTensorMeta reports the rank
     shape->assign(m.shape().begin(), m.shape().begin() + kMaxRank + 1);

@@ -49,6 +49,8 @@ struct Frame {
   int64_t prompt_tokens = 0;
   double ttft_ms = 0;
   double ms_per_token = 0;
+  int32_t moves = 0;
+  double stall_ms_max = 0;
   bool has_tensor = false;  // false: dtype 0, empty shape, no payload
   HostTensor tensor;        // shares bytes with the sender's/receiver's buffer
 

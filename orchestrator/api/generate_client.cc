@@ -35,6 +35,8 @@ Result<GenerateReply> ReplyFrom(const std::string& text) {
     r.prompt_tokens = o.at("prompt_tokens").to_number<int64_t>();
     if (o.at("ttft_ms").is_number()) r.ttft_ms = o.at("ttft_ms").to_number<double>();
     if (o.at("ms_per_token").is_number()) r.ms_per_token = o.at("ms_per_token").to_number<double>();
+    if (auto* m = o.if_contains("moves"); m && m->is_number()) r.moves = m->to_number<int>();
+    if (auto* m = o.if_contains("stall_ms_max"); m && m->is_number()) r.stall_ms_max = m->to_number<double>();
     r.epoch = o.at("epoch").to_number<uint64_t>();
   } catch (const std::exception& e) {
     return Internal(std::string("malformed generate reply: ") + e.what());

@@ -19,6 +19,8 @@ struct GenerateReply {
   int64_t prompt_tokens = 0;
   double ttft_ms = 0;
   double ms_per_token = 0;
+  int moves = 0;
+  double stall_ms_max = 0;
   uint64_t epoch = 0;
   std::string json;  // the final object as the server sent it (for a stream: the done event)
 };

@@ -95,7 +95,8 @@ json::object GenerateOutcomeToJson(const GenerateOutcome& o) {
   tokens.reserve(o.tokens.size());
   for (int64_t t : o.tokens) tokens.push_back(t);
   return {{"tokens", std::move(tokens)},   {"finish_reason", o.finish_reason}, {"prompt_tokens", o.prompt_tokens},
-          {"ttft_ms", Num(o.ttft_ms)},     {"ms_per_token", Num(o.ms_per_token)}, {"epoch", o.epoch}};
+          {"ttft_ms", Num(o.ttft_ms)},     {"ms_per_token", Num(o.ms_per_token)}, {"moves", o.moves},
+          {"stall_ms_max", Num(o.stall_ms_max)}, {"epoch", o.epoch}};
 }
 
 std::string TokenEventJson(int64_t index, int64_t token) {

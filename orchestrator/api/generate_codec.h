@@ -31,10 +31,12 @@ struct GenerateOutcome {
   int64_t prompt_tokens = 0;
   double ttft_ms = 0;
   double ms_per_token = 0;
-  uint64_t epoch = 0;
+  int moves = 0;
+  double stall_ms_max = 0;
+  uint64_t epoch = 0;  // the epoch that finished the session
 };
 
-// {"tokens", "finish_reason", "prompt_tokens", "ttft_ms", "ms_per_token", "epoch"}
+// {"tokens", "finish_reason", "prompt_tokens", "ttft_ms", "ms_per_token", "moves", "stall_ms_max", "epoch"}
 boost::json::object GenerateOutcomeToJson(const GenerateOutcome& o);
 // Stream events (the `data:` payloads): {"index", "token"}; the outcome plus "done": true;
 // {"error": {"code", "message"}}.

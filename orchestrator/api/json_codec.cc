@@ -429,7 +429,8 @@ json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_m
           {"cost_ms", Num(e.cost_ms)},
           {"current_ms", Num(e.current_ms)},
           {"candidate_ms", Num(e.candidate_ms)},
-          {"duration_ms", Num(e.duration_ms)}};
+          {"duration_ms", Num(e.duration_ms)},
+          {"stages", e.stages}};
 }
 
 json::object PlanResultToJsonObject(const planner::PlanResult& r) {

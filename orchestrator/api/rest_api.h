@@ -42,6 +42,8 @@ struct GenerationSummary {
   int64_t tokens = 0;
   double ttft_ms = 0;
   double ms_per_token = 0;
+  int moves = 0;            // times the session moved to another epoch
+  double stall_ms_max = 0;  // largest stall of a move (ms)
   uint64_t epoch = 0;
 };
 // Called for every generated token in order, as it is produced; false cancels the generation.

@@ -47,6 +47,8 @@ class GenerateSession {
     o.prompt_tokens = r->prompt_tokens;
     o.ttft_ms = r->ttft_ms;
     o.ms_per_token = r->ms_per_token;
+    o.moves = r->moves;
+    o.stall_ms_max = r->stall_ms_max;
     o.epoch = r->epoch;
     if (!stream_) {
       respond_(HttpResponse::Json(200, boost::json::serialize(GenerateOutcomeToJson(o))));

@@ -60,6 +60,10 @@ void Controller::EmitDecision(const Deployment& d, const Decision& dec, TimePoin
   e.current_ms = dec.current_ms;
   e.candidate_ms = dec.candidate_ms;
   e.epoch = d.epoch;
+  for (const auto& s : dec.stages) {
+    if (!e.stages.empty()) e.stages += " -> ";
+    e.stages += s.node + "[" + std::to_string(s.first_layer) + "," + std::to_string(s.end_layer) + ")";
+  }
   Emit(std::move(e), now);
 }
 

@@ -66,9 +66,10 @@ int Generate(const std::vector<std::string>& args) {
     for (int64_t t : r->tokens) text += (text.empty() ? "" : " ") + std::to_string(t);
     std::printf("%s\n", text.c_str());
   }
-  std::printf("finish_reason=%s prompt_tokens=%lld tokens=%zu ttft_ms=%.2f ms_per_token=%.2f epoch=%llu\n",
+  std::printf("finish_reason=%s prompt_tokens=%lld tokens=%zu ttft_ms=%.2f ms_per_token=%.2f moves=%d stall_ms_max=%.2f "
+              "epoch=%llu\n",
               r->finish_reason.c_str(), static_cast<long long>(r->prompt_tokens), r->tokens.size(), r->ttft_ms,
-              r->ms_per_token, static_cast<unsigned long long>(r->epoch));
+              r->ms_per_token, r->moves, r->stall_ms_max, static_cast<unsigned long long>(r->epoch));
   return 0;
 }
 

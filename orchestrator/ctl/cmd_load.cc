@@ -42,27 +42,17 @@ struct Sample {
   std::string error;
 };
 
-std::string ResolveEntry(orch::RestClient& rest, const std::string& deployment) {
-  auto r = rest.Call("GET", "/v1/deployments/" + deployment);
-  if (!r.ok() || r->status != 200) return "";
-  boost::system::error_code ec;
-  auto v = json::parse(r->body, ec);
-  if (ec || !v.is_object()) return "";
-  const auto* stages = v.as_object().if_contains("stages");
-  if (!stages || !stages->is_array() || stages->as_array().empty()) return "";
-  return std::string(stages->as_array()[0].as_object().at("address").as_string());
-}
-
 const char* kUsage =
     "usage: edgesplitctl load --deployment NAME --input IN.npy [--rps N] [--duration-s S] [--concurrency N]\n"
     "         [--via gateway|entry] [--deadline-ms MS] [--timeline FILE] [--stop-file FILE] [--json] [--addr A] [--token T]\n"
     "         [--ca F --cert F --key F]   (--via entry over TLS: a client certificate; or EDGESPLIT_TLS_CA/CERT/KEY)\n"
-    "       edgesplitctl load --deployment NAME --generate-sessions N [--prompt-len P] [--new-tokens M] [--json]\n";
+    "       edgesplitctl load --deployment NAME --generate-sessions N [--prompt-len P] [--new-tokens M] [--json]\n"
+    "         [--via gateway|entry] [--stop-file FILE] [--streams-log FILE] [--temperature T --top-k K --top-p P]\n";
 
 int Load(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args, {"addr", "token", "deployment", "input", "rps", "duration-s", "concurrency", "via",
                                "deadline-ms", "timeline", "stop-file", "generate-sessions", "prompt-len", "new-tokens",
-                               "ca", "cert", "key"},
+                               "ca", "cert", "key", "streams-log", "temperature", "top-k", "top-p"},
                         {"json"});
   if (!f.ok()) return ctl::FlagError(f.status().message());
   if (f->Has("generate-sessions")) return ctl::LoadGenerate(*f);
@@ -132,7 +122,7 @@ int Load(const std::vector<std::string>& args) {
             entry = shared_entry;
           }
           if (entry.empty()) {
-            entry = ResolveEntry(rest, deployment);
+            entry = ctl::ResolveEntry(rest, deployment);
             std::lock_guard<std::mutex> l(mu);
             shared_entry = entry;
           }

@@ -107,6 +107,8 @@ void Gateway::RunGenerate(Job& job) {
           sum.tokens = out->tokens;
           sum.ttft_ms = out->ttft_ms;
           sum.ms_per_token = out->ms_per_token;
+          sum.moves = out->moves;
+          sum.stall_ms_max = out->stall_ms_max;
           sum.epoch = out->epoch;
           Observe(obs, Status::Ok(), false);
           job.generate_done(std::move(sum));

@@ -26,6 +26,7 @@ struct Event {
   double candidate_ms = 0;       // cost of the best alternative
   uint64_t epoch = 0;
   double duration_ms = 0;        // rollout events: time since the rollout started
+  std::string stages;            // decisions that adopt a plan: "n1[0,4) -> n2[4,9)"
 };
 
 class EventLog {

@@ -46,3 +46,44 @@ TEST_CASE("a stop token ends the stream and is not part of the history") {
   CHECK(g.generated() == 1);
   CHECK(g.history() == std::vector<int64_t>{4, 5, 6, 5});
 }
+
+TEST_CASE("after a move the next step is a prefill of the whole history; the stall is its token's extra wait") {
+  GenStream g(Req(10), t0);
+  CHECK(g.OnToken(0, 9, t0 + 10ms) == GenStream::Outcome::kEmitContinue);
+  CHECK(g.OnToken(1, 8, t0 + 14ms) == GenStream::Outcome::kEmitContinue);
+  CHECK(g.OnToken(2, 7, t0 + 18ms) == GenStream::Outcome::kEmitContinue);
+  CHECK(g.moves() == 0);
+  CHECK(g.last_stall_ms() == -1);
+  g.Rebuild();
+  CHECK(g.rebuilding());
+  CHECK(g.moves() == 1);
+  // Prompt plus every token so far, from position 0: the new stages hold nothing yet.
+  CHECK(g.NextStepTokens() == std::vector<int64_t>{4, 5, 6, 9, 8, 7});
+  CHECK(g.NextStepPosition() == 0);
+  CHECK(g.next_index() == 3);
+  CHECK(g.OnToken(2, 7, t0 + 19ms) == GenStream::Outcome::kIgnore);  // an old epoch's late answer
+  CHECK(g.rebuilding());
+  CHECK(g.OnToken(3, 6, t0 + 30ms) == GenStream::Outcome::kEmitContinue);  // 12 ms where 4 are usual
+  CHECK_FALSE(g.rebuilding());
+  CHECK(g.last_stall_ms() == 8);
+  CHECK(g.stall_ms_max() == 8);
+  // Back to incremental steps at the next position.
+  CHECK(g.NextStepTokens() == std::vector<int64_t>{6});
+  CHECK(g.NextStepPosition() == 6);
+  g.Rebuild();
+  CHECK(g.OnToken(4, 5, t0 + 33ms) == GenStream::Outcome::kEmitContinue);  // faster than usual: no stall
+  CHECK(g.last_stall_ms() == 0);
+  CHECK(g.stall_ms_max() == 8);
+  CHECK(g.moves() == 2);
+  CHECK(g.history() == std::vector<int64_t>{4, 5, 6, 9, 8, 7, 6, 5});
+}
+
+TEST_CASE("a move before the first token keeps the prompt prefill") {
+  GenStream g(Req(2), t0);
+  g.Rebuild();
+  CHECK(g.NextStepTokens() == std::vector<int64_t>{4, 5, 6});
+  CHECK(g.NextStepPosition() == 0);
+  CHECK(g.OnToken(0, 9, t0 + 25ms) == GenStream::Outcome::kEmitContinue);
+  CHECK(g.last_stall_ms() == 25);  // no usual interval yet: the whole wait
+  CHECK(g.NextStepPosition() == 3);
+}
