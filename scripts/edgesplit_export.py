@@ -11,6 +11,12 @@ As a module:
 As a CLI (torchvision models, random init or a local weights file):
     scripts/edgesplit_export.py --model resnet18 --out DIR [--weights FILE] [--image-size 224]
         [--seed 0] [--write-example DIR]
+
+A Llama-architecture Hugging Face checkpoint on local disk (config.json + *.safetensors, one
+file or sharded; tokenizer.model copied when present) as a generation package (es_llama.py):
+    scripts/edgesplit_export.py --model llama --checkpoint DIR --out PKG
+        [--dtype float32|bfloat16|float16] [--max-context N] [--seq S] [--name NAME]
+Bad input exits 1 with one line naming the file and the key or tensor.
 """
 import argparse
 import hashlib
@@ -19,6 +25,8 @@ import os
 import sys
 
 import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # es_llama, es_safetensors
 
 FORMAT_VERSION = 1
 _DTYPES = {
@@ -185,9 +193,34 @@ def build_torchvision(model_name, image_size, weights=None, seed=0):
     return model
 
 
+def _export_llama(args):
+    import es_llama
+
+    if not args.checkpoint:
+        print("edgesplit_export: --model llama needs --checkpoint DIR", file=sys.stderr)
+        return 2
+    if args.seq <= 0 or (args.max_context is not None and args.max_context <= 0):
+        print("edgesplit_export: --seq and --max-context must be positive", file=sys.stderr)
+        return 2
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    try:
+        cfg, n = es_llama.export_llama(args.checkpoint, args.out, args.dtype, name=args.name,
+                                       max_context=args.max_context, seq=args.seq)
+    except es_llama.ExportError as e:
+        print("edgesplit_export: error: %s" % e, file=sys.stderr)
+        return 1
+    print("wrote %s: %d layers (llama, %d blocks, %s)" % (args.out, n, cfg.layers, args.dtype))
+    return 0
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, choices=["resnet18", "resnet50", "vit_b_16"])
+    ap.add_argument("--model", required=True, choices=["resnet18", "resnet50", "vit_b_16", "llama"])
+    ap.add_argument("--checkpoint", help="llama: local Hugging Face checkpoint directory")
+    ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"],
+                    help="llama: weight, activation and KV cache dtype of the package (logits stay float32)")
+    ap.add_argument("--max-context", type=int, help="llama: longest session (default max_position_embeddings)")
+    ap.add_argument("--seq", type=int, default=128, help="llama: nominal (profiling) prompt length")
     ap.add_argument("--out", required=True, help="package directory to write")
     ap.add_argument("--name", help="package name (default: the model name)")
     ap.add_argument("--weights", help="local state_dict file (default: seeded random init)")
@@ -197,6 +230,8 @@ def main(argv=None):
     ap.add_argument("--write-example", metavar="DIR",
                     help="also write input.npy and PyTorch's eager output expected.npy to DIR")
     args = ap.parse_args(argv)
+    if args.model == "llama":
+        return _export_llama(args)
     if args.image_size <= 0 or args.batch <= 0:
         ap.error("--image-size and --batch must be positive")
     torch.set_num_threads(max(1, os.cpu_count() or 1))

@@ -74,7 +74,7 @@ def forward(self, x):
     att = torch.matmul(q, k.transpose(-2, -1)) * )JIT" << scale << R"JIT(
     mask = torch.ones([T, T]).triu(1) > 0.5
     att = att.masked_fill(mask, -10000.0)
-    att = torch.softmax(att, -1)
+    att = torch.softmax(att.float(), -1).to(q.dtype)
     return self.finish(x, torch.matmul(att, v), T)
 
 def step(self, x, cache, pos: int):
@@ -88,7 +88,7 @@ def step(self, x, cache, pos: int):
     if T > 1:
         mask = torch.ones([T, pos + T]).triu(pos + 1) > 0.5
         att = att.masked_fill(mask, -10000.0)
-    att = torch.softmax(att, -1)
+    att = torch.softmax(att.float(), -1).to(q.dtype)
     return self.finish(x, torch.matmul(att, vc.narrow(2, 0, pos + T)), T)
 
 def step_batch(self, x, caches: List[Tensor], positions: List[int]):
@@ -101,7 +101,7 @@ def step_batch(self, x, caches: List[Tensor], positions: List[int]):
         kc.narrow(2, pos, 1).copy_(k[b:b + 1])
         vc.narrow(2, pos, 1).copy_(v[b:b + 1])
         att = torch.matmul(q[b:b + 1], kc.narrow(2, 0, pos + 1).transpose(-2, -1)) * )JIT" << scale << R"JIT(
-        att = torch.softmax(att, -1)
+        att = torch.softmax(att.float(), -1).to(q.dtype)
         ys.append(torch.matmul(att, vc.narrow(2, 0, pos + 1)))
     return self.finish(x, torch.cat(ys, 0), 1)
 )JIT";
@@ -113,7 +113,7 @@ std::string HeadSource(int d_model) {
   s << R"JIT(
 def forward(self, x):
     h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.lnf_w, self.lnf_b, 1e-5)
-    return torch.linear(h, self.head_w)
+    return torch.linear(h, self.head_w).float()
 
 def step(self, x, cache, pos: int):
     return self.forward(x)
@@ -133,6 +133,8 @@ Status GptSynthOptions::Validate() const {
   if (d_model <= 0 || d_model > 16384) errs += "--d-model must be in [1, 16384]; ";
   if (heads <= 0 || (d_model > 0 && d_model % heads != 0)) errs += "--heads must divide --d-model; ";
   if (vocab <= 0 || vocab > 1000000) errs += "--vocab must be in [1, 1000000]; ";
+  if (dtype != DType::kFloat32 && dtype != DType::kBFloat16)
+    errs += "--dtype must be float32 or bfloat16 (libtorch has no float16 CPU kernels for this model); ";
   if (seq <= 0 || seq > 65536) errs += "--seq must be in [1, 65536]; ";
   if (batch <= 0 || batch > 4096) errs += "batch must be in [1, 4096]; ";
   if (max_context <= 0 || max_context > 65536) errs += "--max-context must be in [1, 65536]; ";
@@ -155,11 +157,16 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     Manifest m;
     m.name = o.name;
     m.family = "gpt";
+    const DType dt = o.dtype;
+    const at::ScalarType st = dt == DType::kBFloat16 ? at::kBFloat16 : at::kFloat;
+    if (dt != DType::kFloat32) m.dtype = dt;  // float32 manifests keep their old key set
+    // Weights drawn in float32 (same draws for every dtype), then rounded to the package dtype.
+    auto P = [&](at::Tensor t) { return t.to(st); };
     m.input = {DType::kInt64, {Bt, S}, 1};
     m.generation = GenerationSpec{C, V, "step", "step_batch"};
-    const TensorSpec hidden{DType::kFloat32, {Bt, S, D}, 1};
+    const TensorSpec hidden{dt, {Bt, S, D}, 1};
     // A block's KV cache: keys and values [2, batch, heads, context, head_dim].
-    StateSpec kv{TensorSpec{DType::kFloat32, {2, Bt, H, C, D / H}, 3}, static_cast<uint64_t>(2 * Bt * D * 4)};
+    StateSpec kv{TensorSpec{dt, {2, Bt, H, C, D / H}, 3}, static_cast<uint64_t>(2 * Bt * D * DTypeSize(dt))};
 
     auto save = [&](torch::jit::Module& mod, const std::string& lname, const TensorSpec& out, double flops,
                     std::optional<StateSpec> state = std::nullopt) -> Status {
@@ -187,26 +194,26 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
 
     {
       torch::jit::Module emb("edgesplit.GptEmbedding");
-      emb.register_parameter("wte", Init(gen, {V, D}, std_w), false);
-      emb.register_parameter("wpe", Init(gen, {C, D}, 0.01), false);
+      emb.register_parameter("wte", P(Init(gen, {V, D}, std_w)), false);
+      emb.register_parameter("wpe", P(Init(gen, {C, D}, 0.01)), false);
       emb.define(EmbedSource());
       emb.eval();
       ES_RETURN_IF_ERROR(save(emb, "embed", hidden, static_cast<double>(Bt * S * D)));
     }
     for (int b = 0; b < o.layers; ++b) {
       torch::jit::Module blk("edgesplit.GptBlock");
-      blk.register_parameter("ln1_w", at::ones({D}), false);
-      blk.register_parameter("ln1_b", at::zeros({D}), false);
-      blk.register_parameter("attn_w", Init(gen, {3 * D, D}, std_w), false);
-      blk.register_parameter("attn_b", at::zeros({3 * D}), false);
-      blk.register_parameter("proj_w", Init(gen, {D, D}, std_proj), false);
-      blk.register_parameter("proj_b", at::zeros({D}), false);
-      blk.register_parameter("ln2_w", at::ones({D}), false);
-      blk.register_parameter("ln2_b", at::zeros({D}), false);
-      blk.register_parameter("fc_w", Init(gen, {4 * D, D}, std_w), false);
-      blk.register_parameter("fc_b", at::zeros({4 * D}), false);
-      blk.register_parameter("fc2_w", Init(gen, {D, 4 * D}, std_proj), false);
-      blk.register_parameter("fc2_b", at::zeros({D}), false);
+      blk.register_parameter("ln1_w", P(at::ones({D})), false);
+      blk.register_parameter("ln1_b", P(at::zeros({D})), false);
+      blk.register_parameter("attn_w", P(Init(gen, {3 * D, D}, std_w)), false);
+      blk.register_parameter("attn_b", P(at::zeros({3 * D})), false);
+      blk.register_parameter("proj_w", P(Init(gen, {D, D}, std_proj)), false);
+      blk.register_parameter("proj_b", P(at::zeros({D})), false);
+      blk.register_parameter("ln2_w", P(at::ones({D})), false);
+      blk.register_parameter("ln2_b", P(at::zeros({D})), false);
+      blk.register_parameter("fc_w", P(Init(gen, {4 * D, D}, std_w)), false);
+      blk.register_parameter("fc_b", P(at::zeros({4 * D})), false);
+      blk.register_parameter("fc2_w", P(Init(gen, {D, 4 * D}, std_proj)), false);
+      blk.register_parameter("fc2_b", P(at::zeros({D})), false);
       blk.define(BlockSource(o.d_model, o.heads));
       blk.eval();
       // 2·S·(3D² + D² + 8D²) for the projections plus 2·2·S²·D for attention, per batch item.
@@ -215,9 +222,9 @@ Status SynthesizeGpt(const GptSynthOptions& o, const std::string& out_dir) {
     }
     {
       torch::jit::Module head("edgesplit.GptHead");
-      head.register_parameter("lnf_w", at::ones({D}), false);
-      head.register_parameter("lnf_b", at::zeros({D}), false);
-      head.register_parameter("head_w", Init(gen, {V, D}, std_w), false);
+      head.register_parameter("lnf_w", P(at::ones({D})), false);
+      head.register_parameter("lnf_b", P(at::zeros({D})), false);
+      head.register_parameter("head_w", P(Init(gen, {V, D}, std_w)), false);
       head.define(HeadSource(o.d_model));
       head.eval();
       ES_RETURN_IF_ERROR(save(head, "lm_head", TensorSpec{DType::kFloat32, {Bt, S, V}, 1},

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "common/base/status.h"
+#include "common/base/tensor.h"
 
 namespace edgesplit {
 
@@ -22,6 +23,9 @@ struct GptSynthOptions {
   int max_context = 1024;  // longest generation (prompt + new tokens); position table size
   int batch = 1;
   uint64_t seed = 1;
+  // Weights, hidden states between layers and KV caches (float32 or bfloat16; float16 is
+  // refused: libtorch 1.13 has no float16 layer_norm/GEMM on the CPU). Logits stay float32.
+  DType dtype = DType::kFloat32;
   Status Validate() const;
 };
 

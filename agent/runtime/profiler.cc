@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "agent/runtime/segment.h"
@@ -50,6 +51,18 @@ HostTensor MakeExampleInput(const Manifest& m, uint64_t seed, int64_t vocab_hint
         while (a < 1.0f) { a *= 2; --e; }
         uint16_t mant = static_cast<uint16_t>((a - 1.0f) * 1024.0f);
         p[i] = sign | static_cast<uint16_t>((e + 15) << 10) | mant;
+      }
+      break;
+    }
+    case DType::kBFloat16: {
+      // bfloat16 is the top half of a float32: truncating a normal draw gives a valid value.
+      std::normal_distribution<float> d(0.f, 1.f);
+      auto* p = reinterpret_cast<uint16_t*>(t.data);
+      for (size_t i = 0; i < n; ++i) {
+        float f = d(rng);
+        uint32_t bits;
+        std::memcpy(&bits, &f, 4);
+        p[i] = static_cast<uint16_t>(bits >> 16);
       }
       break;
     }

@@ -8,6 +8,7 @@ Result<at::ScalarType> ToTorchDType(DType d) {
     case DType::kFloat16: return at::kHalf;
     case DType::kInt64: return at::kLong;
     case DType::kInt32: return at::kInt;
+    case DType::kBFloat16: return at::kBFloat16;
   }
   return InvalidArgument("unknown dtype");
 }
@@ -18,6 +19,7 @@ Result<DType> FromTorchDType(at::ScalarType t) {
     case at::kHalf: return DType::kFloat16;
     case at::kLong: return DType::kInt64;
     case at::kInt: return DType::kInt32;
+    case at::kBFloat16: return DType::kBFloat16;
     default: return InvalidArgument(std::string("unsupported torch dtype ") + c10::toString(t));
   }
 }

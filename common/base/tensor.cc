@@ -11,6 +11,7 @@ size_t DTypeSize(DType d) {
     case DType::kFloat16: return 2;
     case DType::kInt64: return 8;
     case DType::kInt32: return 4;
+    case DType::kBFloat16: return 2;
   }
   return 0;
 }
@@ -21,6 +22,7 @@ const char* DTypeName(DType d) {
     case DType::kFloat16: return "float16";
     case DType::kInt64: return "int64";
     case DType::kInt32: return "int32";
+    case DType::kBFloat16: return "bfloat16";
   }
   return "unknown";
 }
@@ -30,10 +32,12 @@ Result<DType> ParseDType(std::string_view name) {
   if (name == "float16") return DType::kFloat16;
   if (name == "int64") return DType::kInt64;
   if (name == "int32") return DType::kInt32;
-  return InvalidArgument("unknown dtype '" + std::string(name) + "' (expected float32, float16, int64 or int32)");
+  if (name == "bfloat16") return DType::kBFloat16;
+  return InvalidArgument("unknown dtype '" + std::string(name) +
+                         "' (expected float32, float16, bfloat16, int64 or int32)");
 }
 
-bool IsKnownDTypeCode(uint32_t code) { return code >= 1 && code <= 4; }
+bool IsKnownDTypeCode(uint32_t code) { return code >= 1 && code <= 5; }
 
 Result<size_t> CheckedNumel(const std::vector<int64_t>& shape, DType dtype, size_t max_bytes) {
   if (shape.size() > static_cast<size_t>(kMaxRank))

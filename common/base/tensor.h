@@ -15,13 +15,14 @@
 
 namespace edgesplit {
 
-enum class DType : uint8_t { kFloat32 = 1, kFloat16 = 2, kInt64 = 3, kInt32 = 4 };
+// The value is the wire code (data.proto). bfloat16 carries the hidden states of bf16 packages.
+enum class DType : uint8_t { kFloat32 = 1, kFloat16 = 2, kInt64 = 3, kInt32 = 4, kBFloat16 = 5 };
 
 // Largest rank accepted anywhere (frames, npy files, manifests).
 inline constexpr int kMaxRank = 8;
 
 size_t DTypeSize(DType d);
-const char* DTypeName(DType d);  // "float32", "float16", "int64", "int32"
+const char* DTypeName(DType d);  // "float32", "float16", "int64", "int32", "bfloat16"
 Result<DType> ParseDType(std::string_view name);
 // Accepts wire codes only for known dtypes.
 bool IsKnownDTypeCode(uint32_t code);

@@ -167,8 +167,8 @@ Result<Manifest> ParseManifest(const std::string& text) {
   try {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return InvalidArgument("model.yaml: expected a map at the top level");
-    static const std::set<std::string> kTop = {"name", "format_version", "family", "input", "layers", "generation",
-                                               "tokenizer"};
+    static const std::set<std::string> kTop = {"name", "format_version", "family", "dtype", "input", "layers",
+                                               "generation", "tokenizer"};
     for (auto it = root.begin(); it != root.end(); ++it) {
       auto k = it->first.as<std::string>();
       if (!kTop.count(k)) return InvalidArgument("model.yaml: unknown key '" + k + "'");
@@ -185,6 +185,12 @@ Result<Manifest> ParseManifest(const std::string& text) {
     const int v = m.format_version;
     if (v < 2 && root["generation"]) return InvalidArgument("model.yaml: generation: needs format_version 2");
     if (root["family"]) m.family = root["family"].as<std::string>();
+    if (root["dtype"]) {
+      auto dt = ParseDType(root["dtype"].as<std::string>());
+      if (!dt.ok() || (*dt != DType::kFloat32 && *dt != DType::kBFloat16 && *dt != DType::kFloat16))
+        return InvalidArgument("model.yaml: dtype: must be float32, bfloat16 or float16");
+      m.dtype = *dt;
+    }
     ES_ASSIGN_OR_RETURN(m.input, ParseSpec(root["input"], "model.yaml: input", v));
     const auto& layers = root["layers"];
     if (!layers || !layers.IsSequence() || layers.size() == 0)
@@ -268,6 +274,7 @@ std::string ManifestToYaml(const Manifest& m) {
   e << YAML::Key << "name" << YAML::Value << m.name;
   e << YAML::Key << "format_version" << YAML::Value << m.format_version;
   if (!m.family.empty()) e << YAML::Key << "family" << YAML::Value << m.family;
+  if (m.dtype) e << YAML::Key << "dtype" << YAML::Value << DTypeName(*m.dtype);
   e << YAML::Key << "input" << YAML::Value;
   EmitSpec(e, m.input);
   e << YAML::EndMap;

@@ -73,6 +73,9 @@ struct Manifest {
   std::string name;
   int format_version = kManifestFormatVersion;
   std::string family;  // free text, e.g. "gpt", "resnet18"
+  // Top-level `dtype`: the weights' dtype (float32, bfloat16, float16); absent = float32. Hidden
+  // states and KV caches of such packages are declared in that dtype per layer (output, state).
+  std::optional<DType> dtype;
   TensorSpec input;
   std::vector<LayerSpec> layers;
   std::optional<GenerationSpec> generation;

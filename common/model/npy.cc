@@ -107,13 +107,30 @@ Result<HostTensor> DecodeNpy(std::string_view bytes, size_t max_bytes) {
   return HostTensor::CopyOf(dtype, std::move(shape), bytes.data() + data_start, nbytes);
 }
 
-std::string EncodeNpy(const HostTensor& t) {
+namespace {
+// NumPy has no bfloat16: widen to float32, which holds every bfloat16 value exactly.
+HostTensor WidenBFloat16(const HostTensor& t) {
+  HostTensor f = HostTensor::Allocate(DType::kFloat32, t.shape);
+  const size_t n = t.numel();
+  for (size_t i = 0; i < n; ++i) {
+    uint16_t h;
+    std::memcpy(&h, t.data + i * 2, 2);
+    const uint32_t bits = static_cast<uint32_t>(h) << 16;
+    std::memcpy(f.data + i * 4, &bits, 4);
+  }
+  return f;
+}
+}  // namespace
+
+std::string EncodeNpy(const HostTensor& in) {
+  const HostTensor& t = in.dtype == DType::kBFloat16 ? WidenBFloat16(in) : in;
   const char* descr = "<f4";
   switch (t.dtype) {
     case DType::kFloat32: descr = "<f4"; break;
     case DType::kFloat16: descr = "<f2"; break;
     case DType::kInt64: descr = "<i8"; break;
     case DType::kInt32: descr = "<i4"; break;
+    case DType::kBFloat16: break;  // widened above
   }
   std::string shape = "(";
   for (size_t i = 0; i < t.shape.size(); ++i) {

@@ -1,5 +1,6 @@
 // .npy (NumPy format 1.0/2.0/3.0) reading and writing for float32, float16, int64 and int32,
-// little-endian, C order. Pure over byte buffers; file helpers on top. Malformed input is
+// little-endian, C order (bfloat16 tensors are written as float32: NumPy has no bfloat16, and
+// the widening is exact). Pure over byte buffers; file helpers on top. Malformed input is
 // rejected with a message saying what is wrong, before any allocation sized by the header.
 #pragma once
 

@@ -112,6 +112,15 @@ json::object TensorToJson(const HostTensor& t) {
         data.push_back(x);
         break;
       }
+      case DType::kBFloat16: {
+        uint16_t h;
+        std::memcpy(&h, t.data + i * 2, 2);
+        const uint32_t bits = static_cast<uint32_t>(h) << 16;  // bfloat16 is a float32's top half
+        float f;
+        std::memcpy(&f, &bits, 4);
+        data.push_back(Num(f));
+        break;
+      }
       case DType::kFloat16: {
         uint16_t h;
         std::memcpy(&h, t.data + i * 2, 2);

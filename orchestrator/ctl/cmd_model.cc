@@ -26,8 +26,8 @@ int Fail(const Status& s, int code = 1) {
 
 constexpr const char* kUsage =
     "usage: edgesplitctl model <subcommand>\n"
-    "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S [--max-context N] --seed K --out DIR [--name NAME]\n"
-    "        [--tokenizer FILE.model]\n"
+    "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S [--max-context N] [--dtype float32|bfloat16] --seed K\n"
+    "        --out DIR [--name NAME] [--tokenizer FILE.model]\n"
     "  generate --model DIR (--prompt-tokens 5,17,42 | --prompt TEXT [--no-bos]) --max-new-tokens N [--cuts 3,7]\n"
     "           [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-tokens a,b] [--no-cache] [--json]\n"
     "           [--threads N] [--blas-threads N]\n"
@@ -61,8 +61,8 @@ void ApplyThreads(const Flags& f) {
 }
 
 int Synth(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch", "max-context",
-                                 "tokenizer"});
+  auto f = Flags::Parse(args, {"family", "layers", "d-model", "heads", "vocab", "seq", "seed", "out", "name", "batch",
+                               "max-context", "dtype", "tokenizer"});
   if (!f.ok()) return Fail(f.status(), 2);
   if (f->Get("family", "gpt") != "gpt") return Fail(InvalidArgument("--family: only 'gpt' is supported"), 2);
   auto out = f->Required("out");
@@ -82,7 +82,11 @@ int Synth(const std::vector<std::string>& args) {
   auto seed = f->GetInt("seed", 1);
   if (!seed.ok()) return Fail(seed.status(), 2);
   o.seed = static_cast<uint64_t>(*seed);
+  auto dtype = ParseDType(f->Get("dtype", "float32"));
+  if (!dtype.ok()) return Fail(InvalidArgument("--dtype: " + dtype.status().message()), 2);
+  o.dtype = *dtype;
   o.name = f->Get("name", "gpt-l" + std::to_string(o.layers) + "-d" + std::to_string(o.d_model));
+  if (auto s = o.Validate(); !s.ok()) return Fail(s, 2);  // bad flags: usage error, as elsewhere
   const std::string tokenizer = f->Get("tokenizer");
   if (f->Has("tokenizer")) {
     // Checked before the (slow) synthesis: an unusable tokenizer or too small a vocabulary.
@@ -110,9 +114,10 @@ int Inspect(const std::vector<std::string>& args) {
   auto m = LoadManifest(dir);
   if (!m.ok()) return Fail(m.status());
   if (f->GetBool("json")) {
-    std::printf("{\"name\": %s, \"format_version\": %d, \"family\": %s, \"input\": {\"dtype\": \"%s\", \"shape\": %s}, "
-                "\"param_bytes\": %llu, \"layers\": [",
-                JsonQuote(m->name).c_str(), m->format_version, JsonQuote(m->family).c_str(), DTypeName(m->input.dtype),
+    std::printf("{\"name\": %s, \"format_version\": %d, \"family\": %s, \"dtype\": \"%s\", \"input\": {\"dtype\": "
+                "\"%s\", \"shape\": %s}, \"param_bytes\": %llu, \"layers\": [",
+                JsonQuote(m->name).c_str(), m->format_version, JsonQuote(m->family).c_str(),
+                DTypeName(m->dtype.value_or(DType::kFloat32)), DTypeName(m->input.dtype),
                 ShapeToString(m->input.shape).c_str(), static_cast<unsigned long long>(m->TotalParamBytes()));
     for (int i = 0; i < m->num_layers(); ++i) {
       const auto& l = m->layers[i];
@@ -125,9 +130,10 @@ int Inspect(const std::vector<std::string>& args) {
     std::printf("]}\n");
     return 0;
   }
-  std::printf("model   %s (family %s, format %d)\ninput   %s %s (%zu bytes)\nparams  %.2f MiB in %d layers\n\n",
+  std::printf("model   %s (family %s, format %d)\ninput   %s %s (%zu bytes)\nparams  %.2f MiB in %d layers (%s)\n\n",
               m->name.c_str(), m->family.empty() ? "-" : m->family.c_str(), m->format_version, DTypeName(m->input.dtype),
-              ShapeToString(m->input.shape).c_str(), m->input.Bytes(), m->TotalParamBytes() / 1048576.0, m->num_layers());
+              ShapeToString(m->input.shape).c_str(), m->input.Bytes(), m->TotalParamBytes() / 1048576.0, m->num_layers(),
+              DTypeName(m->dtype.value_or(DType::kFloat32)));
   std::printf("%5s  %-16s %-14s %12s  %-8s %-18s %12s\n", "index", "name", "file", "param_bytes", "dtype", "output shape",
               "output_bytes");
   for (int i = 0; i < m->num_layers(); ++i) {

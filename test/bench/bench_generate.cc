@@ -1,12 +1,15 @@
 // `edgesplit-bench generate [--json] [--rounds N] [--layers 12] [--d-model 512] [--heads 8]
-//  [--vocab 32000] [--prompt 128] [--new-tokens 64] [--stages 4] [--sessions 1,4,8]`:
+//  [--vocab 32000] [--prompt 128] [--new-tokens 64] [--stages 4] [--sessions 1,4,8]
+//  [--dtype bfloat16 [--dtype-rounds N]]`:
 // token generation with a KV cache on the synthetic GPT (by default the shape llama.cpp's RPC
 // mode was measured on, ../shared/ANCHORS.md), whole model in this process vs `stages`
 // in-process agents on loopback (real TCP, one io thread and one single-threaded compute pool
 // each, sessions through the entry's data port). Whole and split runs alternate round by round
 // (same machine load); figures are medians over rounds. Also: no-cache vs cached ms/token at
 // context 256, and aggregate tokens/s of concurrent split sessions. Checks that split tokens
-// equal whole-model tokens.
+// equal whole-model tokens. With --dtype bfloat16, also the same shape with bf16 weights,
+// activations and caches: whole-model ms/token and time to first token of fp32 and bf16
+// side by side (rounds alternating), and bf16 split tokens equal to bf16 whole tokens.
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,8 +48,70 @@ GenerationRequest Request(int64_t prompt_len, int64_t new_tokens, int64_t vocab,
   return r;
 }
 
+// fp32 vs another dtype on the same shape and seed, whole model in this process, rounds
+// alternating so both see the same machine load; plus one split session in that dtype.
+std::string CompareDtype(const GptSynthOptions& fp32, const std::string& fp32_dir, DType dtype, int rounds, int64_t prompt,
+                         int64_t new_tokens, const std::string& root, const std::vector<int>& bounds) {
+  GptSynthOptions o = fp32;
+  o.name = fp32.name + "-" + DTypeName(dtype);
+  o.dtype = dtype;
+  const std::string dir = root + "/" + o.name;
+  if (Status s = SynthesizeGpt(o, dir); !s.ok()) {
+    std::fprintf(stderr, "synth %s: %s\n", DTypeName(dtype), s.ToString().c_str());
+    return "null";
+  }
+  Manifest m32 = *LoadManifest(fp32_dir), mlow = *LoadManifest(dir);
+  auto g32 = ChainGenerator::Load(fp32_dir, m32, {});
+  auto glow = ChainGenerator::Load(dir, mlow, {});
+  if (!g32.ok() || !glow.ok()) return "null";
+  std::vector<double> tpot32, ttft32, tpotlow, ttftlow;
+  std::vector<int64_t> low_tokens;
+  GenerationRequest first;
+  for (int r = -1; r < rounds; ++r) {  // one warm-up round each
+    const auto req = Request(prompt, new_tokens, o.vocab, 900 + static_cast<uint32_t>(r + 1));
+    auto a = (*g32)->Generate(req, true);
+    auto b = (*glow)->Generate(req, true);
+    if (!a.ok() || !b.ok()) return "null";
+    if (r < 0) {
+      first = req;
+      low_tokens = b->tokens;
+      continue;
+    }
+    tpot32.push_back(a->MsPerTokenP50());
+    ttft32.push_back(a->ttft_ms);
+    tpotlow.push_back(b->MsPerTokenP50());
+    ttftlow.push_back(b->ttft_ms);
+  }
+  // Split stays bitwise-equal to whole within a dtype: the tokens of the same request agree.
+  bool split_equal = false;
+  {
+    auto agents = bench::StartChain(root, o.name, bounds);
+    if (!agents.empty()) {
+      auto client = transport::DataClient::Connect(agents[0]->data_address());
+      if (client.ok()) {
+        std::vector<int64_t> got;
+        auto s = (*client)->Generate("gpt", first, [&](int64_t, int64_t tok) {
+          got.push_back(tok);
+          return true;
+        });
+        split_equal = s.ok() && got == low_tokens;
+      }
+    }
+  }
+  const double t32 = Median(tpot32), tl = Median(tpotlow), f32 = Median(ttft32), fl = Median(ttftlow);
+  char buf[512];
+  std::snprintf(buf, sizeof(buf),
+                "{\"dtype\": \"%s\", \"rounds\": %d, \"float32_ms_per_token_p50\": %.3f, \"%s_ms_per_token_p50\": %.3f, "
+                "\"float32_ttft_ms_p50\": %.3f, \"%s_ttft_ms_p50\": %.3f, \"decode_speedup\": %.4f, "
+                "\"prefill_speedup\": %.4f, \"split_tokens_equal\": %s}",
+                DTypeName(dtype), rounds, t32, DTypeName(dtype), tl, f32, DTypeName(dtype), fl, t32 / tl, f32 / fl,
+                split_equal ? "true" : "false");
+  return buf;
+}
+
 int RunGenerate(const std::vector<std::string>& args) {
-  auto f = Flags::Parse(args, {"rounds", "layers", "d-model", "heads", "vocab", "prompt", "new-tokens", "stages", "sessions", "decode-batch"},
+  auto f = Flags::Parse(args, {"rounds", "layers", "d-model", "heads", "vocab", "prompt", "new-tokens", "stages", "sessions", "decode-batch",
+                         "dtype", "dtype-rounds"},
                         {"json"});
   if (!f.ok()) {
     std::fprintf(stderr, "%s\n", f.status().ToString().c_str());
@@ -167,6 +232,17 @@ int RunGenerate(const std::vector<std::string>& args) {
     if (batched.empty()) return 1;
     batched_json = sessions_on(batched[0]->data_address());
   }
+
+  std::string dtype_json = "null";
+  if (f->Has("dtype")) {
+    auto dt = ParseDType(f->Get("dtype"));
+    if (!dt.ok() || *dt == DType::kFloat32) {
+      std::fprintf(stderr, "--dtype: bfloat16 (compared with float32)\n");
+      return 2;
+    }
+    const int dtype_rounds = static_cast<int>(f->GetInt("dtype-rounds", rounds).value());
+    dtype_json = CompareDtype(go, dir, *dt, std::max(1, dtype_rounds), prompt, new_tokens, root, bounds);
+  }
   std::filesystem::remove_all(root);
 
   const double wt = Median(whole_tpot), st = Median(split_tpot), wf = Median(whole_ttft), sf = Median(split_ttft);
@@ -175,11 +251,11 @@ int RunGenerate(const std::vector<std::string>& args) {
       "\"new_tokens\": %lld, \"stages\": %d, \"rounds\": %d, \"cuts\": \"%s\", \"whole_ms_per_token_p50\": %.3f, "
       "\"split_ms_per_token_p50\": %.3f, \"decode_ratio\": %.4f, \"whole_ttft_ms_p50\": %.3f, \"split_ttft_ms_p50\": %.3f, "
       "\"ttft_ratio\": %.4f, \"cache_speedup\": %.2f, \"cache_context\": %lld, \"tokens_equal\": %s, \"split_failures\": %d, "
-      "\"sessions\": [%s], \"decode_batch_max\": %d, \"sessions_batched\": [%s], \"cores\": %u}\n",
+      "\"sessions\": [%s], \"decode_batch_max\": %d, \"sessions_batched\": [%s], \"dtype_compare\": %s, \"cores\": %u}\n",
       go.layers, go.d_model, go.heads, go.vocab, static_cast<long long>(prompt), static_cast<long long>(new_tokens), stages,
       rounds, bench::BoundsText(bounds).c_str(), wt, st, st / wt, wf, sf, sf / wf, cache_speedup, static_cast<long long>(ctx),
       equal ? "true" : "false", failures, sessions_json.c_str(), decode_batch, batched_json.c_str(),
-      std::thread::hardware_concurrency());
+      dtype_json.c_str(), std::thread::hardware_concurrency());
   return 0;
 }
 

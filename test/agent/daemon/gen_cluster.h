@@ -37,6 +37,7 @@ inline GenerationRequest Req(std::vector<int64_t> prompt, int64_t n, SamplingPar
 
 struct Cluster {
   std::string tmp, models;
+  std::string package = "gpt-gen";  // the package Deploy loads
   Manifest manifest;
   int L = 0;
   TestController ctl{100};
@@ -88,7 +89,7 @@ struct Cluster {
     b.insert(b.end(), cuts.begin(), cuts.end());
     b.push_back(L);
     for (size_t i = nodes.size(); i-- > 0;)
-      Call(nodes[i], TestController::Load("gpt", epoch, "gpt-gen", b[i], b[i + 1], L,
+      Call(nodes[i], TestController::Load("gpt", epoch, package, b[i], b[i + 1], L,
                                           i + 1 < nodes.size() ? addr[nodes[i + 1]] : "", i == 0, addr[nodes[0]]));
     v1::Command activate = TestController::Activate("gpt", epoch);
     activate.mutable_activate()->set_retry_in_flight(lost);

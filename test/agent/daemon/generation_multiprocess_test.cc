@@ -184,3 +184,40 @@ TEST_CASE("agents that batch decode steps serve concurrent sessions with the who
   CHECK(exact == 6);
   CHECK(c.WaitKvSessions({"b1", "b2"}, 0));
 }
+
+TEST_CASE("a bfloat16 package streams the whole model's tokens through three agents (bf16 hops on the wire)") {
+  Cluster c;
+  GptSynthOptions go;
+  go.name = "gpt-bf16";
+  go.layers = 4;
+  go.d_model = 64;
+  go.heads = 4;
+  go.vocab = 100;
+  go.seq = 16;
+  go.max_context = 256;
+  go.seed = 11;
+  go.dtype = DType::kBFloat16;
+  REQUIRE(SynthesizeGpt(go, c.models + "/gpt-bf16").ok());
+  c.package = "gpt-bf16";
+  c.manifest = LoadManifest(c.models + "/gpt-bf16").value();
+  REQUIRE(c.manifest.layers[1].output.dtype == DType::kBFloat16);
+  c.Start("f1");
+  c.Start("f2");
+  c.Start("f3");
+  REQUIRE(c.ctl.WaitForAgents(3, 60s));
+  for (const char* n : {"f1", "f2", "f3"}) c.addr[n] = c.ctl.registration(n).data_address();
+  const std::vector<int> cuts = {2, 4};
+  c.Deploy(1, {"f1", "f2", "f3"}, cuts);
+  auto whole = ChainGenerator::Load(c.models + "/gpt-bf16", c.manifest, {}).value();
+  auto client = transport::DataClient::Connect(c.addr.at("f1")).value();
+  for (const auto& r : {Req({1, 2, 3, 4, 5}, 20), Req({7, 8}, 24, {0.9, 30, 0.95, 42})}) {
+    const auto want = whole->Generate(r, true).value().tokens;
+    std::vector<int64_t> got;
+    auto s = client->Generate("gpt", r, [&](int64_t, int64_t t) {
+      got.push_back(t);
+      return true;
+    });
+    REQUIRE(s.ok());
+    CHECK(got == want);
+  }
+}

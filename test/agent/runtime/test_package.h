@@ -19,8 +19,9 @@ inline std::string TempDir(const std::string& name) {
   return p.string();
 }
 
-inline std::string SmallGpt(const std::string& name, int layers = 6, uint64_t seed = 3) {
+inline std::string SmallGpt(const std::string& name, int layers = 6, uint64_t seed = 3, DType dtype = DType::kFloat32) {
   GptSynthOptions o;
+  o.dtype = dtype;
   o.name = name;
   o.layers = layers;
   o.d_model = 64;

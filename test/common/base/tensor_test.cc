@@ -18,10 +18,13 @@ TEST_CASE("checked numel rejects bad shapes before anything is allocated") {
 }
 
 TEST_CASE("dtype names round-trip and unknown names are refused") {
-  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kInt32})
+  for (DType d : {DType::kFloat32, DType::kFloat16, DType::kInt64, DType::kInt32, DType::kBFloat16})
     CHECK(ParseDType(DTypeName(d)).value() == d);
-  CHECK_FALSE(ParseDType("bfloat16").ok());
+  CHECK_FALSE(ParseDType("bfloat8").ok());
   CHECK(DTypeSize(DType::kFloat16) == 2);
+  CHECK(DTypeSize(DType::kBFloat16) == 2);
+  CHECK(IsKnownDTypeCode(static_cast<uint32_t>(DType::kBFloat16)));  // bf16 hidden states cross the wire
+  CHECK_FALSE(IsKnownDTypeCode(6));
 }
 
 TEST_CASE("host tensors share bytes and compare by dtype, shape and content") {

@@ -149,3 +149,21 @@ TEST_CASE("generation manifest errors name the field") {
   no_gen = no_gen.substr(0, no_gen.find("generation:"));
   CHECK(bad(no_gen).find("layers[1].state: only in a generation package") != std::string::npos);
 }
+
+TEST_CASE("the package dtype parses, round-trips and refuses what weights cannot be") {
+  auto m = ParseManifest(Replace(kGood, "format_version: 1", "format_version: 1\ndtype: bfloat16"));
+  REQUIRE(m.ok());
+  REQUIRE(m->dtype);
+  CHECK(*m->dtype == DType::kBFloat16);
+  const std::string yaml = ManifestToYaml(*m);
+  CHECK(yaml.find("dtype: bfloat16") != std::string::npos);
+  CHECK(ManifestToYaml(ParseManifest(yaml).value()) == yaml);
+  CHECK_FALSE(ParseManifest(kGood).value().dtype);  // absent: float32, not emitted
+  auto bad = ParseManifest(Replace(kGood, "format_version: 1", "format_version: 1\ndtype: int64"));
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message().find("model.yaml: dtype") != std::string::npos);
+  auto spec = ParseManifest(Replace(kGood, "output: {dtype: float32, shape: [1, 8, 4]}",
+                                    "output: {dtype: bfloat16, shape: [1, 8, 4]}"));
+  REQUIRE(spec.ok());
+  CHECK(spec->layers[0].output.Bytes() == 8 * 4 * 2);  // activation sizes follow the dtype
+}

@@ -39,3 +39,16 @@ TEST_CASE("malformed npy input is rejected with a reason") {
   huge.replace(huge.find("(4, 4)"), 6, "(99999999, 99999999)");
   CHECK(DecodeNpy(huge, 1 << 20).status().code() == StatusCode::kResourceExhausted);
 }
+
+TEST_CASE("a bfloat16 tensor is written as float32 with the same values") {
+  auto t = HostTensor::Allocate(DType::kBFloat16, {3});
+  const uint16_t bits[3] = {0x3f80, 0xc040, 0x0000};  // 1.0, -3.0, 0.0
+  std::memcpy(t.data, bits, sizeof(bits));
+  auto back = DecodeNpy(EncodeNpy(t));
+  REQUIRE(back.ok());
+  REQUIRE(back->dtype == DType::kFloat32);
+  const float* f = reinterpret_cast<const float*>(back->data);
+  CHECK(f[0] == 1.0f);
+  CHECK(f[1] == -3.0f);
+  CHECK(f[2] == 0.0f);
+}
