@@ -4,16 +4,18 @@ PID 1): the notify socket protocol of sd_notify(3) and the watchdog of systemd.s
 
   notify_harness.py --log FILE [--watchdog-sec S] [--abort-grace-sec S] -- COMMAND ARGS...
 
-Starts COMMAND with NOTIFY_SOCKET (an abstract-free AF_UNIX datagram socket in a temporary
-directory) and, with --watchdog-sec, WATCHDOG_USEC. Like systemd with NotifyAccess=main it
-accepts datagrams only from the main process (checked with SCM_CREDENTIALS) and logs each
-assignment as one line "T KEY=VALUE" (T: seconds since start). Like WatchdogSec=, when no
-WATCHDOG=1 has arrived for S seconds (counted from start, then from each keep-alive) it logs
-"T watchdog_timeout", sends SIGABRT (systemd's WatchdogSignal default) and SIGKILL after the
-grace. SIGTERM/SIGINT to the harness are forwarded to the child (systemctl stop). When the
+Starts COMMAND with NOTIFY_SOCKET (an AF_UNIX datagram socket in a temporary directory) and,
+with --watchdog-sec, WATCHDOG_USEC. Like systemd with NotifyAccess=main it accepts datagrams
+only from the main process (checked with SCM_CREDENTIALS) and logs each assignment as one line
+"T KEY=VALUE" (T: seconds since start). Like WatchdogSec= ("the watchdog is activated when the
+start-up is completed": READY=1 for Type=notify), when no WATCHDOG=1 has arrived for S seconds
+since READY=1 or the last keep-alive it logs "T watchdog_timeout", sends SIGABRT (systemd's
+WatchdogSignal default) and SIGKILL after the grace. The child dies with the harness
+(PR_SET_PDEATHSIG), as a unit's processes die with their cgroup. SIGTERM/SIGINT to the harness are forwarded to the child (systemctl stop). When the
 child exits it logs "T exit code=N" or "T exit signal=N" and exits with N or 128+N.
 """
 import argparse
+import ctypes
 import os
 import select
 import signal
@@ -55,18 +57,24 @@ def main():
     def note(line):
         log.write("%.3f %s\n" % (time.monotonic() - t0, line))
 
-    child = subprocess.Popen(cmd, env=env)
+    libc = ctypes.CDLL(None, use_errno=True)
+    PR_SET_PDEATHSIG = 1
+
+    def die_with_harness():
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    child = subprocess.Popen(cmd, env=env, preexec_fn=die_with_harness)
     forward = lambda sig, _frame: child.send_signal(sig)
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
     note("started pid=%d" % child.pid)
 
-    last_keepalive = time.monotonic()
+    last_keepalive = None  # armed by READY=1
     aborted_at = None
     creds_size = struct.calcsize("3i")
     while child.poll() is None:
         now = time.monotonic()
-        if a.watchdog_sec > 0 and aborted_at is None and now - last_keepalive > a.watchdog_sec:
+        if a.watchdog_sec > 0 and aborted_at is None and last_keepalive is not None and now - last_keepalive > a.watchdog_sec:
             note("watchdog_timeout after=%.3f" % (now - last_keepalive))
             aborted_at = now
             child.send_signal(signal.SIGABRT)
@@ -91,7 +99,7 @@ def main():
             if not line:
                 continue
             note(line)
-            if line == "WATCHDOG=1":
+            if line == "WATCHDOG=1" or (line == "READY=1" and last_keepalive is None):
                 last_keepalive = time.monotonic()
     rc = child.returncode
     note("exit signal=%d" % -rc if rc < 0 else "exit code=%d" % rc)
