@@ -17,9 +17,11 @@ browser remembers, which is what "ok N" with N = 1 shows.
 """
 import argparse
 import base64
+import ctypes
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -35,9 +37,12 @@ class Browser:
         hi_r = fcntl.fcntl(cmd_r, fcntl.F_DUPFD_CLOEXEC, 10)
         hi_w = fcntl.fcntl(out_w, fcntl.F_DUPFD_CLOEXEC, 10)
 
+        libc = ctypes.CDLL(None)
+
         def wire():
             os.dup2(hi_r, 3)
             os.dup2(hi_w, 4)
+            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: the browser dies with its driver
 
         self.proc = subprocess.Popen(
             [chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--remote-debugging-pipe",
