@@ -112,4 +112,4 @@ for ((i = 0; i < 90; i++)); do
   sleep 0.5
 done
 [ "$ok" = 1 ] || fail "dashboard queries without data or invalid: $(grep -v '^ok' "$TMP/dashboard.txt")"
-echo "ok: promtool clean on 3 /metrics pages, rules and config valid, Prometheus scraped 3 targets and evaluated the rules; all $nq dashboard queries valid and returning data"
+echo "ok: promtool clean on 3 /metrics pages, rules and config valid, Prometheus scraped 3 targets and evaluated the rules; all $nq dashboard queries valid and returning data (after $((i + 1)) rounds of traffic)"
