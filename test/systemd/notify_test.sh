@@ -97,4 +97,17 @@ rc=0; wait "$XPID" || rc=$?
 grep -q ' watchdog_timeout' "$WO" || fail "wedged orchestrator: no watchdog timeout: $(cat "$WO")"
 grep -q ' exit signal=6$' "$WO" || fail "wedged orchestrator not killed by SIGABRT: $(cat "$WO")"
 [ "$(count "$WO" ' WATCHDOG=1$')" -ge 1 ] || fail "wedged orchestrator sent no keep-alive before it wedged"
-echo "ok: READY once serving, STATUS, keep-alives (orchestrator $wd_o, agent $wd_a), STOPPING and exit 0 on SIGTERM; wedged agent and orchestrator killed by the watchdog (SIGABRT)"
+# 5. where systemd is the service manager here (a root CI with systemd as PID 1), the same wedge
+# in a real transient unit: systemd itself must end it with result "watchdog". Not reached where
+# systemd is not PID 1 (containers); the harness above stands in for it there.
+real=""
+if [ -d /run/systemd/system ] && [ "$(id -u)" = 0 ] && command -v systemd-run >/dev/null; then
+  read -r CP5 HP5 <<<"$(free_ports 2)"
+  out=$(timeout 60 systemd-run --wait --collect --unit "edgesplit-wedge-test-$$" -p Type=notify \
+    -p NotifyAccess=main -p WatchdogSec=$WD -- "$BIN/edgesplit-orchestrator" --control-listen "127.0.0.1:$CP5" \
+    --http-listen "127.0.0.1:$HP5" --models-dir "$TMP/models" --state-dir "$TMP/state5" --tls-mode off \
+    --set debug.wedge_io_after_ms=3000 2>&1) || true
+  grep -q 'result: watchdog' <<<"$out" || fail "systemd-run: the wedged orchestrator did not end by the watchdog: $out"
+  real="; systemd-run transient unit: ended with result watchdog"
+fi
+echo "ok: READY once serving, STATUS, keep-alives (orchestrator $wd_o, agent $wd_a), STOPPING and exit 0 on SIGTERM; wedged agent and orchestrator killed by the watchdog (SIGABRT)$real"
