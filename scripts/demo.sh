@@ -179,6 +179,7 @@ if [ "$NETNS" = 1 ]; then
 fi
 log "== starting the orchestrator and 4 agents (entry n1 is 1.5x slower, n4 sends at most 200 Mbps)"
 start_orchestrator
+log "   live view: http://${HOST[orch]}:$HPORT/ (a browser on this machine; REST API and /metrics on the same port)"
 declare -A AGENT_PID
 declare -A AGENT_HTTP
 start_agent() {  # name data_port http_port extra...

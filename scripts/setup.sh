@@ -16,6 +16,8 @@ PACKAGES=(
   python3 python3-torch python3-torchvision python3-numpy python3-yaml
   iproute2 curl procps
   systemd   # systemd-analyze verify for the units (test/systemd)
+  libsystemd-dev   # sd_notify: Type=notify readiness, STATUS and the watchdog (common/systemd)
+  chromium   # headless browser for the web view test (test/orchestrator/web)
   prometheus   # prometheus and promtool for test/prometheus (the packaged server is stopped below)
 )
 

@@ -11,6 +11,8 @@
 #include "common/base/log.h"
 #include "common/base/random_id.h"
 #include "common/net/endpoint.h"
+#include "common/systemd/io_watchdog.h"
+#include "common/systemd/service_notifier.h"
 #ifdef ES_HAVE_HTTP
 #include "common/http/http_server.h"
 #include "common/http/metrics_text.h"
@@ -31,6 +33,11 @@ struct Agent::Impl {
   std::unique_ptr<HttpServer> http;
 #endif
   ProcSampler proc;
+  // systemd: only RunUntilSignal (the daemon) turns it on; in-process agents stay silent.
+  systemd::ServiceNotifier notifier = systemd::ServiceNotifier::Disabled();
+  std::unique_ptr<systemd::IoWatchdog> watchdog;
+  bool ready_notified = false;
+  bool last_registered = false;
   uint64_t profile_version = 0;
   // Ordered by start time (ms since the epoch, high bits) so the orchestrator can tell a
   // restarted agent (newer) from a stale duplicate (older); random low bits separate two starts
@@ -116,6 +123,7 @@ Status Agent::StartOnIo() {
     o.backoff.min = std::chrono::milliseconds(config_.reconnect_min_ms);
     o.backoff.max = std::chrono::milliseconds(config_.reconnect_max_ms);
     o.tls = impl_->tls;
+    o.on_attempt = [this](bool registered) { OnRegistrationAttempt(registered); };
     impl_->control = std::make_unique<ControlClient>(
         impl_->io, o, [this] { return MakeRegister(); }, [this](double s) { return MakeProfile(s); },
         [this](const v1::Command& c, std::function<void(v1::CommandAck)> done) {
@@ -161,6 +169,28 @@ Status Agent::StartOnIo() {
       .Kv("compute_threads", config_.compute_threads).Kv("intra_op_threads", config_.intra_op_threads)
       .Kv("compute_slowdown", config_.emulation.compute_slowdown).Kv("egress_mbps", config_.emulation.egress_mbps);
   return Status::Ok();
+}
+
+std::string Agent::ServiceStatus() const {
+  std::string s = config_.node + ": ";
+  if (config_.orchestrator.empty()) s += "no orchestrator";
+  else s += std::string(impl_->control && impl_->control->registered() ? "registered with " : "not registered with ") + config_.orchestrator;
+  s += "; segments=" + std::to_string(static_cast<long long>(metrics_->segments_loaded->Value()));
+  s += "; sessions=" + std::to_string(static_cast<long long>(metrics_->kv_sessions->Value()));
+  s += "; in_flight=" + std::to_string(static_cast<long long>(metrics_->entry_in_flight->Value()));
+  return s;
+}
+
+void Agent::OnRegistrationAttempt(bool registered) {
+  // Ready once serving: ports bound (StartOnIo) and registered, or the first attempt failed (an
+  // agent whose orchestrator is down still serves its data plane; systemd should not wait).
+  if (!impl_->ready_notified) {
+    impl_->ready_notified = true;
+    if (!impl_->notifier.Ready(ServiceStatus())) LogWarn("systemd_notify_failed").Kv("message", "READY");
+  } else if (registered != impl_->last_registered) {
+    impl_->notifier.Status(ServiceStatus());
+  }
+  impl_->last_registered = registered;
 }
 
 #ifdef ES_HAVE_HTTP
@@ -250,15 +280,26 @@ void Agent::WaitForHangup() {
 }
 
 int Agent::RunUntilSignal() {
+  impl_->notifier = systemd::ServiceNotifier::FromEnvironment();
   Status s = StartOnIo();
   if (!s.ok()) {
     LogError("agent_start_failed").Kv("error", s.ToString());
     return 1;
   }
+  systemd::IoWatchdogOptions wo;
+  wo.status = [this] { return ServiceStatus(); };
+  impl_->watchdog = std::make_unique<systemd::IoWatchdog>(impl_->io, impl_->notifier, wo);
+  asio::post(impl_->io, [this] {
+    if (config_.orchestrator.empty()) OnRegistrationAttempt(false);
+    impl_->watchdog->Start();
+  });
+  if (config_.debug_wedge_io_after_ms > 0)
+    systemd::ScheduleIoWedge(impl_->io, std::chrono::milliseconds(config_.debug_wedge_io_after_ms));
   impl_->signals.emplace(impl_->io, SIGTERM, SIGINT);
   impl_->signals->async_wait([this](boost::system::error_code ec, int sig) {
     if (ec) return;
     LogInfo("signal").Kv("signal", sig);
+    impl_->notifier.Stopping("stopping: draining in-flight requests");
     BeginStop();
   });
   WaitForHangup();

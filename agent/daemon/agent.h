@@ -48,6 +48,8 @@ class Agent {
   void WaitForHangup();
   v1::Register MakeRegister();
   v1::CapacityProfile MakeProfile(double period_s);
+  std::string ServiceStatus() const;  // systemd's STATUS line; io thread
+  void OnRegistrationAttempt(bool registered);
 #ifdef ES_HAVE_HTTP
   void HandleEmulation(HttpRequest req, Responder respond);
 #endif

@@ -52,6 +52,8 @@ const std::map<std::string, Setter>& Setters() {
        [](AgentConfig& c, const std::string& v) { return ParseNumber("egress_mbps", v, &c.emulation.egress_mbps); }},
       {"emulation.runtime_api",
        [](AgentConfig& c, const std::string& v) { return ParseBool("runtime_api", v, &c.emulation.runtime_api); }},
+      {"debug.wedge_io_after_ms",
+       [](AgentConfig& c, const std::string& v) { return ParseNumber("wedge_io_after_ms", v, &c.debug_wedge_io_after_ms); }},
       {"tls.mode", [](AgentConfig& c, const std::string& v) { return c.tls.Set("mode", v); }},
       {"tls.ca", [](AgentConfig& c, const std::string& v) { return c.tls.Set("ca", v); }},
       {"tls.cert", [](AgentConfig& c, const std::string& v) { return c.tls.Set("cert", v); }},
@@ -71,7 +73,7 @@ Status ApplyNode(AgentConfig& c, const YAML::Node& node, const std::string& pref
   if (!node.IsMap()) return InvalidArgument((prefix.empty() ? "config" : prefix) + " must be a map");
   for (const auto& kv : node) {
     const std::string key = prefix + kv.first.as<std::string>();
-    if (key == "emulation" || key == "tls") {
+    if (key == "emulation" || key == "tls" || key == "debug") {
       ES_RETURN_IF_ERROR(ApplyNode(c, kv.second, key + "."));
       continue;
     }
@@ -123,6 +125,7 @@ Status AgentConfig::Validate() const {
     p += "log_level must be debug|info|warn|error; ";
   if (emulation.compute_slowdown < 1.0) p += "emulation.compute_slowdown must be >= 1; ";
   if (emulation.egress_mbps < 0) p += "emulation.egress_mbps must be >= 0; ";
+  if (debug_wedge_io_after_ms < 0) p += "debug.wedge_io_after_ms must be >= 0 (0 = off); ";
   if (Status t = tls.Validate(); !t.ok()) p += t.message() + "; ";
   if (tls.enabled) {
     if (Status n = security::ValidateName(node); !n.ok()) p += "node: " + n.message() + "; ";

@@ -53,6 +53,9 @@ struct AgentConfig {
   int decode_batch_max = 1;                 // >1: decode steps of up to this many sessions share one pass
   std::string log_level = "info";
   bool verify_sha256 = true;
+  // Test hook (0 = off): the io thread blocks for good this long after start, so tests can check
+  // that the systemd watchdog restarts a wedged agent. Never set in production.
+  int debug_wedge_io_after_ms = 0;
   EmulationConfig emulation;
   // tls: {ca, cert, key, revoked} (the node name must be the certificate's) or tls: {mode: off}.
   // Required: plaintext only when asked for. Flags: --tls-ca, --tls-cert, --tls-key, --tls-mode,

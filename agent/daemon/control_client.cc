@@ -36,6 +36,7 @@ net::Awaitable<void> ControlClient::Run() {
   int attempt = 0;
   asio::steady_timer backoff(io_);
   while (!stopped_) {
+    bool registered_now = false;
     net::PeerRequirement want;  // a local, not a braced temporary: GCC 12 miscompiles those in coroutines
     want.roles = {security::Role::kOrchestrator};
     auto sock = co_await net::Connect(options_.orchestrator, options_.io_deadline, options_.tls, want);
@@ -56,6 +57,8 @@ net::Awaitable<void> ControlClient::Run() {
         Duration period = options_.heartbeat_period;
         if (reply.register_ack().heartbeat_period_ms() > 0) period = std::chrono::milliseconds(reply.register_ack().heartbeat_period_ms());
         LogInfo("registered").Kv("orchestrator", options_.orchestrator).Kv("heartbeat_ms", ToMillis(period));
+        registered_now = true;
+        if (options_.on_attempt) options_.on_attempt(true);
         asio::co_spawn(io_, [s]() -> net::Awaitable<void> {
           Status w = co_await s->outbox.Run();
           if (!w.ok()) LogWarn("control_write_failed").Kv("error", w.ToString());
@@ -91,6 +94,7 @@ net::Awaitable<void> ControlClient::Run() {
           .Kv("orchestrator", options_.orchestrator).Kv("error", sock.status().ToString());
     }
     if (stopped_) break;
+    if (!registered_now && options_.on_attempt) options_.on_attempt(false);
     const Duration d = BackoffDelay(options_.backoff, attempt++, std::uniform_real_distribution<double>(0, 1)(rng_));
     backoff.expires_after(std::chrono::duration_cast<asio::steady_timer::duration>(d));
     co_await backoff.async_wait(asio::as_tuple(asio::use_awaitable));

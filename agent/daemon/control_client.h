@@ -21,6 +21,9 @@ struct ControlClientOptions {
   BackoffOptions backoff;
   Duration io_deadline = std::chrono::seconds(10);  // connect, register, each write
   security::TlsPtr tls;  // null/plaintext: plain TCP; else the orchestrator must prove role orchestrator
+  // After every registration attempt: true once registered, false when the attempt failed (the
+  // agent tells systemd it is ready after its first attempt either way).
+  std::function<void(bool registered)> on_attempt;
 };
 
 class ControlClient {

@@ -7,7 +7,9 @@
 #include <boost/json.hpp>
 
 #include "common/model/npy.h"
+#include "orchestrator/api/http_auth.h"
 #include "orchestrator/api/json_codec.h"
+#include "orchestrator/web/status_page.h"
 
 namespace edgesplit::orch {
 
@@ -37,6 +39,7 @@ HttpResponse ErrorResponse(const Status& s) {
 
 const std::vector<RouteSpec>& RestApi::Routes() {
   static const std::vector<RouteSpec> routes = {
+      {"GET", "/"},
       {"GET", "/livez"},
       {"GET", "/readyz"},
       {"GET", "/metrics"},
@@ -127,11 +130,21 @@ bool ParseCount(const std::string& s, uint64_t* out) {
 
 }  // namespace
 
+namespace {
+// The live view (at "/") and the API under one token. A browser asked with Basic prompts for it
+// (any user name, the token as password) and then sends it with each of the page's requests.
+HttpResponse Unauthenticated(bool page) {
+  HttpResponse r = HttpResponse::Error(401, "unauthenticated", "missing or wrong bearer token");
+  r.headers.emplace_back("WWW-Authenticate", page ? "Basic realm=\"edgesplit\", charset=\"UTF-8\"" : "Bearer realm=\"edgesplit\"");
+  return r;
+}
+}  // namespace
+
 std::optional<HttpResponse> RestApi::CheckHeaders(const HttpRequest& head) const {
   const auto parts = Split(head.path);
-  if (parts.empty() || parts[0] != "v1") return std::nullopt;  // probes and /metrics: no token
-  if (!options_.bearer_token.empty() && head.Header("authorization") != "Bearer " + options_.bearer_token)
-    return HttpResponse::Error(401, "unauthenticated", "missing or wrong bearer token");
+  if (!parts.empty() && parts[0] != "v1") return std::nullopt;  // probes and /metrics: no token
+  if (!options_.bearer_token.empty() && !TokenAccepted(head.Header("authorization"), options_.bearer_token))
+    return Unauthenticated(parts.empty());
   const bool is_infer = parts.size() == 4 && parts[1] == "deployments" && parts[3] == "infer";
   uint64_t length = 0;
   if (!is_infer && ParseCount(head.Header("content-length"), &length) && length > options_.max_json_bytes)
@@ -153,9 +166,19 @@ HttpResponse RestApi::Dispatch(const HttpRequest& req, const Responder& respond,
     }
     return HttpResponse::Text(200, metrics_text_ ? metrics_text_() : "", "text/plain; version=0.0.4; charset=utf-8");
   }
-  if (parts.empty() || parts[0] != "v1") return HttpResponse::Error(404, "not_found", "no route for " + req.path);
-  if (!options_.bearer_token.empty() && req.Header("authorization") != "Bearer " + options_.bearer_token)
-    return HttpResponse::Error(401, "unauthenticated", "missing or wrong bearer token");
+  if (parts.empty()) {
+    if (!options_.bearer_token.empty() && !TokenAccepted(req.Header("authorization"), options_.bearer_token))
+      return Unauthenticated(true);
+    if (m != "GET") return MethodNotAllowed(m, req.path);
+    HttpResponse page = HttpResponse::Text(200, StatusPageHtml(), "text/html; charset=utf-8");
+    page.headers.emplace_back("Content-Security-Policy", kStatusPageCsp);
+    page.headers.emplace_back("Cache-Control", "no-store");
+    page.headers.emplace_back("X-Content-Type-Options", "nosniff");
+    return page;
+  }
+  if (parts[0] != "v1") return HttpResponse::Error(404, "not_found", "no route for " + req.path);
+  if (!options_.bearer_token.empty() && !TokenAccepted(req.Header("authorization"), options_.bearer_token))
+    return Unauthenticated(false);
   const bool is_infer = parts.size() == 4 && parts[1] == "deployments" && parts[3] == "infer";
   if (!is_infer && req.body.size() > options_.max_json_bytes)
     return HttpResponse::Error(413, "payload_too_large",

@@ -152,11 +152,33 @@ std::string OrchestratorApp::http_address() const {
   return config_.http_listen.substr(0, config_.http_listen.rfind(':')) + ":" + std::to_string(http_->port());
 }
 
+void OrchestratorApp::EnableServiceNotifications() { notifier_ = systemd::ServiceNotifier::FromEnvironment(); }
+
+std::string OrchestratorApp::ServiceStatus() const {
+  const auto& reg = controller_->registry();
+  return "nodes alive=" + std::to_string(reg.CountIn(NodeState::kAlive)) +
+         " suspect=" + std::to_string(reg.CountIn(NodeState::kSuspect)) +
+         " dead=" + std::to_string(reg.CountIn(NodeState::kDead)) +
+         "; deployments=" + std::to_string(controller_->deployments().size()) +
+         "; agents connected=" + std::to_string(conns_.size());
+}
+
 void OrchestratorApp::Start() {
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
   asio::co_spawn(io_, TickLoop(), asio::detached);
   gateway_->Start();
   ready_ = true;
+  // Both ports are bound and the state is loaded (Create): READY once the io thread runs, and
+  // from then on keep-alives only as long as it keeps running handlers.
+  systemd::IoWatchdogOptions wo;
+  wo.status = [this] { return ServiceStatus(); };
+  watchdog_ = std::make_unique<systemd::IoWatchdog>(io_, notifier_, wo);
+  asio::post(io_, [this] {
+    if (!notifier_.Ready(ServiceStatus())) LogWarn("systemd_notify_failed").Kv("message", "READY");
+    watchdog_->Start();
+  });
+  if (config_.debug_wedge_io_after_ms > 0)
+    systemd::ScheduleIoWedge(io_, std::chrono::milliseconds(config_.debug_wedge_io_after_ms));
   io_thread_ = std::thread([this] {
     auto guard = asio::make_work_guard(io_);
     io_.run();
@@ -198,7 +220,10 @@ void OrchestratorApp::RunUntilSignal(std::function<Result<OrchestratorConfig>()>
     int sig = 0;
     sigwait(&set, &sig);
     LogInfo("signal").Kv("signal", sig);
-    if (sig != SIGHUP) break;
+    if (sig != SIGHUP) {
+      notifier_.Stopping("stopping: closing connections, saving state");
+      break;
+    }
     // SIGHUP re-reads the configuration; what may change at run time is applied (the TLS
     // revocation list), a broken file is reported and the old settings kept.
     if (!reload) continue;

@@ -16,6 +16,8 @@
 #include "common/http/http_server.h"
 #include "common/net/stream.h"
 #include "common/net/accept_gate.h"
+#include "common/systemd/io_watchdog.h"
+#include "common/systemd/service_notifier.h"
 #include "orchestrator/daemon/config.h"
 #include "orchestrator/controller/controller.h"
 #include "orchestrator/daemon/gateway.h"
@@ -32,6 +34,10 @@ class OrchestratorApp {
   static Result<std::unique_ptr<OrchestratorApp>> Create(OrchestratorConfig config);
   ~OrchestratorApp();
 
+  // Tell systemd about this process (READY, STATUS, STOPPING, watchdog keep-alives from the io
+  // thread) when it runs under a notify socket. Call before Start; main does, in-process tests
+  // do not.
+  void EnableServiceNotifications();
   // Runs the io thread in the background.
   void Start();
   // Stops accepting, closes connections, saves the state, joins threads.
@@ -60,6 +66,7 @@ class OrchestratorApp {
   void AfterStep();
   void Flush();
   void Persist(bool force);
+  std::string ServiceStatus() const;  // the STATUS line; io thread
 
   OrchestratorConfig config_;
   boost::asio::io_context io_;
@@ -82,6 +89,8 @@ class OrchestratorApp {
   std::atomic<uint64_t> heartbeats_{0};
   std::atomic<int64_t> max_lag_us_{0};
   bool ready_ = false;
+  systemd::ServiceNotifier notifier_ = systemd::ServiceNotifier::Disabled();
+  std::unique_ptr<systemd::IoWatchdog> watchdog_;
 };
 
 }  // namespace edgesplit::orch

@@ -71,6 +71,7 @@ const std::map<std::string, Setter>& Setters() {
       {"http.max_connections", Fn([](auto& c, double v) { c.http_limits.max_connections = static_cast<size_t>(v); })},
       {"http.max_connections_per_peer", Fn([](auto& c, double v) { c.http_limits.max_per_peer = static_cast<size_t>(v); })},
       {"http.header_timeout_ms", Num(&OrchestratorConfig::http_header_timeout_ms)},
+      {"debug.wedge_io_after_ms", Num(&OrchestratorConfig::debug_wedge_io_after_ms)},
       {"liveness.suspect_after_ms", Fn([](auto& c, double v) { c.controller.registry.suspect_after = Ms(v); })},
       {"liveness.dead_after_ms", Fn([](auto& c, double v) { c.controller.registry.dead_after = Ms(v); })},
       {"liveness.disconnect_grace_ms", Fn([](auto& c, double v) { c.controller.registry.disconnect_grace = Ms(v); })},
@@ -172,6 +173,7 @@ Status OrchestratorConfig::Validate() const {
   if (Status s = control_limits.Validate("control"); !s.ok()) e += s.message() + "; ";
   if (Status s = http_limits.Validate("http"); !s.ok()) e += s.message() + "; ";
   if (http_header_timeout_ms < 1) e += "http.header_timeout_ms must be positive; ";
+  if (debug_wedge_io_after_ms < 0) e += "debug.wedge_io_after_ms must be >= 0 (0 = off); ";
   if (gateway.threads < 1 || gateway.threads > 1024) e += "gateway.threads must be in [1, 1024]; ";
   if (gateway.max_queue < 1) e += "gateway.max_queue must be >= 1; ";
   if (gateway.max_generate_sessions < 1) e += "gateway.max_generate_sessions must be >= 1; ";

@@ -40,6 +40,9 @@ struct OrchestratorConfig {
   net::ConnectionLimits control_limits{4096, 64};
   net::ConnectionLimits http_limits{512, 128};
   int http_header_timeout_ms = 5000;  // a request's header must be in within this (also keep-alive idle)
+  // Test hook (0 = off): the control io thread blocks for good this long after start, so tests
+  // can check that the systemd watchdog restarts a wedged daemon. Never set in production.
+  int debug_wedge_io_after_ms = 0;
   ControllerOptions controller;
   RestApiOptions api;
   GatewayOptions gateway;

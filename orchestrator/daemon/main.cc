@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "edgesplit-orchestrator: %s\n", app.status().ToString().c_str());
     return 1;
   }
+  (*app)->EnableServiceNotifications();
   (*app)->Start();
   std::printf("control %s http %s\n", (*app)->control_address().c_str(), (*app)->http_address().c_str());
   std::fflush(stdout);

@@ -13,6 +13,10 @@ OrchestratorMetrics::OrchestratorMetrics() : registry_(std::make_shared<promethe
   node_cpu_ = &BuildGauge().Name("edgesplit_orchestrator_node_cpu_utilization_ratio").Help("Reported CPU utilisation").Register(r);
   node_mem_ = &BuildGauge().Name("edgesplit_orchestrator_node_memory_available_bytes").Help("Reported available memory").Register(r);
   node_speed_ = &BuildGauge().Name("edgesplit_orchestrator_node_speed_ratio").Help("Effective compute speed vs the reference").Register(r);
+  node_mem_total_ = &BuildGauge().Name("edgesplit_orchestrator_node_memory_total_bytes").Help("Reported total memory").Register(r);
+  link_bandwidth_ = &BuildGauge().Name("edgesplit_orchestrator_link_bandwidth_bytes_per_second")
+                        .Help("Bandwidth the source node measured towards the peer (probes and transfers)").Register(r);
+  slo_ = &BuildGauge().Name("edgesplit_orchestrator_slo_latency_seconds").Help("Deployment's latency SLO (only when it has one)").Register(r);
   request_seconds_ = &BuildHistogram().Name("edgesplit_orchestrator_request_duration_seconds")
                           .Help("End-to-end latency of gateway requests (retries included)").Register(r);
   requests_total_ = &BuildCounter().Name("edgesplit_orchestrator_requests_total").Help("Gateway requests finished").Register(r);
@@ -109,12 +113,23 @@ void OrchestratorMetrics::Refresh(const Controller& c, TimePoint now, size_t inf
       node_cpu_->Add({{"node", name}}).Set(n.profile.cpu_utilization);
       node_mem_->Add({{"node", name}}).Set(static_cast<double>(n.profile.memory_available_bytes));
       node_speed_->Add({{"node", name}}).Set(n.EffectiveSpeed());
+      node_mem_total_->Add({{"node", name}}).Set(static_cast<double>(n.profile.memory_total_bytes));
+    }
+  }
+  // Pairs grow with the square of the nodes: exported for sites of at most 64 (4032 series).
+  if (c.registry().nodes().size() <= 64) {
+    for (const auto& [name, n] : c.registry().nodes()) {
+      for (const auto& l : n.profile.links) {
+        if (!l.error.empty() || l.bandwidth_mbps <= 0 || l.peer.empty()) continue;
+        link_bandwidth_->Add({{"from", name}, {"to", l.peer}}).Set(l.bandwidth_mbps * 1e6 / 8);
+      }
     }
   }
   for (const auto& [name, d] : c.deployments()) {
     predicted_->Add({{"deployment", name}}).Set(d.predicted_latency_ms / 1e3);
     observed_->Add({{"deployment", name}}).Set(d.ObservedP50(now, c.policy().slo_window) / 1e3);
     epoch_->Add({{"deployment", name}}).Set(static_cast<double>(d.epoch));
+    if (d.spec.slo_latency_ms > 0) slo_->Add({{"deployment", name}}).Set(d.spec.slo_latency_ms / 1e3);
   }
   auto mirror = [&](prometheus::Family<prometheus::Counter>* f, const std::map<std::string, std::string>& labels,
                     const std::string& key, double value) {

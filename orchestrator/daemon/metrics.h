@@ -47,6 +47,9 @@ class OrchestratorMetrics {
   prometheus::Family<prometheus::Gauge>* node_cpu_;
   prometheus::Family<prometheus::Gauge>* node_mem_;
   prometheus::Family<prometheus::Gauge>* node_speed_;
+  prometheus::Family<prometheus::Gauge>* node_mem_total_;
+  prometheus::Family<prometheus::Gauge>* link_bandwidth_;
+  prometheus::Family<prometheus::Gauge>* slo_;
   prometheus::Family<prometheus::Histogram>* request_seconds_;
   prometheus::Family<prometheus::Counter>* requests_total_;
   prometheus::Family<prometheus::Counter>* failures_total_;

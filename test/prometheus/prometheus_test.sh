@@ -7,7 +7,11 @@
 #  3. `promtool check rules` / `check config` accept config/prometheus/ (the shipped rules and the
 #     example scrape config, its targets pointed at this test's daemons);
 #  4. a real `prometheus` scrapes all three targets (up == 1) and evaluates the recording rules:
-#     the per-deployment p50 latency series and the agents' busy ratio exist.
+#     the per-deployment p50 latency series and the agents' busy ratio exist;
+#  5. the Grafana dashboard (config/grafana/edgesplit.json) is importable (datasource variable
+#     used everywhere) and every panel's and annotation's query, Grafana's variables substituted,
+#     is valid in that Prometheus and returns data, with inference and generation traffic
+#     flowing and a second deployment placed while Prometheus watches (a reconfiguration).
 # Usage: prometheus_test.sh BIN_DIR SOURCE_DIR
 set -euo pipefail
 BIN=$1 SRC=$2
@@ -40,7 +44,7 @@ done
 tls() { echo --tls-ca "$TMP/pki/ca.crt" --tls-cert "$TMP/pki/$1.crt" --tls-key "$TMP/pki/$1.key"; }
 "$BIN/edgesplit-orchestrator" --control-listen "127.0.0.1:$CP" --http-listen "127.0.0.1:$HP" \
   --models-dir "$TMP/models" --state-dir "$TMP/state" --heartbeat-period-ms 250 --set trusted_nodes=n1,n2 \
-  $(tls orchestrator) >"$TMP/orchestrator.log" 2>&1 &
+  --set planner.probe_interval_ms=500 --set planner.probe_bytes=65536 $(tls orchestrator) >"$TMP/orchestrator.log" 2>&1 &
 PIDS+=("$!")
 wait_http "http://127.0.0.1:$HP/readyz" 20 || fail "orchestrator not ready"
 for n in 1 2; do
@@ -53,7 +57,7 @@ done
 alive() { local out; out=$("$CTL" nodes --json 2>/dev/null) && [ "$(grep -o '"state":"alive"' <<<"$out" | wc -l)" = 2 ]; }
 for ((i = 0; i < 100; i++)); do alive && break; sleep 0.1; done
 alive || fail "agents did not register"
-"$CTL" deploy --name tiny --model tiny --entry n1 --max-stages 2 --wait-s 30 >/dev/null || fail "deploy"
+"$CTL" deploy --name tiny --model tiny --entry n1 --max-stages 2 --slo-ms 500 --wait-s 30 >/dev/null || fail "deploy"
 for i in 1 2 3 4 5 6 7 8; do "$CTL" infer --deployment tiny --input "$TMP/in.npy" --out "$TMP/out.npy" >/dev/null || fail "infer"; done
 
 # 2. promtool lints each /metrics page
@@ -92,4 +96,20 @@ for ((i = 0; i < 60; i++)); do
   sleep 0.5
 done
 [ "$ok" = 1 ] || fail "prometheus: up=$(query 'up') p50=$(query 'edgesplit:request_duration_seconds:p50_1m')"
-echo "ok: promtool clean on 3 /metrics pages, rules and config valid, Prometheus scraped 3 targets and evaluated the rules"
+
+# 5. the Grafana dashboard: every query valid and returning data
+DASH=$SRC/config/grafana/edgesplit.json
+DQ="$PY $SRC/test/prometheus/dashboard_queries.py"
+out=$($DQ lint "$DASH" 2>&1) || fail "dashboard lint: $out"
+nq=$(sed -n 's/.* panels, \([0-9]*\) queries$/\1/p' <<<"$out")
+# A reconfiguration Prometheus sees happen (the annotation query looks for changes).
+"$CTL" deploy --name tiny2 --model tiny --entry n2 --max-stages 2 --wait-s 30 >/dev/null || fail "deploy tiny2"
+ok=0
+for ((i = 0; i < 90; i++)); do
+  for d in tiny tiny2; do "$CTL" infer --deployment "$d" --input "$TMP/in.npy" --out "$TMP/out.npy" >/dev/null 2>&1 || true; done
+  "$CTL" generate --deployment tiny --prompt-tokens 1,2,3 --max-new-tokens 6 >/dev/null 2>&1 || true
+  if $DQ check "$DASH" "http://127.0.0.1:$PP" >"$TMP/dashboard.txt" 2>&1; then ok=1; break; fi
+  sleep 0.5
+done
+[ "$ok" = 1 ] || fail "dashboard queries without data or invalid: $(grep -v '^ok' "$TMP/dashboard.txt")"
+echo "ok: promtool clean on 3 /metrics pages, rules and config valid, Prometheus scraped 3 targets and evaluated the rules; all $nq dashboard queries valid and returning data (after $((i + 1)) rounds of traffic)"

@@ -2,7 +2,10 @@
 # The systemd units and example configurations as an operator installs them:
 #  1. `cmake --install` into a staging root puts the programs, both units, the example configs
 #     and the docs where the units say they are;
-#  2. `systemd-analyze verify` accepts each installed unit (ExecStart pointed into the root);
+#  2. `systemd-analyze verify` accepts each installed unit (ExecStart pointed into the root), and
+#     `systemd-analyze security --offline=yes` rates its exposure at most 2.5 (orchestrator) and
+#     4.0 (agent: libtorch needs writable+executable memory, the profile reads /proc); both are
+#     Type=notify with a WatchdogSec (their behaviour: notify_test.sh);
 #  3. each unit's own ExecStart command line, run with the installed example configuration
 #     (only ports, directories and the node name changed), starts: the orchestrator gets ready,
 #     the agent registers with it; SIGTERM (the units' KillSignal) makes both exit 0 within the
@@ -33,7 +36,21 @@ for u in edgesplit-agent edgesplit-orchestrator; do
   sed "s#^ExecStart=$BINDIR/#ExecStart=$ROOT$BINDIR/#" "$unit" >"$TMP/$u.service"
   out=$(systemd-analyze verify "$TMP/$u.service" 2>&1) || fail "systemd-analyze verify $u.service: $out"
   [ -z "$out" ] || fail "systemd-analyze verify $u.service warns: $out"
+  grep -q '^Type=notify$' "$unit" || fail "$u.service is not Type=notify"
+  grep -q '^WatchdogSec=[1-9]' "$unit" || fail "$u.service has no WatchdogSec"
 done
+declare -A MAX_EXPOSURE=([edgesplit-orchestrator]=2.5 [edgesplit-agent]=4.0)
+scores=""
+for u in edgesplit-orchestrator edgesplit-agent; do
+  out=$(systemd-analyze security --offline=yes --no-pager "$TMP/$u.service" 2>&1) ||
+    fail "systemd-analyze security $u.service: $out"
+  score=$(sed -n "s/.*Overall exposure level for $u.service: \([0-9.]*\) .*/\1/p" <<<"$out")
+  [ -n "$score" ] || fail "no exposure score for $u.service: $out"
+  awk -v s="$score" -v m="${MAX_EXPOSURE[$u]}" 'BEGIN { exit !(s <= m) }' ||
+    fail "$u.service exposure $score > ${MAX_EXPOSURE[$u]}: $(grep '✗' <<<"$out")"
+  scores+=" $u=$score"
+done
+echo "exposure (systemd-analyze security --offline=yes):$scores"
 
 # 3. run each unit's ExecStart with the example config
 read -r CP HP DP AP <<<"$(free_ports 4)"
@@ -99,4 +116,4 @@ grep -q '^edgesplit_orchestrator_' <<<"$metrics" || fail "orchestrator /metrics 
 stop_unit "$APID" edgesplit-agent
 stop_unit "$OPID" edgesplit-orchestrator
 [ -f "$TMP/state/state.json" ] || fail "orchestrator left no state.json in its state_dir"
-echo "ok: installed, verified and ran both units"
+echo "ok: installed, verified (exposure$scores) and ran both units"

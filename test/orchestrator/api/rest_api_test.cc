@@ -183,6 +183,49 @@ TEST_CASE("a configured token is required on /v1 but not on probes") {
   CHECK(f.Call("GET", "/metrics").status == 200);
 }
 
+namespace {
+std::string HeaderOf(const HttpResponse& r, const std::string& name) {
+  for (const auto& [k, v] : r.headers)
+    if (k == name) return v;
+  return "";
+}
+}  // namespace
+
+TEST_CASE("the live view is served at / as a self-contained page that reads only its own origin") {
+  Fixture f;
+  auto r = f.Call("GET", "/");
+  REQUIRE(r.status == 200);
+  CHECK(r.content_type.rfind("text/html", 0) == 0);
+  CHECK(r.body.find("/v1/deployments") != std::string::npos);
+  CHECK(r.body.find("data-plan") != std::string::npos);
+  // Nothing loaded from elsewhere: no external script, style or image reference in the page,
+  // and the CSP forbids it anyway.
+  CHECK(r.body.find("src=\"http") == std::string::npos);
+  CHECK(r.body.find("href=\"http") == std::string::npos);
+  CHECK(HeaderOf(r, "Content-Security-Policy").find("connect-src 'self'") != std::string::npos);
+  CHECK(f.Call("POST", "/", "{}").status == 405);
+}
+
+TEST_CASE("with a token the live view asks browsers for it (Basic) and the API takes it as Basic or Bearer") {
+  Fixture f("s3cret");
+  auto r = f.Call("GET", "/");
+  CHECK(r.status == 401);
+  CHECK(HeaderOf(r, "WWW-Authenticate").rfind("Basic realm=", 0) == 0);
+  CHECK(f.Call("GET", "/v1/nodes").status == 401);
+  // "ops:s3cret" and "ops:wrong" in base64.
+  CHECK(f.Call("GET", "/", "", {{"authorization", "Basic b3BzOnMzY3JldA=="}}).status == 200);
+  CHECK(f.Call("GET", "/v1/nodes", "", {{"authorization", "Basic b3BzOnMzY3JldA=="}}).status == 200);
+  CHECK(f.Call("GET", "/v1/nodes", "", {{"authorization", "Basic b3BzOndyb25n"}}).status == 401);
+  CHECK(f.Call("GET", "/", "", {{"authorization", "Bearer s3cret"}}).status == 200);
+  // The header check (before any body is read) agrees.
+  HttpRequest head;
+  head.method = "GET";
+  head.path = "/";
+  CHECK(f.api->CheckHeaders(head).has_value());
+  head.headers["authorization"] = "Basic b3BzOnMzY3JldA==";
+  CHECK(!f.api->CheckHeaders(head).has_value());
+}
+
 TEST_CASE("inference accepts .npy and JSON tensors and answers in the same form") {
   Fixture f;
   REQUIRE(f.Call("POST", "/v1/deployments", R"({"name":"d","model":"gpt","entry_node":"n1"})").status == 201);
