@@ -4,11 +4,12 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace edgesplit {
 
 // Length of the well-formed sequence starting at s[i] (1-4), or 0 when the bytes there are not one.
-size_t Utf8SequenceLength(const std::string& s, size_t i);
+size_t Utf8SequenceLength(std::string_view s, size_t i);
 bool IsUtf8(const std::string& s);
 
 }  // namespace edgesplit

@@ -4,25 +4,11 @@
 
 #include <boost/json.hpp>
 
-#include "agent/transport/frame.h"  // StatusCodeFromName
+#include "orchestrator/api/generate_client.h"  // ErrorFrom
 
 namespace edgesplit::orch {
 
 namespace json = boost::json;
-
-namespace {
-
-Status ErrorFrom(const json::value& err, const std::string& fallback) {
-  if (!err.is_object()) return Internal(fallback);
-  const auto& o = err.as_object();
-  const auto* code = o.if_contains("code");
-  const auto* msg = o.if_contains("message");
-  return Status(code && code->is_string() ? transport::StatusCodeFromName(std::string(code->as_string()))
-                                          : StatusCode::kInternal,
-                msg && msg->is_string() ? std::string(msg->as_string()) : fallback);
-}
-
-}  // namespace
 
 Result<CompletionReply> PostCompletionStream(
     RestClient& client, const std::string& body_json,

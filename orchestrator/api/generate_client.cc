@@ -10,8 +10,6 @@ namespace edgesplit::orch {
 
 namespace json = boost::json;
 
-namespace {
-
 Status ErrorFrom(const json::value& err, const std::string& fallback) {
   if (!err.is_object()) return Internal(fallback);
   const auto& o = err.as_object();
@@ -21,6 +19,8 @@ Status ErrorFrom(const json::value& err, const std::string& fallback) {
                                           : StatusCode::kInternal,
                 msg && msg->is_string() ? std::string(msg->as_string()) : fallback);
 }
+
+namespace {
 
 Result<GenerateReply> ReplyFrom(const std::string& text) {
   boost::system::error_code ec;

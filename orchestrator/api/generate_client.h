@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
+
 #include "common/base/status.h"
 #include "orchestrator/api/rest_client.h"
 
@@ -28,6 +30,10 @@ struct GenerateReply {
 // `body_json` is the request object; its "stream" decides the reply's form. `on_token` runs for
 // each streamed token event (index, token, the event's JSON). An HTTP error or an error event
 // comes back as a Status with the server's code and message.
+// The Status an error object of the API ({"code", "message"}) stands for; `fallback` as an
+// internal error when it is not one.
+Status ErrorFrom(const boost::json::value& err, const std::string& fallback);
+
 Result<GenerateReply> PostGenerate(RestClient& client, const std::string& deployment, const std::string& body_json,
                                    const std::function<void(int64_t index, int64_t token, const std::string& event)>& on_token);
 

@@ -35,6 +35,20 @@ inline GenerationRequest Req(std::vector<int64_t> prompt, int64_t n, SamplingPar
   return r;
 }
 
+// The tests' model: a 4-block GPT small enough to generate quickly in every agent.
+inline GptSynthOptions SmallGpt(const std::string& name) {
+  GptSynthOptions go;
+  go.name = name;
+  go.layers = 4;
+  go.d_model = 64;
+  go.heads = 4;
+  go.vocab = 100;
+  go.seq = 16;
+  go.max_context = 256;
+  go.seed = 11;
+  return go;
+}
+
 struct Cluster {
   std::string tmp, models;
   std::string package = "gpt-gen";  // the package Deploy loads
@@ -49,16 +63,7 @@ struct Cluster {
     tmp = Env("ES_TEST_TMP", "/tmp") + "/agent_generation_" + std::to_string(getpid());
     models = tmp + "/models";
     std::filesystem::create_directories(models);
-    GptSynthOptions go;
-    go.name = "gpt-gen";
-    go.layers = 4;
-    go.d_model = 64;
-    go.heads = 4;
-    go.vocab = 100;
-    go.seq = 16;
-    go.max_context = 256;
-    go.seed = 11;
-    REQUIRE(SynthesizeGpt(go, models + "/gpt-gen").ok());
+    REQUIRE(SynthesizeGpt(SmallGpt("gpt-gen"), models + "/gpt-gen").ok());
     manifest = LoadManifest(models + "/gpt-gen").value();
     L = manifest.num_layers();
   }

@@ -187,15 +187,7 @@ TEST_CASE("agents that batch decode steps serve concurrent sessions with the who
 
 TEST_CASE("a bfloat16 package streams the whole model's tokens through three agents (bf16 hops on the wire)") {
   Cluster c;
-  GptSynthOptions go;
-  go.name = "gpt-bf16";
-  go.layers = 4;
-  go.d_model = 64;
-  go.heads = 4;
-  go.vocab = 100;
-  go.seq = 16;
-  go.max_context = 256;
-  go.seed = 11;
+  GptSynthOptions go = SmallGpt("gpt-bf16");
   go.dtype = DType::kBFloat16;
   REQUIRE(SynthesizeGpt(go, c.models + "/gpt-bf16").ok());
   c.package = "gpt-bf16";
