@@ -91,13 +91,18 @@ class AgentCore {
   void DeliverToEntry(transport::Frame f, const std::string& entry);
   void SendError(const transport::Frame& req, const std::string& entry, const Status& s);
   void CompletePending(transport::Frame f);
-  // Entry: resubmits a request that failed with `unavailable` on the newly active epoch (once).
+  // Request carry-over (agent_core_carry.cc). Entry: resubmits a request that failed with
+  // `unavailable` on the newly active epoch (once).
   bool RetryOnActiveEpoch(const transport::Frame& err, Pending* p);
   // Entry: runs pending request `id` again on `epoch` (once per request); false if it cannot.
   bool Resubmit(uint64_t id, Pending* p, uint64_t epoch, const std::string& why);
   // Entry, on Activate with retry_in_flight: resubmits every request of `deployment` still in
   // flight on an older epoch to `epoch` (a stage of the old plan was lost). Returns the count.
   int ResubmitInFlight(const std::string& deployment, uint64_t epoch);
+  // From the sweep: a request still in flight on a replaced epoch long after it was sent is
+  // resubmitted to the active one (its old path hung without the orchestrator calling it lost,
+  // e.g. the node stopped while a planned rollout was already under way).
+  void RescueRequests(TimePoint now);
   void ReplyToClient(const std::shared_ptr<InConn>& conn, transport::Frame f);
   // Generation sessions (agent_core_gen.cc). Entry side: the session's stream and history;
   // stage side: the KV state in sessions_.

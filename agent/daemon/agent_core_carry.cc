@@ -1,10 +1,12 @@
-// AgentCore: live generation sessions through reconfiguration (docs/agent.md, "Sessions across
-// epochs"). The entry owns every session's history, so a session can always continue on another
-// epoch of its deployment: the first step there is a prefill of the history (prompt plus the
-// tokens generated so far) at position 0, which writes every layer's KV on the new stages and
-// samples the next index, as an incremental step would have (the draw depends only on seed and
-// index). A planned move happens at a token boundary (no step in flight); after a loss the
-// in-flight step is abandoned (its late answer carries the old epoch and is dropped).
+// AgentCore: requests and live generation sessions through reconfiguration (docs/agent.md,
+// "Sessions across epochs"). A one-shot request is run again on the new epoch (the entry keeps
+// its input until it is answered). The entry owns every session's history, so a session can
+// always continue on another epoch of its deployment: the first step there is a prefill of the
+// history (prompt plus the tokens generated so far) at position 0, which writes every layer's KV
+// on the new stages and samples the next index, as an incremental step would have (the draw
+// depends only on seed and index). A planned move happens at a token boundary (no step in
+// flight); after a loss the in-flight step is abandoned (its late answer carries the old epoch
+// and is dropped).
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
 #include <algorithm>
@@ -15,6 +17,7 @@ namespace edgesplit::agent {
 
 using transport::Frame;
 using transport::FrameKind;
+using transport::RejectReason;
 
 void AgentCore::MoveSession(EntryGen* g, uint64_t epoch, const char* reason) {
   const SegmentKey old = g->key;
@@ -99,6 +102,68 @@ void AgentCore::RescueSessions(TimePoint now) {
   for (auto [g, epoch] : move) {
     MoveSession(g, epoch, g->parked ? "lost" : "planned");
     StartStep(g);
+  }
+}
+
+bool AgentCore::RetryOnActiveEpoch(const Frame& err, Pending* p) {
+  // A stage of the request's epoch became unreachable (e.g. its node died) and the orchestrator
+  // has meanwhile committed another epoch: run the request once more there. Request ids are
+  // entry-internal, so a late answer from the old attempt cannot be confused with the new one.
+  if (transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable) return false;
+  auto active = table_.ActiveEpoch(p->key.deployment);
+  if (!active || *active == p->key.epoch) return false;
+  return Resubmit(err.request_id, p, *active, err.error);
+}
+
+bool AgentCore::Resubmit(uint64_t id, Pending* p, uint64_t epoch, const std::string& why) {
+  if (shutting_down_ || p->attempts > 1) return false;
+  std::optional<RejectReason> reason;
+  auto r = table_.RouteRequest(p->key.deployment, epoch, &reason);
+  if (!r.ok()) return false;
+  Frame f;
+  f.kind = FrameKind::kRequest;
+  f.request_id = id;  // an answer of the old attempt may still arrive: the first one wins
+  f.deployment = p->key.deployment;
+  f.epoch = epoch;
+  f.layer = 0;
+  f.origin = data_address_;
+  f.deadline_unix_ms = p->deadline_unix_ms;
+  f.has_tensor = true;
+  f.tensor = p->input;
+  if (!SubmitCompute(*r, std::move(f)).ok()) return false;
+  LogInfo("request_retried").Kv("request", id).Kv("from_epoch", p->key.epoch).Kv("to_epoch", epoch).Kv("why", why);
+  metrics_->RequestRetried();
+  if (SegmentSlot* old = table_.Find(p->key)) old->in_flight_entry--;
+  (*r)->in_flight_entry++;
+  p->key.epoch = epoch;
+  p->sent = SteadyClock::Default()->Now();
+  p->attempts++;
+  return true;
+}
+
+int AgentCore::ResubmitInFlight(const std::string& deployment, uint64_t epoch) {
+  int n = 0;
+  for (auto& [id, p] : pending_) {
+    if (p->key.deployment == deployment && p->key.epoch != epoch &&
+        Resubmit(id, p.get(), epoch, "a stage node of epoch " + std::to_string(p->key.epoch) + " was lost"))
+      ++n;
+  }
+  return n;
+}
+
+void AgentCore::RescueRequests(TimePoint now) {
+  // A second is several times a normal request here and far below request_timeout_ms; a
+  // legitimately slow old path only costs a duplicate computation (the first answer wins).
+  constexpr Duration kRequestOverdue = std::chrono::seconds(1);
+  std::vector<std::pair<uint64_t, uint64_t>> late;  // request id, epoch to resubmit to
+  for (auto& [id, p] : pending_) {
+    if (p->attempts > 1 || now - p->sent < kRequestOverdue) continue;
+    auto active = table_.ActiveEpoch(p->key.deployment);
+    if (active && *active != p->key.epoch) late.push_back({id, *active});
+  }
+  for (auto [id, epoch] : late) {
+    Pending* p = pending_.at(id).get();
+    Resubmit(id, p, epoch, "overdue on replaced epoch " + std::to_string(p->key.epoch));
   }
 }
 

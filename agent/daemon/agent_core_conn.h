@@ -24,6 +24,18 @@ struct AgentCore::InConn {
   }
 };
 
+// A one-shot request this entry accepted and has not answered yet.
+struct AgentCore::Pending {
+  std::weak_ptr<InConn> conn;
+  uint64_t client_request_id = 0;
+  SegmentKey key;
+  TimePoint sent;  // into key.epoch (the latest attempt)
+  TimePoint deadline;
+  int64_t deadline_unix_ms = 0;
+  HostTensor input;  // shared with the request frame (no copy): kept for one retry
+  int attempts = 1;
+};
+
 // A generation session owned by this entry.
 struct AgentCore::EntryGen {
   EntryGen(GenerationRequest r, TimePoint now) : stream(std::move(r), now) {}

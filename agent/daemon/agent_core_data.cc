@@ -17,15 +17,6 @@ using transport::RejectReason;
 using namespace std::chrono_literals;
 
 
-struct AgentCore::Pending {
-  std::weak_ptr<InConn> conn;
-  uint64_t client_request_id = 0;
-  SegmentKey key;
-  TimePoint deadline;
-  int64_t deadline_unix_ms = 0;
-  HostTensor input;  // shared with the request frame (no copy): kept for one retry
-  int attempts = 1;
-};
 
 void StretchForEmulation(std::chrono::steady_clock::time_point t0, double slowdown, std::vector<double>* layer_ms) {
   if (slowdown <= 1.0) return;
@@ -300,7 +291,8 @@ void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
   p->key = {slot->spec.deployment, slot->spec.epoch};
   Duration timeout = Ms(config_.request_timeout_ms);
   if (f.deadline_unix_ms > 0) timeout = std::min(timeout, Ms(static_cast<int>(std::max<int64_t>(0, f.deadline_unix_ms - UnixMillisNow()))));
-  p->deadline = SteadyClock::Default()->Now() + timeout;
+  p->sent = SteadyClock::Default()->Now();
+  p->deadline = p->sent + timeout;
   const uint64_t client_id = f.request_id;
   f.request_id = id;
   f.epoch = slot->spec.epoch;
@@ -422,6 +414,11 @@ void AgentCore::CompletePending(Frame f) {
     LogWarn("answer_for_other_deployment_dropped").Kv("request", f.request_id).Kv("deployment", f.deployment);
     return;
   }
+  if (f.kind == FrameKind::kError && f.epoch != 0 && f.epoch != it->second->key.epoch) {
+    // The failure of an attempt that was already resubmitted: the newer attempt answers.
+    LogDebug("superseded_error_dropped").Kv("request", f.request_id).Kv("epoch", f.epoch);
+    return;
+  }
   if (f.kind == FrameKind::kError && RetryOnActiveEpoch(f, it->second.get())) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
@@ -433,51 +430,6 @@ void AgentCore::CompletePending(Frame f) {
   f.request_id = p->client_request_id;
   f.origin.clear();
   ReplyToClient(conn, std::move(f));
-}
-
-bool AgentCore::RetryOnActiveEpoch(const Frame& err, Pending* p) {
-  // A stage of the request's epoch became unreachable (e.g. its node died) and the orchestrator
-  // has meanwhile committed another epoch: run the request once more there. Request ids are
-  // entry-internal, so a late answer from the old attempt cannot be confused with the new one.
-  if (transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable) return false;
-  auto active = table_.ActiveEpoch(p->key.deployment);
-  if (!active || *active == p->key.epoch) return false;
-  return Resubmit(err.request_id, p, *active, err.error);
-}
-
-bool AgentCore::Resubmit(uint64_t id, Pending* p, uint64_t epoch, const std::string& why) {
-  if (shutting_down_ || p->attempts > 1) return false;
-  std::optional<RejectReason> reason;
-  auto r = table_.RouteRequest(p->key.deployment, epoch, &reason);
-  if (!r.ok()) return false;
-  Frame f;
-  f.kind = FrameKind::kRequest;
-  f.request_id = id;  // an answer of the old attempt may still arrive: the first one wins
-  f.deployment = p->key.deployment;
-  f.epoch = epoch;
-  f.layer = 0;
-  f.origin = data_address_;
-  f.deadline_unix_ms = p->deadline_unix_ms;
-  f.has_tensor = true;
-  f.tensor = p->input;
-  if (!SubmitCompute(*r, std::move(f)).ok()) return false;
-  LogInfo("request_retried").Kv("request", id).Kv("from_epoch", p->key.epoch).Kv("to_epoch", epoch).Kv("why", why);
-  metrics_->RequestRetried();
-  if (SegmentSlot* old = table_.Find(p->key)) old->in_flight_entry--;
-  (*r)->in_flight_entry++;
-  p->key.epoch = epoch;
-  p->attempts++;
-  return true;
-}
-
-int AgentCore::ResubmitInFlight(const std::string& deployment, uint64_t epoch) {
-  int n = 0;
-  for (auto& [id, p] : pending_) {
-    if (p->key.deployment == deployment && p->key.epoch != epoch &&
-        Resubmit(id, p.get(), epoch, "a stage node of epoch " + std::to_string(p->key.epoch) + " was lost"))
-      ++n;
-  }
-  return n;
 }
 
 net::Awaitable<void> AgentCore::SweepLoop() {
@@ -498,6 +450,7 @@ net::Awaitable<void> AgentCore::SweepLoop() {
       err.stage = config_.node;
       CompletePending(std::move(err));
     }
+    RescueRequests(now);
     SweepSessions(now);
   }
 }
