@@ -14,7 +14,7 @@
 #include "common/model/manifest.h"
 #include "common/model/npy.h"
 #include "common/model/sentencepiece_tokenizer.h"
-#include "orchestrator/ctl/model_text.h"
+#include "orchestrator/ctl/model/model_text.h"
 
 namespace edgesplit {
 namespace {

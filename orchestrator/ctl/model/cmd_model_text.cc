@@ -5,7 +5,7 @@
 #include "common/base/flags.h"
 #include "common/base/json_escape.h"
 #include "common/model/sentencepiece_tokenizer.h"
-#include "orchestrator/ctl/model_text.h"
+#include "orchestrator/ctl/model/model_text.h"
 
 namespace edgesplit::ctl {
 namespace {
