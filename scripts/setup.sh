@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
+  build-essential cmake ninja-build pkg-config git ccache
   clang-14 libclang-rt-14-dev   # the libFuzzer targets (scripts/fuzz.sh, docs/fuzzing.md)
   libboost1.81-dev
   libprotobuf-dev protobuf-compiler
