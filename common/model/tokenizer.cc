@@ -41,8 +41,12 @@ Result<std::vector<int64_t>> EncodePrompt(const Tokenizer& tok, std::string_view
 
 StreamDecoder::StreamDecoder(const Tokenizer* tok, const std::vector<int64_t>& context) : tok_(tok) {
   constexpr size_t kWindow = 4;  // enough context for the spacing of the next piece
-  const size_t from = context.size() > kWindow ? context.size() - kWindow : 0;
-  ids_.assign(context.begin() + static_cast<std::ptrdiff_t>(from), context.end());
+  // Ids without text (beyond the tokenizer's pieces) give no spacing either.
+  std::vector<int64_t> known;
+  for (int64_t id : context)
+    if (id >= 0 && id < tok_->vocab_size()) known.push_back(id);
+  const size_t from = known.size() > kWindow ? known.size() - kWindow : 0;
+  ids_.assign(known.begin() + static_cast<std::ptrdiff_t>(from), known.end());
   read_ = ids_.size();
 }
 

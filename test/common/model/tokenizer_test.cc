@@ -131,6 +131,7 @@ TEST_CASE("control tokens, and ids beyond the tokenizer's pieces, stream as no t
   ByteTokenizer t;
   CHECK(Streamed(t, {1}, {'a' + 3, 2, 'b' + 3}) == "ab");
   CHECK(Streamed(t, {1}, {'a' + 3, 259, 300, 'b' + 3}) == "ab");  // a padded model vocabulary
+  CHECK(Streamed(t, {1, 'x' + 3, 400}, {' ' + 3, 'b' + 3}) == " b");  // in the prompt too
 }
 
 TEST_CASE("a stop string ends the stream and is not emitted, even split over deltas") {
