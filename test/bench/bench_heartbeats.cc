@@ -226,7 +226,9 @@ Sweep RunSweep(const std::vector<int>& counts, double window_s, bool print, cons
   int started = 0;
   for (int n : counts) {
     for (; started < n; ++started) asio::co_spawn(sim.io, sim.Agent(started), asio::detached);
-    for (int i = 0; i < 200 && sim.registered.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // Registration is a one-time cost (with TLS a handshake per agent, all on the simulator's one
+    // thread): wait up to 2 minutes for it; the window below measures the steady state.
+    for (int i = 0; i < 2400 && sim.registered.load() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     std::this_thread::sleep_for(std::chrono::milliseconds(1500));
     auto m1 = rest.Call("GET", "/metrics");
     long cpu1 = CpuTicks(pid);
