@@ -108,7 +108,6 @@ v1::CapacityProfile Agent::MakeProfile(double period_s) {
   const MemInfo mem = impl_->proc.SampleMemory();
   p.set_memory_total_bytes(mem.total_bytes);
   p.set_memory_available_bytes(mem.available_bytes);
-  p.set_speed_factor(1.0 / impl_->core->emulation().compute_slowdown);
   impl_->core->FillProfile(&p, period_s);
   return p;
 }

@@ -18,9 +18,11 @@
 
 #include "agent/daemon/agent_metrics.h"
 #include "agent/daemon/config.h"
+#include "agent/daemon/level_shift.h"
 #include "agent/daemon/peer_link.h"
 #include "agent/daemon/segment_table.h"
 #include "agent/daemon/session_table.h"
+#include "agent/runtime/compute_probe.h"
 #include "agent/daemon/worker_pool.h"
 #include "agent/transport/frame_io.h"
 #include "agent/transport/frame_queue.h"
@@ -75,6 +77,12 @@ class AgentCore {
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
   net::Awaitable<void> SweepLoop();
+  // Times the compute probe on the compute pool once a second (agent_core_control.cc): the
+  // measured speed factor of the heartbeat.
+  net::Awaitable<void> ProbeComputeLoop();
+  // The traffic to a peer measured its link (PeerLink::Options::on_rate): the newest figure for
+  // that peer in the heartbeat's links (agent_core_control.cc).
+  void OnTrafficRate(const std::string& node, const std::string& address, double mbps);
   transport::FrameVerdict CheckFrame(const transport::Frame& meta, const InConn& conn);
   // A compute frame whose tensor was dropped (its segment could not take it): refused here
   // (true), or left to Dispatch, whose handlers refuse it on the same route failure.
@@ -162,6 +170,7 @@ class AgentCore {
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
   std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
   std::vector<v1::LinkMeasurement> links_;
+  SpeedEstimate speed_{kComputeProbeNominalMs};
   uint64_t next_conn_id_ = 1;
   size_t in_compute_ = 0;
   bool started_ = false;

@@ -89,6 +89,8 @@ void AgentCore::FillProfile(v1::CapacityProfile* p, double period_s) {
   p->set_active_sessions(static_cast<uint32_t>(sessions_.count()));
   p->set_kv_bytes(sessions_.reserved_bytes());
   p->set_kv_budget_bytes(static_cast<uint64_t>(config_.kv_budget_bytes));
+  p->set_speed_factor(speed_.speed());  // measured (0 until the first probe): see ProbeComputeLoop
+  // The emulation settings, for display only: nothing in the orchestrator plans with them.
   p->set_compute_slowdown(config_.emulation.compute_slowdown);
   p->set_egress_mbps(config_.emulation.egress_mbps);
 }
@@ -233,6 +235,7 @@ net::Awaitable<void> AgentCore::RunProbe(v1::ProbeLinks probe, std::function<voi
       }
     }
     if (!status.ok()) m.set_error(status.ToString());
+    m.set_source("probe");
     m.set_measured_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
                                std::chrono::system_clock::now().time_since_epoch()).count());
     LogInfo("link_probed").Kv("peer", peer.node()).Kv("rtt_ms", m.rtt_ms()).Kv("mbps", m.bandwidth_mbps())
@@ -271,6 +274,44 @@ void AgentCore::BeginShutdown(std::function<void()> drained) {
         drained();
       },
       asio::detached);
+}
+
+net::Awaitable<void> AgentCore::ProbeComputeLoop() {
+  // The probe runs where the layers run (the compute pool, behind their queue, stretched by an
+  // emulated slowdown like they are), so its time is what a layer would see on this node now.
+  asio::steady_timer t(io_);
+  auto alive = alive_;
+  while (started_) {
+    const double slowdown = config_.emulation.compute_slowdown;
+    compute_->TrySubmit([this, alive, slowdown] {
+      std::vector<double> ms(1);
+      const auto t0 = std::chrono::steady_clock::now();
+      ms[0] = RunComputeProbe();
+      StretchForEmulation(t0, slowdown, &ms);
+      asio::post(io_, [this, alive, v = ms[0]] {
+        if (*alive) speed_.Add(v);
+      });
+    });  // a full queue skips this round
+    t.expires_after(std::chrono::seconds(1));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+}
+
+void AgentCore::OnTrafficRate(const std::string& node, const std::string& address, double mbps) {
+  v1::LinkMeasurement* m = nullptr;
+  for (auto& l : links_)
+    if ((!node.empty() && l.peer() == node) || (node.empty() && l.peer_address() == address)) m = &l;
+  if (!m) {
+    if (node.empty()) return;  // a link report names its peer
+    m = &links_.emplace_back();
+    m->set_peer(node);
+  }
+  m->set_peer_address(address);
+  m->set_bandwidth_mbps(mbps);
+  m->clear_error();
+  m->set_source("traffic");
+  m->set_measured_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
 }  // namespace edgesplit::agent

@@ -51,6 +51,9 @@ net::Awaitable<void> PeerLink::Run() {
       }
       socket_.emplace(std::move(*s));
     }
+    // Time in the send path: the egress budget, the socket's buffer filling when the link is
+    // saturated, and TLS; a connect is not part of it.
+    const auto t0 = std::chrono::steady_clock::now();
     Status w = co_await transport::WriteFrame(*socket_, *f, options_.frame_deadline, egress_);
     if (!w.ok()) {
       LogWarn("peer_write_failed").Kv("peer", address_).Kv("error", w.ToString());
@@ -61,6 +64,8 @@ net::Awaitable<void> PeerLink::Run() {
       continue;
     }
     if (metrics_) metrics_->FrameOut(f->kind, f->has_tensor ? f->tensor.nbytes : 0);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (f->has_tensor && rate_.Add(f->tensor.nbytes, seconds) && options_.on_rate) options_.on_rate(rate_.mbps());
   }
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "agent/daemon/agent_metrics.h"
+#include "agent/daemon/level_shift.h"
 #include "agent/transport/frame_io.h"
 #include "agent/transport/frame_queue.h"
 
@@ -22,6 +23,9 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
     Duration frame_deadline = std::chrono::seconds(30);
     security::TlsPtr tls;     // null/plaintext: plain TCP
     std::string expect_node;  // with TLS: the peer's certificate must name this agent (empty: any agent)
+    // Called with the link's bandwidth as the traffic measures it (level_shift.h TrafficRate),
+    // after each frame large enough to measure.
+    std::function<void(double mbps)> on_rate;
   };
   using FailFn = std::function<void(const transport::Frame&, const Status&)>;
 
@@ -44,6 +48,7 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   AgentMetrics* metrics_;
   FailFn on_fail_;
   transport::FrameQueue queue_;
+  TrafficRate rate_;
   std::optional<net::Stream> socket_;
 };
 

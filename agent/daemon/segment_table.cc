@@ -1,5 +1,9 @@
 #include "agent/daemon/segment_table.h"
 
+#include <numeric>
+
+#include "agent/daemon/level_shift.h"
+
 #include <algorithm>
 
 namespace edgesplit::agent {
@@ -33,10 +37,10 @@ std::string LoadSpec::NodeAt(int index) const {
 void SegmentSlot::RecordRun(std::vector<double> layer_ms) {
   recent_layer_ms.push_back(std::move(layer_ms));
   if (recent_layer_ms.size() > kLayerWindow) recent_layer_ms.pop_front();
-}
-
-void SegmentTable::ResetLayerWindows() {
-  for (auto& [key, slot] : slots_) slot.recent_layer_ms.clear();
+  std::deque<double> totals;
+  for (const auto& run : recent_layer_ms) totals.push_back(std::accumulate(run.begin(), run.end(), 0.0));
+  if (LevelShifted(totals, kShiftRuns, kShiftFactor))
+    recent_layer_ms.erase(recent_layer_ms.begin(), recent_layer_ms.end() - static_cast<long>(kShiftRuns));
 }
 
 std::vector<double> SegmentSlot::MedianLayerMs() const {

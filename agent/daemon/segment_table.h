@@ -63,6 +63,10 @@ struct SegmentSlot {
   std::deque<std::vector<double>> recent_layer_ms;  // last kLayerWindow runs
 
   static constexpr size_t kLayerWindow = 32;
+  // A level shift of the run's total time over the last kShiftRuns runs (level_shift.h)
+  // restarts the window from them: a node that got slower reads as slower within those runs.
+  static constexpr size_t kShiftRuns = 6;
+  static constexpr double kShiftFactor = 1.5;
   void RecordRun(std::vector<double> layer_ms);
   std::vector<double> MedianLayerMs() const;
 };
@@ -95,8 +99,6 @@ class SegmentTable {
   static Status CheckInput(const SegmentSlot& slot, DType dtype, const std::vector<int64_t>& shape);
 
   const std::map<SegmentKey, SegmentSlot>& slots() const { return slots_; }
-  // Forgets every slot's recent per-layer times (the emulation changed: they no longer hold).
-  void ResetLayerWindows();
   size_t ready_count() const;
 
  private:

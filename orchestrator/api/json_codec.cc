@@ -306,7 +306,7 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
   json::array links;
   for (const auto& l : n.profile.links) {
     links.push_back(json::object{{"peer", l.peer}, {"rtt_ms", Num(l.rtt_ms)}, {"bandwidth_mbps", Num(l.bandwidth_mbps)},
-                                 {"error", l.error}});
+                                 {"error", l.error}, {"source", l.source}});
   }
   return {{"name", n.name},
           {"state", NodeStateName(n.state)},
@@ -325,6 +325,7 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
           {"memory_total_bytes", n.profile.memory_total_bytes},
           {"memory_available_bytes", n.profile.memory_available_bytes},
           {"speed", Num(n.EffectiveSpeed())},
+          {"speed_measured", n.profile.speed_factor > 0},  // false: 1 until the agent's first compute probe
           {"compute_slowdown", Num(n.profile.compute_slowdown)},
           {"egress_mbps", Num(n.profile.egress_mbps)},
           {"active_sessions", n.profile.active_sessions},

@@ -17,6 +17,7 @@ struct LinkReport {
   double rtt_ms = 0;
   double bandwidth_mbps = 0;
   std::string error;  // non-empty: the probe failed
+  std::string source;  // "probe" or "traffic" (measured from the frames the node sent the peer)
 };
 
 struct SegmentReport {

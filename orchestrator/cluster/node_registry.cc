@@ -24,9 +24,9 @@ const char* RegisterKindName(RegisterKind k) {
 }
 
 double NodeRecord::EffectiveSpeed() const {
-  if (profile.speed_factor > 0) return profile.speed_factor;
-  if (profile.compute_slowdown > 0) return 1.0 / profile.compute_slowdown;
-  return 1.0;
+  // Measured by the agent (its compute probe); the emulation settings in the profile are never
+  // read here: a fault is what measurement shows, not what a test knob says.
+  return profile.speed_factor > 0 ? profile.speed_factor : 1.0;
 }
 
 const LinkReport* NodeRecord::LinkTo(const std::string& peer) const {

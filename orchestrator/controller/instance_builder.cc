@@ -88,10 +88,6 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
             set = true;
           }
         }
-        if (u->profile.egress_mbps > 0 && u->profile.egress_mbps < link.bandwidth_mbps) {
-          link.bandwidth_mbps = u->profile.egress_mbps;
-          set = true;
-        }
         if (set) inst.links.pairs.push_back({u->name, v->name, link, false});
       }
     }

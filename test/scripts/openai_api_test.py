@@ -234,6 +234,10 @@ def main():
         site.start()
         wait_until(lambda: len([n for n in site.call("GET", "/v1/nodes")[1]["nodes"] if n["state"] == "alive"]) == 3,
                    60, "3 agents alive")
+        # The plan prices compute with each node's measured speed (its compute probe): deploy
+        # once every agent has measured it.
+        wait_until(lambda: all(n["speed_measured"] for n in site.call("GET", "/v1/nodes")[1]["nodes"]), 60,
+                   "speeds measured")
         st, body = site.call("POST", "/v1/deployments", {"name": "d", "model": "tiny", "objective": "period",
                                                          "max_stages": 3})
         assert st == 201, (st, body)

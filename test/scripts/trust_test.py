@@ -164,6 +164,10 @@ def main():
         site.start_agent("t2", "--compute-slowdown", "20")
         site.start_agent("evil", "--trusted", "true")  # the attack: claims trust, 20x faster
         wait_until(lambda: sum(n["state"] == "alive" for n in site.nodes().values()) == 3, 60, "3 agents alive")
+        # Speeds are measured by each agent's compute probe (the emulated slowdown stretches it),
+        # never read from the emulation settings: wait until every node has measured it.
+        wait_until(lambda: all(n["speed_measured"] and n["speed"] > 0 for n in site.nodes().values()) and
+                   site.nodes()["evil"]["speed"] > 10 * site.nodes()["t1"]["speed"], 60, "speeds measured")
         nodes = site.nodes()
         assert nodes["evil"]["claims_trusted"] is True and nodes["evil"]["trusted"] is False, nodes["evil"]
         assert nodes["evil"]["trust_source"] == "none", nodes["evil"]

@@ -297,6 +297,7 @@ struct KvWorld {
       RegisterInfo info = Info(name);
       info.capacity.memory_available_bytes = mem_slow.first;
       info.capacity.compute_slowdown = mem_slow.second;
+      info.capacity.speed_factor = 1.0 / mem_slow.second;
       REQUIRE(c->OnRegister(info, clock.Now()).ok());
     }
     c->Tick(clock.Now());

@@ -26,6 +26,7 @@ struct TrustWorld : World {
     agents.slowdown["ev"] = 0.02;
     RegisterInfo ev = Info("ev", /*trusted=*/true);
     ev.capacity.compute_slowdown = 0.02;
+    ev.capacity.speed_factor = 50;
     REQUIRE(c->OnRegister(ev, clock.Now()).ok());
     agents.Heartbeats(*c, clock.Now());
   }
@@ -212,7 +213,8 @@ TEST_CASE("the operator may trust a name before it registers; the node then may 
   REQUIRE(w.c->SetTrusted("n5", true, w.clock.Now()).ok());
   CHECK(w.c->registry().Find("n5") == nullptr);
   RegisterInfo n5 = Info("n5", /*trusted=*/false);
-  n5.capacity.compute_slowdown = 0.5;  // the fastest trusted node
+  n5.capacity.compute_slowdown = 0.5;
+  n5.capacity.speed_factor = 2;  // the fastest trusted node
   REQUIRE(w.c->OnRegister(n5, w.clock.Now()).ok());
   CHECK(w.c->registry().Find("n5")->trusted);
   w.Deploy(0);

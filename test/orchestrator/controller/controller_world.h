@@ -107,6 +107,7 @@ struct FakeAgents {
     for (const auto& [k, seg] : segs[node]) held += uint64_t(seg.end_layer - seg.first_layer) << 20;
     p.memory_available_bytes = memory > held ? memory - held : 0;
     p.compute_slowdown = slowdown.count(node) ? slowdown[node] : 1.0;
+    p.speed_factor = 1.0 / p.compute_slowdown;  // what the agent's compute probe would measure
     for (const auto& [k, s] : segs[node]) {
       SegmentReport r = s;
       r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
@@ -159,6 +160,7 @@ struct World {
       RegisterInfo info = Info(n);
       info.capacity.memory_available_bytes = memory;
       info.capacity.compute_slowdown = agents.slowdown.count(n) ? agents.slowdown[n] : 1.0;
+      info.capacity.speed_factor = 1.0 / info.capacity.compute_slowdown;
       REQUIRE(c->OnRegister(info, clock.Now()).ok());
     }
     c->Tick(clock.Now());

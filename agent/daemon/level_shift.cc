@@ -1,0 +1,50 @@
+#include "agent/daemon/level_shift.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace edgesplit::agent {
+
+namespace {
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
+}
+}  // namespace
+
+bool LevelShifted(const std::deque<double>& v, size_t recent, double factor) {
+  if (recent == 0 || v.size() < 2 * recent) return false;
+  const auto split = v.end() - static_cast<long>(recent);
+  const double m = Median(std::vector<double>(v.begin(), split));
+  if (!(m > 0)) return false;
+  const bool up = std::all_of(split, v.end(), [&](double x) { return x > m * factor; });
+  const bool down = std::all_of(split, v.end(), [&](double x) { return x < m / factor; });
+  return up || down;
+}
+
+void SpeedEstimate::Add(double probe_ms) {
+  if (!(probe_ms > 0)) return;
+  ms_.push_back(probe_ms);
+  if (ms_.size() > kWindow) ms_.pop_front();
+  if (LevelShifted(ms_, kShiftRuns, kShiftFactor)) ms_.erase(ms_.begin(), ms_.end() - static_cast<long>(kShiftRuns));
+}
+
+double SpeedEstimate::median_ms() const { return Median(std::vector<double>(ms_.begin(), ms_.end())); }
+
+double SpeedEstimate::speed() const {
+  const double m = median_ms();
+  return m > 0 ? nominal_ms_ / m : 0.0;
+}
+
+bool TrafficRate::Add(size_t bytes, double seconds) {
+  if (bytes < kMinBytes || !(seconds > 0)) return false;
+  mbps_.push_back(static_cast<double>(bytes) * 8.0 / seconds / 1e6);
+  if (mbps_.size() > kWindow) mbps_.pop_front();
+  if (LevelShifted(mbps_, kShiftRuns, kShiftFactor)) mbps_.erase(mbps_.begin(), mbps_.end() - static_cast<long>(kShiftRuns));
+  return true;
+}
+
+double TrafficRate::mbps() const { return Median(std::vector<double>(mbps_.begin(), mbps_.end())); }
+
+}  // namespace edgesplit::agent

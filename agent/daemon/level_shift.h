@@ -1,0 +1,53 @@
+// Measurement windows that follow a change of level quickly. A node that gets slower or faster
+// (thermal throttling, a co-tenant, a fault) must show it in its reported figures within a few
+// samples, not after half a median window; nothing tells the agent that it happened.
+#pragma once
+
+#include <cstddef>
+#include <deque>
+
+namespace edgesplit::agent {
+
+// True when each of the last `recent` values of `v` is more than `factor` times the median of
+// the values before them, or each is less than that median divided by `factor`. Needs at least
+// `recent` earlier values; false otherwise.
+bool LevelShifted(const std::deque<double>& v, size_t recent, double factor);
+
+// The node's compute speed from the times of a fixed probe workload (agent/runtime/
+// compute_probe.h): nominal / median of the last kWindow probes, the window restarting from the
+// newest kShiftRuns probes on a level shift.
+class SpeedEstimate {
+ public:
+  static constexpr size_t kWindow = 9;
+  static constexpr size_t kShiftRuns = 3;
+  static constexpr double kShiftFactor = 1.5;
+  explicit SpeedEstimate(double nominal_ms) : nominal_ms_(nominal_ms) {}
+  void Add(double probe_ms);
+  double median_ms() const;  // 0 before the first probe
+  double speed() const;      // 0 before the first probe (not measured)
+
+ private:
+  double nominal_ms_;
+  std::deque<double> ms_;
+};
+
+// A link's bandwidth from the transfers that flow on it: each frame of at least kMinBytes gives
+// bytes / time in the send path (a transfer that waits because the link is saturated reads as
+// the rate the link really gives). The median of the last kWindow frames, the window restarting
+// from the newest kShiftRuns on a level shift, so a capped link reads as capped within a few
+// frames, and a noisy single stall (the sender descheduled) moves nothing.
+class TrafficRate {
+ public:
+  static constexpr size_t kMinBytes = 16 * 1024;
+  static constexpr size_t kWindow = 7;
+  static constexpr size_t kShiftRuns = 3;
+  static constexpr double kShiftFactor = 2.0;
+  // Returns true when the frame counted (large enough, a positive time).
+  bool Add(size_t bytes, double seconds);
+  double mbps() const;  // 0 before the first counted frame
+
+ private:
+  std::deque<double> mbps_;
+};
+
+}  // namespace edgesplit::agent

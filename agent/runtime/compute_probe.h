@@ -1,0 +1,16 @@
+// A fixed libtorch workload whose run time tells how fast this node computes right now. The
+// agent times it periodically on its compute pool and reports a speed factor from it, which the
+// orchestrator uses for the layers this node has not run (layers it runs are measured directly).
+#pragma once
+
+namespace edgesplit {
+
+// Runs the probe once (a few ms: four [64 x 512] x [512 x 512] fp32 matmuls with GELU, on the
+// threads torch is configured with) and returns its wall time in ms.
+double RunComputeProbe();
+
+// The probe's time that counts as speed 1. Only ratios between nodes matter to the planner (its
+// site calibration cancels a common factor), so this is a round figure, not a reference machine.
+inline constexpr double kComputeProbeNominalMs = 4.0;
+
+}  // namespace edgesplit
