@@ -53,11 +53,48 @@ class RangeSegment : public SegmentExecutor {
 };
 }  // namespace
 
-TEST_CASE("the entry retries a request whose next stage died on the newly committed epoch") {
-  TestController ctl(100);
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  auto make = [&](const char* node, bool gated_epoch1) {
+// Two agents under a test controller: epoch 1 is entry [0,1) -> stage2 [1,2), epoch 2 the whole
+// model on the entry (loaded, not active). The segments of epoch 1 on `gated` wait for release().
+struct TwoStageWorld {
+  explicit TwoStageWorld(const char* gated, int request_timeout_ms = 0) : ctl(100) {
+    gate = release_.get_future().share();
+    entry = Make("entry", std::string(gated) == "entry", request_timeout_ms);
+    stage2 = Make("stage2", std::string(gated) == "stage2", request_timeout_ms);
+    REQUIRE(ctl.WaitForAgents(2, 30s));
+    REQUIRE(ctl.Call("stage2", TestController::Load("d", 1, "x", 1, 2, 2, "", false), 30s)->ok());
+    REQUIRE(ctl.Call("entry", TestController::Load("d", 1, "x", 0, 1, 2, stage2->data_address(), true), 30s)->ok());
+    REQUIRE(ctl.Call("entry", TestController::Activate("d", 1), 30s)->ok());
+    REQUIRE(ctl.Call("entry", TestController::Load("d", 2, "x", 0, 2, 2, "", true), 30s)->ok());
+    input = HostTensor::Allocate(DType::kFloat32, {4});
+    float* v = reinterpret_cast<float*>(input.data);
+    for (int i = 0; i < 4; ++i) v[i] = static_cast<float>(i);
+  }
+  ~TwoStageWorld() { release(); }
+  void release() {
+    if (!released_) release_.set_value();
+    released_ = true;
+  }
+  // One request to the entry, answered on another thread.
+  std::future<Result<HostTensor>> Send() {
+    return std::async(std::launch::async, [this] {
+      auto cl = transport::DataClient::Connect(entry->data_address());
+      return cl.ok() ? (*cl)->Infer("d", input) : Result<HostTensor>(cl.status());
+    });
+  }
+  static bool WaitQueued(agent::Agent& a) {
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (a.metrics().queue_depth->Value() < 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    return a.metrics().queue_depth->Value() >= 1;
+  }
+
+  TestController ctl;
+  std::shared_future<void> gate;
+  std::unique_ptr<agent::Agent> entry, stage2;
+  HostTensor input;
+
+ private:
+  std::unique_ptr<agent::Agent> Make(const char* node, bool gated_epoch1, int request_timeout_ms) {
     agent::AgentConfig c;
     c.tls = testing::PlaintextTls();
     c.node = node;
@@ -65,95 +102,50 @@ TEST_CASE("the entry retries a request whose next stage died on the newly commit
     c.data_listen = "127.0.0.1:0";
     c.http_listen = "";
     c.drain_timeout_ms = 100;
-    auto a = agent::Agent::Create(c, [gate, gated_epoch1](const agent::LoadSpec& s) -> Result<std::shared_ptr<SegmentExecutor>> {
-      std::shared_future<void> g = (gated_epoch1 && s.epoch == 1) ? gate : std::shared_future<void>();
-      return std::shared_ptr<SegmentExecutor>(std::make_shared<RangeSegment>(s.first_layer, s.end_layer, g));
+    if (request_timeout_ms > 0) c.request_timeout_ms = request_timeout_ms;
+    auto a = agent::Agent::Create(c, [g = gate, gated_epoch1](const agent::LoadSpec& s) -> Result<std::shared_ptr<SegmentExecutor>> {
+      return std::shared_ptr<SegmentExecutor>(std::make_shared<RangeSegment>(
+          s.first_layer, s.end_layer, (gated_epoch1 && s.epoch == 1) ? g : std::shared_future<void>()));
     });
     REQUIRE(a.ok());
     REQUIRE((*a)->Start().ok());
     return std::move(*a);
-  };
-  auto entry = make("entry", true);
-  auto stage2 = make("stage2", false);
-  REQUIRE(ctl.WaitForAgents(2, 30s));
-  REQUIRE(ctl.Call("stage2", TestController::Load("d", 1, "x", 1, 2, 2, "", false), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Load("d", 1, "x", 0, 1, 2, stage2->data_address(), true), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Activate("d", 1), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Load("d", 2, "x", 0, 2, 2, "", true), 30s)->ok());
+  }
+  std::promise<void> release_;
+  bool released_ = false;
+};
 
-  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
-  float* v = reinterpret_cast<float*>(t.data);
-  for (int i = 0; i < 4; ++i) v[i] = static_cast<float>(i);
-  auto inflight = std::async(std::launch::async, [&] {
-    auto cl = transport::DataClient::Connect(entry->data_address());
-    return cl.ok() ? (*cl)->Infer("d", t) : Result<HostTensor>(cl.status());
-  });
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (entry->metrics().queue_depth->Value() < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
+TEST_CASE("the entry retries a request whose next stage died on the newly committed epoch") {
+  TwoStageWorld w("entry");
+  auto inflight = w.Send();
+  REQUIRE(TwoStageWorld::WaitQueued(*w.entry));
   // The node of stage 2 goes away while the request is inside stage 1; the orchestrator commits
   // epoch 2 (the whole model on the entry).
-  stage2.reset();
-  REQUIRE(ctl.Call("entry", TestController::Activate("d", 2), 30s)->ok());
-  release.set_value();
+  w.stage2.reset();
+  REQUIRE(w.ctl.Call("entry", TestController::Activate("d", 2), 30s)->ok());
+  w.release();
   auto out = inflight.get();
   INFO(out.status().ToString());
   REQUIRE(out.ok());
-  CHECK(out->SameBytes(t));
+  CHECK(out->SameBytes(w.input));
 }
 
 TEST_CASE("the entry resubmits a request stuck on a replaced epoch that nobody called lost") {
   // A stage node stops answering (connections open, no error ever comes) while a planned
   // rollout is under way: the activation carries no retry_in_flight, yet the request must not
-  // wait out its deadline on the dead path.
-  TestController ctl(100);
-  std::promise<void> release;
-  std::shared_future<void> gate = release.get_future().share();
-  auto make = [&](const char* node, bool gated_epoch1) {
-    agent::AgentConfig c;
-    c.tls = testing::PlaintextTls();
-    c.node = node;
-    c.orchestrator = ctl.address();
-    c.data_listen = "127.0.0.1:0";
-    c.http_listen = "";
-    c.drain_timeout_ms = 100;
-    c.request_timeout_ms = 60000;  // far beyond the test: only the rescue can answer in time
-    auto a = agent::Agent::Create(c, [gate, gated_epoch1](const agent::LoadSpec& s) -> Result<std::shared_ptr<SegmentExecutor>> {
-      std::shared_future<void> g = (gated_epoch1 && s.epoch == 1) ? gate : std::shared_future<void>();
-      return std::shared_ptr<SegmentExecutor>(std::make_shared<RangeSegment>(s.first_layer, s.end_layer, g));
-    });
-    REQUIRE(a.ok());
-    REQUIRE((*a)->Start().ok());
-    return std::move(*a);
-  };
-  auto entry = make("entry", false);
-  auto stage2 = make("stage2", true);  // epoch 1's second stage hangs until the end of the test
-  REQUIRE(ctl.WaitForAgents(2, 30s));
-  REQUIRE(ctl.Call("stage2", TestController::Load("d", 1, "x", 1, 2, 2, "", false), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Load("d", 1, "x", 0, 1, 2, stage2->data_address(), true), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Activate("d", 1), 30s)->ok());
-  REQUIRE(ctl.Call("entry", TestController::Load("d", 2, "x", 0, 2, 2, "", true), 30s)->ok());
-
-  HostTensor t = HostTensor::Allocate(DType::kFloat32, {4});
-  float* v = reinterpret_cast<float*>(t.data);
-  for (int i = 0; i < 4; ++i) v[i] = static_cast<float>(i);
-  auto inflight = std::async(std::launch::async, [&] {
-    auto cl = transport::DataClient::Connect(entry->data_address());
-    return cl.ok() ? (*cl)->Infer("d", t) : Result<HostTensor>(cl.status());
-  });
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (stage2->metrics().queue_depth->Value() < 1 && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(1ms);
-  REQUIRE(stage2->metrics().queue_depth->Value() == 1);  // the request sits in the hung stage
-  REQUIRE(ctl.Call("entry", TestController::Activate("d", 2), 30s)->ok());
+  // wait out its deadline (60 s, far beyond the test) on the dead path.
+  TwoStageWorld w("stage2", 60000);
+  auto inflight = w.Send();
+  REQUIRE(TwoStageWorld::WaitQueued(*w.stage2));  // the request sits in the hung stage
+  REQUIRE(w.ctl.Call("entry", TestController::Activate("d", 2), 30s)->ok());
   const bool answered = inflight.wait_for(20s) == std::future_status::ready;
-  release.set_value();  // lets the hung stage finish: its late answer must not matter
+  w.release();  // lets the hung stage finish: its late answer must not matter
   REQUIRE(answered);
   auto out = inflight.get();
   INFO(out.status().ToString());
   REQUIRE(out.ok());
-  CHECK(out->SameBytes(t));
-  CHECK(entry->metrics().RetriedCount() == 1);
+  CHECK(out->SameBytes(w.input));
+  CHECK(w.entry->metrics().RetriedCount() == 1);
 }
 
 TEST_CASE("the data plane keeps serving while the orchestrator is away and the agent re-registers") {
