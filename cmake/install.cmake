@@ -1,7 +1,8 @@
-# `cmake --install build [--prefix P]`: the three programs, the systemd units (ExecStart and the
+# `cmake --install build [--prefix P]`: the programs (edgesplitctl with its model tools), the systemd units (ExecStart and the
 # documentation link follow the install prefix), the example configurations and the docs.
 include(GNUInstallDirs)
-install(TARGETS edgesplit-agent edgesplit-orchestrator edgesplitctl RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# edgesplitctl-model next to edgesplitctl: `edgesplitctl model` execs it from its own directory.
+install(TARGETS edgesplit-agent edgesplit-orchestrator edgesplitctl edgesplitctl-model RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 # SentencePiece behind a private dlopen (common/CMakeLists.txt): found at <prefix>/lib/edgesplit.
 install(TARGETS es_spm_shim LIBRARY DESTINATION lib/edgesplit)
 

@@ -5,6 +5,9 @@
 #           the spare node (as fast as the victim was) takes the stage
 #   link  - the entry's uplink is capped at 2 Mbps (its egress_mbps, same endpoint) -> re-split: every
 #           multi-stage plan sends an activation over that uplink, so the layers come back to the entry
+#           (the orchestrator learns of the cap only from the entry's measured traffic and probes)
+#   link_restore - the cap set and adapted to as in link, then lifted -> the layers leave the entry
+#           again (a multi-stage plan), found by the link probes of the now unused uplink
 #   kill  - a stage node is killed (SIGKILL)                                         -> recovery
 #   hang  - a stage node is stopped (SIGSTOP: connections open, no answers), later resumed -> recovery;
 #           the entry resubmits the requests stuck in the old epoch
@@ -22,11 +25,11 @@
 # request), "stall_ms_max" (the longest gap between their tokens after the fault beyond their
 # median gap, as the client saw it), "kv_bytes_moved" and "rebuilt_sessions" (agents' counters).)
 # ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
-# Usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry] [--netns]
+# Usage: scripts/demo.sh [--json] [--scenarios slow,link,link_restore,kill,hang,restart] [--via gateway|entry] [--netns]
 # --netns (root): every process in its own network namespace on one bridge, links shaped by the
 #   kernel (`tc tbf` on each node's uplink) instead of the agents' egress emulation: n4's uplink
-#   is a real 200 Mbit/s link and the link fault is a real 3 Mbit/s cap, seen by the agents'
-#   link probes only (nothing is reported by the agents themselves).
+#   is a real 200 Mbit/s link and the link fault is a real 3 Mbit/s cap. With or without it, a
+#   cap is seen only as the agents measure it (their traffic and link probes).
 # Env: BUILD_DIR (default build). Exits non-zero if a scenario did not adapt, adapted by another
 # kind of decision than expected (slow: migrate or resplit, link: resplit), requests failed, a
 # live stream broke or its tokens differ from the whole model.
@@ -36,7 +39,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 BUILD_DIR=${BUILD_DIR:-build}
 JSON=0
-SCENARIOS=slow,link,kill
+SCENARIOS=slow,link,link_restore,kill
 VIA=""
 NETNS=0
 while [ $# -gt 0 ]; do
@@ -46,7 +49,7 @@ while [ $# -gt 0 ]; do
     --scenarios=*) SCENARIOS=${1#*=} ;;
     --via) VIA=$2; shift ;;
     --netns) NETNS=1 ;;
-    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,kill,hang,restart] [--via gateway|entry] [--netns]" >&2; exit 2 ;;
+    *) echo "usage: scripts/demo.sh [--json] [--scenarios slow,link,link_restore,kill,hang,restart] [--via gateway|entry] [--netns]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -329,6 +332,7 @@ wait_adapted() {  # wait_adapted VICTIM KIND OLD_LAYERS SECONDS -> "COMMIT_WALL_
   case "$kind" in
     slow) ok="$held < $old" ;;
     link) ok="$held == 0 or len(d['stages']) == 1" ;;
+    link_restore) ok="len(d['stages']) > 1" ;;
     *) ok="$held == 0" ;;
   esac
   while [ "$(now_ms)" -lt "$until" ]; do
@@ -392,8 +396,8 @@ run_slow() {
 }
 
 run_link() {
-  # A real link: only the agents' probes can tell the orchestrator, so detection takes longer;
-  # 3 Mbit/s (10 requests/s offer 3.9) keeps the backlog built up meanwhile within deadlines.
+  # Either cap is found only by measurement (the entry's traffic rate, link probes); the real
+  # link's 3 Mbit/s (10 requests/s offer 3.9) keeps the backlog built up meanwhile within deadlines.
   if [ "$NETNS" = 1 ]; then
     run_fault link n1 "uplink drops to 3 Mbit/s (tc tbf in the kernel)" \
       'uplink of $v capped to 3 Mbit/s (tc)' 'no activations leave $v' 'activations still leave $v' \
@@ -403,6 +407,41 @@ run_link() {
   run_fault link n1 "uplink drops to 2 Mbps (egress_mbps 2 via PUT /v1/emulation)" \
     'uplink of $v capped to 2 Mbps' 'no activations leave $v' 'activations still leave $v' \
     'emulation "$v" "{\"egress_mbps\": 2}"' 'emulation "$v" "$ORIG"' ':' 'sleep 6; emulation "$v" "$ORIG" || true'
+}
+
+run_link_restore() {
+  # The entry's uplink capped until the layers are back on it, then the cap lifted: the plan
+  # must move layers off the entry again. No traffic crosses the unused uplink, so only the
+  # agents' link probes (every planner.probe_interval_ms) can show that it recovered.
+  local cap=('emulation n1 "{\"egress_mbps\": 2}"') lift=('emulation n1 "$ORIG"') t1 t2 e adapted before
+  if [ "$NETNS" = 1 ]; then cap=('uplink n1 3mbit'); lift=('uplink n1 off'); fi
+  settle
+  ORIG=$(emulation n1 2>/dev/null || echo '{}')
+  FAULT_EPOCH=$(epoch)
+  eval "${cap[0]}"
+  if ! wait_adapted n1 link 0 60 >/dev/null; then
+    eval "${lift[0]}"
+    log "   (the cap did not bring the layers back to n1: link_restore not run)"
+    record link_restore "uplink of n1 restored" "$(now_ms)" 0 "$(stages)"
+    return
+  fi
+  sleep 3  # the capped plan serves a moment
+  FAULT_EPOCH=$(epoch); before=$(stages)
+  snapshot
+  log ""
+  log "== [link_restore] n1's uplink cap is lifted (stages: $before)"
+  t1=$(now_ms)
+  eval "${lift[0]}"
+  if adapted=$(wait_adapted n1 link_restore 0 30); then
+    read -r t2 e <<<"$adapted"
+    log "   layers left n1 again after $(( t2 - t1 )) ms by a $(decision_kind "$e" 2>/dev/null || echo '?') (epoch $e): $(stages)"
+    sessions_note
+    record link_restore "uplink of n1 restored" "$t1" "$t2" "$before" "$e"
+  else
+    log "   the plan still holds every layer on n1 after 30 s: $(stages)"
+    record link_restore "uplink of n1 restored" "$t1" 0 "$before"
+  fi
+  sleep 6
 }
 
 run_kill() {  # SIGSTOP first (reversible while the plan is checked), then SIGKILL
@@ -439,7 +478,7 @@ run_restart() {
 IFS=, read -ra LIST <<<"$SCENARIOS"
 for s in "${LIST[@]}"; do
   case "$s" in
-    slow) run_slow ;; link) run_link ;; kill) run_kill ;; hang) run_hang ;; restart) run_restart ;;
+    slow) run_slow ;; link) run_link ;; link_restore) run_link_restore ;; kill) run_kill ;; hang) run_hang ;; restart) run_restart ;;
     *) echo "unknown scenario $s" >&2; exit 2 ;;
   esac
 done

@@ -57,6 +57,15 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
     set(u, v, p.link);
     if (p.symmetric) set(v, u, p.link);
   }
+  // The nodes' own uplinks and downlinks cap every link out of / into them.
+  for (int u = 0; u < n_; ++u)
+    for (int v = 0; v < n_; ++v) {
+      double& ib = inv_bw_[u * n_ + v];
+      if (ib >= kInf) continue;  // no link
+      const double up = in.nodes[u].uplink_mbps, down = in.nodes[v].downlink_mbps;
+      if (up > 0) ib = std::max(ib, 8e-3 / up);
+      if (down > 0) ib = std::max(ib, 8e-3 / down);
+    }
   for (int v = 0; v < n_; ++v) lat_[v * n_ + v] = 0, inv_bw_[v * n_ + v] = 0;
   lat_t_.resize(lat_.size());
   inv_bw_t_.resize(inv_bw_.size());

@@ -52,6 +52,8 @@ Status ValidateInstance(const PlanningInstance& in) {
     else if (!names.insert(n.name).second) err(k + ".name: duplicate node '" + n.name + "'");
     if (!Pos(n.speed)) err(k + ".speed: must be a finite number > 0");
     if (!NonNeg(n.memory_bytes)) err(k + ".memory_bytes: must be a finite number >= 0");
+    if (!NonNeg(n.uplink_mbps)) err(k + ".uplink_mbps: must be a finite number >= 0 (0: not limited)");
+    if (!NonNeg(n.downlink_mbps)) err(k + ".downlink_mbps: must be a finite number >= 0 (0: not limited)");
     if (!n.compute_ms.empty()) {
       if (static_cast<int>(n.compute_ms.size()) != L)
         err(k + ".compute_ms: has " + std::to_string(n.compute_ms.size()) + " entries, the model has " +

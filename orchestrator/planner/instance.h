@@ -37,6 +37,11 @@ struct NodeSpec {
   bool trusted = false;
   // Optional measured per-layer times on this node (one per layer); overrides compute_ms/speed.
   std::vector<double> compute_ms;
+  // Optional capacity of the node's own uplink / downlink, shared by every link out of / into
+  // it (0: not limited beyond its links). A transfer u->v gets min(uplink(u), downlink(v),
+  // link(u,v)): a congested uplink slows every peer it sends to, not one pair.
+  double uplink_mbps = 0;
+  double downlink_mbps = 0;
 };
 
 struct LinkSpec {

@@ -67,6 +67,12 @@ PlanningInstance RandomTinyInstance(uint64_t seed, int max_nodes, int max_layers
     const double per_layer = uni(0, 0.6) * total / L / in.model.kv_reserve_tokens;
     for (auto& l : in.model.layers) l.state_bytes_per_token = coin(0.2) ? 0.0 : uni(0, 2) * per_layer;
   }
+  // Drawn after that, for the same reason: a node uplink or downlink (shared by all its links)
+  // on a quarter of the nodes, often tighter than the links themselves.
+  for (auto& s : in.nodes) {
+    if (coin(0.25)) s.uplink_mbps = uni(5, 500);
+    if (coin(0.25)) s.downlink_mbps = uni(5, 500);
+  }
   return in;
 }
 

@@ -121,12 +121,14 @@ PlanningInstance ParseRoot(const YAML::Node& root) {
   const YAML::Node nodes = Seq(root, "", "nodes", true);
   for (size_t i = 0; i < nodes.size(); ++i) {
     const std::string p = "nodes[" + std::to_string(i) + "]";
-    CheckKeys(nodes[i], p, {"name", "speed", "memory_bytes", "trusted", "compute_ms"});
+    CheckKeys(nodes[i], p, {"name", "speed", "memory_bytes", "trusted", "compute_ms", "uplink_mbps", "downlink_mbps"});
     NodeSpec s;
     s.name = Str(nodes[i], p, "name", std::nullopt);
     s.speed = Num(nodes[i], p, "speed", 1.0);
     s.memory_bytes = Num(nodes[i], p, "memory_bytes", std::nullopt);
     s.trusted = Bool(nodes[i], p, "trusted", false);
+    s.uplink_mbps = Num(nodes[i], p, "uplink_mbps", 0.0);
+    s.downlink_mbps = Num(nodes[i], p, "downlink_mbps", 0.0);
     const YAML::Node cm = Seq(nodes[i], p, "compute_ms", false);
     for (size_t l = 0; l < cm.size(); ++l) {
       try {
@@ -247,6 +249,8 @@ std::string PlanningInstanceToYaml(const PlanningInstance& in) {
       << YAML::Value << n.speed << YAML::Key << "memory_bytes" << YAML::Value << n.memory_bytes << YAML::Key
       << "trusted" << YAML::Value << n.trusted;
     if (!n.compute_ms.empty()) e << YAML::Key << "compute_ms" << YAML::Value << YAML::Flow << n.compute_ms;
+    if (n.uplink_mbps > 0) e << YAML::Key << "uplink_mbps" << YAML::Value << n.uplink_mbps;
+    if (n.downlink_mbps > 0) e << YAML::Key << "downlink_mbps" << YAML::Value << n.downlink_mbps;
     e << YAML::EndMap;
   }
   e << YAML::EndSeq;

@@ -19,9 +19,12 @@ ROOT=$TMP/root
 
 # 1. install
 DESTDIR=$ROOT cmake --install "$BUILD" >/dev/null || fail "cmake --install"
-for f in "$BINDIR/edgesplit-agent" "$BINDIR/edgesplit-orchestrator" "$BINDIR/edgesplitctl"; do
+for f in "$BINDIR/edgesplit-agent" "$BINDIR/edgesplit-orchestrator" "$BINDIR/edgesplitctl" "$BINDIR/edgesplitctl-model"; do
   [ -x "$ROOT$f" ] || fail "not installed: $f"
 done
+# `edgesplitctl model` runs the model tools installed next to it.
+out=$("$ROOT$BINDIR/edgesplitctl" model --help 2>&1) || fail "installed edgesplitctl model --help: $out"
+grep -q "synth" <<<"$out" || fail "installed edgesplitctl model --help printed: $out"
 for f in "$UNITDIR/edgesplit-agent.service" "$UNITDIR/edgesplit-orchestrator.service" \
          "$DOCDIR/examples/agent.example.yaml" "$DOCDIR/examples/orchestrator.example.yaml" \
          "$DOCDIR/agent.md" "$DOCDIR/orchestrator.md"; do

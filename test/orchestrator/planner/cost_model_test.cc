@@ -86,6 +86,22 @@ TEST_CASE("an asymmetric pair defines only its direction", "[planner]") {
   CHECK(c.violation.find("links") != std::string::npos);
 }
 
+TEST_CASE("a node's uplink and downlink cap every link out of and into it", "[planner]") {
+  PlanningInstance in = TwoNodes();
+  in.nodes[0].uplink_mbps = 4.0;    // s sends at half the link's 8 Mbps: 2000 bytes take 4 ms
+  in.nodes[0].downlink_mbps = 16;   // looser than the link: the link's 8 Mbps still holds
+  PlanCost c = Evaluate(in, {{"s", 0, 1}, {"g", 1, 2}});
+  REQUIRE(c.feasible);
+  CHECK(c.latency_ms == Approx(2 + (1 + 4) + 2 + (1 + 0.5)));
+  in.nodes[1].uplink_mbps = 2.0;  // g's answer: 500 bytes at 2 Mbps, 2 ms
+  c = Evaluate(in, {{"s", 0, 1}, {"g", 1, 2}});
+  CHECK(c.latency_ms == Approx(2 + (1 + 4) + 2 + (1 + 2)));
+  CHECK(c.period_ms == Approx(4.0));  // the capped uplink is now the bottleneck term
+  in.nodes[1].downlink_mbps = -1;
+  CHECK_FALSE(ValidateInstance(in).ok());
+  CHECK(ValidateInstance(in).message().find("nodes[1].downlink_mbps") != std::string::npos);
+}
+
 TEST_CASE("migration counts weights the node does not hold, amortised", "[planner]") {
   PlanningInstance in = TwoNodes();
   in.current_plan = CurrentPlan{{{"s", 0, 2}}};
