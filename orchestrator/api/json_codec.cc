@@ -328,6 +328,7 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
           {"speed_measured", n.profile.speed_factor > 0},  // false: 1 until the agent's first compute probe
           {"compute_slowdown", Num(n.profile.compute_slowdown)},
           {"egress_mbps", Num(n.profile.egress_mbps)},
+          {"uplink_cap_mbps", Num(n.uplink_cap_mbps)},  // 0: no evidence the node's uplink limits
           {"active_sessions", n.profile.active_sessions},
           {"kv_bytes", n.profile.kv_bytes},
           {"kv_budget_bytes", n.profile.kv_budget_bytes},

@@ -18,6 +18,7 @@ struct LinkReport {
   double bandwidth_mbps = 0;
   std::string error;  // non-empty: the probe failed
   std::string source;  // "probe" or "traffic" (measured from the frames the node sent the peer)
+  int64_t measured_unix_ms = 0;
 };
 
 struct SegmentReport {
@@ -85,6 +86,9 @@ struct NodeRecord {
   TimePoint disconnected_at{};
   uint64_t heartbeats_total = 0;
   uint64_t last_seq = 0;
+  // Evidence that the node's own uplink limits every link out of it (uplink_model.h).
+  double uplink_cap_mbps = 0;  // 0: none
+  int64_t uplink_cap_since_unix_ms = 0;
 
   // Relative compute speed used when no per-layer measurement exists (1 = reference box).
   double EffectiveSpeed() const;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "orchestrator/cluster/uplink_model.h"
+
 namespace edgesplit::orch {
 
 const char* NodeStateName(NodeState s) {
@@ -89,6 +91,8 @@ Result<RegisterKind> NodeRegistry::Register(const RegisterInfo& info, TimePoint 
   n.incarnation = info.incarnation;
   n.models = info.models;
   n.profile = info.capacity;
+  n.uplink_cap_mbps = 0;  // a new incarnation's measurements start afresh
+  n.uplink_cap_since_unix_ms = 0;
   n.connected = true;
   n.last_seen = now;
   n.last_seq = 0;
@@ -102,7 +106,12 @@ Status NodeRegistry::Heartbeat(const std::string& node, uint64_t seq, const Capa
   NodeRecord& n = it->second;
   if (n.state == NodeState::kDead) return FailedPrecondition("node " + node + " is dead: register again");
   // Profiles are versioned: an older one (reordered or replayed) never replaces a newer one.
-  if (profile.version >= n.profile.version || profile.version == 0) n.profile = profile;
+  if (profile.version >= n.profile.version || profile.version == 0) {
+    const UplinkCap cap = UpdateUplinkCap({n.uplink_cap_mbps, n.uplink_cap_since_unix_ms}, n.profile.links, profile.links);
+    n.uplink_cap_mbps = cap.mbps;
+    n.uplink_cap_since_unix_ms = cap.since_unix_ms;
+    n.profile = profile;
+  }
   n.last_seen = now;
   n.last_seq = seq;
   n.connected = true;

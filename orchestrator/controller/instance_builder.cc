@@ -69,6 +69,7 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
     }
     ns.memory_bytes = mem;
     ns.trusted = n->trusted;
+    ns.uplink_mbps = n->uplink_cap_mbps;  // 0 unless measurement points at the node's uplink
     ns.compute_ms = LayerCostsOn(*m, *n, 20, calibration);
     inst.nodes.push_back(std::move(ns));
   }

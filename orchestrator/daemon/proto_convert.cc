@@ -4,7 +4,7 @@ namespace edgesplit::orch {
 
 namespace {
 LinkReport LinkFromProto(const v1::LinkMeasurement& l) {
-  return {l.peer(), l.peer_address(), l.rtt_ms(), l.bandwidth_mbps(), l.error(), l.source()};
+  return {l.peer(), l.peer_address(), l.rtt_ms(), l.bandwidth_mbps(), l.error(), l.source(), l.measured_unix_ms()};
 }
 void LinkToProto(const LinkReport& l, v1::LinkMeasurement* p) {
   p->set_peer(l.peer);
@@ -13,6 +13,7 @@ void LinkToProto(const LinkReport& l, v1::LinkMeasurement* p) {
   p->set_bandwidth_mbps(l.bandwidth_mbps);
   p->set_error(l.error);
   p->set_source(l.source);
+  p->set_measured_unix_ms(l.measured_unix_ms);
 }
 }  // namespace
 
