@@ -277,21 +277,26 @@ void AgentCore::BeginShutdown(std::function<void()> drained) {
 }
 
 net::Awaitable<void> AgentCore::ProbeComputeLoop() {
-  // The probe runs where the layers run (the compute pool, behind their queue, stretched by an
-  // emulated slowdown like they are), so its time is what a layer would see on this node now.
+  // The probe runs where the layers run (the compute pool, stretched by an emulated slowdown
+  // like they are), so its time is what a layer would see on this node now. Only when the pool
+  // is idle: it must never take a request's place in the bounded queue (a busy node's layers
+  // are measured directly, and its speed figure waits for a quiet moment).
   asio::steady_timer t(io_);
   auto alive = alive_;
   while (started_) {
     const double slowdown = config_.emulation.compute_slowdown;
-    compute_->TrySubmit([this, alive, slowdown] {
-      std::vector<double> ms(1);
-      const auto t0 = std::chrono::steady_clock::now();
-      ms[0] = RunComputeProbe();
-      StretchForEmulation(t0, slowdown, &ms);
-      asio::post(io_, [this, alive, v = ms[0]] {
-        if (*alive) speed_.Add(v);
+    const bool idle = in_compute_ == 0 && compute_->busy() == 0 && compute_->queued() == 0;
+    if (idle) {
+      compute_->TrySubmit([this, alive, slowdown] {
+        std::vector<double> ms(1);
+        const auto t0 = std::chrono::steady_clock::now();
+        ms[0] = RunComputeProbe();
+        StretchForEmulation(t0, slowdown, &ms);
+        asio::post(io_, [this, alive, v = ms[0]] {
+          if (*alive) speed_.Add(v);
+        });
       });
-    });  // a full queue skips this round
+    }
     t.expires_after(std::chrono::seconds(1));
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
   }

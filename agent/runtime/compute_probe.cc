@@ -3,7 +3,9 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
+#include <vector>
 
 namespace edgesplit {
 
@@ -18,6 +20,14 @@ double RunComputeProbe() {
   volatile float sink = x[0][0].item<float>();  // forces the computation
   (void)sink;
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double MedianComputeProbeMs(int runs) {
+  (void)RunComputeProbe();
+  std::vector<double> v;
+  for (int i = 0; i < std::max(runs, 1); ++i) v.push_back(RunComputeProbe());
+  std::nth_element(v.begin(), v.begin() + static_cast<long>(v.size() / 2), v.end());
+  return v[v.size() / 2];
 }
 
 }  // namespace edgesplit

@@ -3,14 +3,15 @@
 // orchestrator uses for the layers this node has not run (layers it runs are measured directly).
 #pragma once
 
+#include "common/model/compute_probe_nominal.h"  // kComputeProbeNominalMs: speed 1
+
 namespace edgesplit {
 
 // Runs the probe once (a few ms: four [64 x 512] x [512 x 512] fp32 matmuls with GELU, on the
 // threads torch is configured with) and returns its wall time in ms.
 double RunComputeProbe();
 
-// The probe's time that counts as speed 1. Only ratios between nodes matter to the planner (its
-// site calibration cancels a common factor), so this is a round figure, not a reference machine.
-inline constexpr double kComputeProbeNominalMs = 4.0;
+// The median of `runs` probes (after one warm-up run).
+double MedianComputeProbeMs(int runs);
 
 }  // namespace edgesplit

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <random>
 
+#include "agent/runtime/compute_probe.h"
 #include "agent/runtime/segment.h"
 #include "common/base/json_escape.h"
 
@@ -93,6 +94,7 @@ Result<ModelProfile> ProfileModel(const std::string& dir, int runs) {
     p.layers.push_back({m.layers[i].name, med, m.layers[i].param_bytes, m.layers[i].output.Bytes()});
     p.total_median_ms += med;
   }
+  p.probe_ms = MedianComputeProbeMs(9);
   return p;
 }
 
@@ -101,7 +103,9 @@ std::string ModelProfileToJson(const ModelProfile& p) {
                   ", \"input_bytes\": " + std::to_string(p.input_bytes);
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.4f", p.total_median_ms);
-  s += std::string(", \"total_median_ms\": ") + buf + ", \"layers\": [";
+  s += std::string(", \"total_median_ms\": ") + buf;
+  std::snprintf(buf, sizeof(buf), "%.4f", p.probe_ms);
+  s += std::string(", \"probe_ms\": ") + buf + ", \"layers\": [";
   for (size_t i = 0; i < p.layers.size(); ++i) {
     const auto& l = p.layers[i];
     std::snprintf(buf, sizeof(buf), "%.4f", l.median_ms);

@@ -23,6 +23,9 @@ struct ModelProfile {
   uint64_t input_bytes = 0;
   std::vector<LayerProfile> layers;
   double total_median_ms = 0;
+  // The compute probe's median time on this machine with the same threads (compute_probe.h):
+  // what speed 1 means for these layer times.
+  double probe_ms = 0;
 };
 
 // A deterministic input matching the manifest's input spec (token ids below `vocab_hint` for

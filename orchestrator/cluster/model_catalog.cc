@@ -7,6 +7,8 @@
 
 #include <boost/json.hpp>
 
+#include "common/model/compute_probe_nominal.h"
+
 namespace edgesplit::orch {
 
 Status ModelCatalog::Add(CatalogModel model) {
@@ -51,7 +53,7 @@ std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& no
     }
   }
   double scale = (meas_sum > 0 && ref_sum > 0) ? meas_sum / ref_sum
-                                              : std::max(calibration, 1e-6) / std::max(node.EffectiveSpeed(), 1e-6);
+                                              : std::max(calibration, 1e-6) / std::max(SpeedFor(model, node), 1e-6);
   std::vector<double> out(L);
   for (int i = 0; i < L; ++i) out[i] = measured[i] > 0 ? measured[i] : model.reference_layer_ms[i] * scale;
   return out;
@@ -68,7 +70,13 @@ double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t
       ref += model.reference_layer_ms[i];
     }
   }
-  return (meas > 0 && ref > 0) ? meas / ref * node.EffectiveSpeed() : 0.0;
+  return (meas > 0 && ref > 0) ? meas / ref * SpeedFor(model, node) : 0.0;
+}
+
+double SpeedFor(const CatalogModel& model, const NodeRecord& node) {
+  const double s = node.EffectiveSpeed();
+  if (node.profile.speed_factor > 0 && model.reference_probe_ms > 0) return s * model.reference_probe_ms / kComputeProbeNominalMs;
+  return s;
 }
 
 std::vector<double> EstimateReferenceMs(const Manifest& m) {
@@ -85,10 +93,16 @@ std::vector<double> EstimateReferenceMs(const Manifest& m) {
   return out;
 }
 
-Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers) {
+Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers, double* probe_ms) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(text, ec);
   if (ec || !v.is_object()) return InvalidArgument("profile.json: not a JSON object");
+  if (probe_ms) *probe_ms = 0;
+  if (const auto* p = v.as_object().if_contains("probe_ms")) {
+    const double d = p->is_number() ? p->to_number<double>() : -1;
+    if (!(d >= 0 && d <= 3.6e6)) return InvalidArgument("profile.json: probe_ms must be a number in [0, 3.6e6]");
+    if (probe_ms) *probe_ms = d;
+  }
   const auto* layers = v.as_object().if_contains("layers");
   if (!layers || !layers->is_array()) return InvalidArgument("profile.json: missing key layers");
   std::vector<double> out;
@@ -129,7 +143,7 @@ Result<ModelCatalog> LoadCatalogDir(const std::string& dir) {
     if (in) {
       std::stringstream ss;
       ss << in.rdbuf();
-      auto prof = ParseProfileJson(ss.str(), m->num_layers());
+      auto prof = ParseProfileJson(ss.str(), m->num_layers(), &cm.reference_probe_ms);
       if (!prof.ok()) return Status(prof.status().code(), p.string() + ": " + prof.status().message());
       cm.reference_layer_ms = *prof;
       cm.profile_source = "profile.json";

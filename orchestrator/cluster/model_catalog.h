@@ -20,6 +20,9 @@ struct CatalogModel {
   Manifest manifest;
   std::vector<double> reference_layer_ms;  // one per layer, on the reference box
   std::string profile_source;              // "profile.json" | "estimate"
+  // The compute probe's time where the reference was profiled (profile.json `probe_ms`); 0:
+  // unknown, speed 1 is the probe's nominal time (common/model/compute_probe_nominal.h).
+  double reference_probe_ms = 0;
 
   int num_layers() const { return manifest.num_layers(); }
   uint64_t InputBytes() const { return manifest.input.Bytes(); }
@@ -54,8 +57,13 @@ double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t
 // them, else to parameter bytes plus activation bytes (a memory-bound estimate).
 std::vector<double> EstimateReferenceMs(const Manifest& m);
 
-// Parses the JSON of `edgesplitctl model profile --json` into per-layer medians.
-Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers);
+// A node's speed relative to the machine `model`'s reference was profiled on: its measured
+// speed factor rescaled by the reference's probe time (1 when it has not measured one).
+double SpeedFor(const CatalogModel& model, const NodeRecord& node);
+
+// Parses the JSON of `edgesplitctl model profile --json` into per-layer medians, and its
+// optional `probe_ms` into *probe_ms (0 when absent).
+Result<std::vector<double>> ParseProfileJson(const std::string& text, int num_layers, double* probe_ms = nullptr);
 
 // Adapter: every subdirectory of `dir` holding a model.yaml becomes a model named after the
 // directory (agents load <models_dir>/<name>/); `<package>/profile.json` supplies the reference profile when present.

@@ -59,7 +59,7 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
   for (const NodeRecord* n : nodes) {
     planner::NodeSpec ns;
     ns.name = n->name;
-    ns.speed = n->EffectiveSpeed();
+    ns.speed = SpeedFor(*m, *n);
     double mem = n->profile.memory_available_bytes > 0 ? static_cast<double>(n->profile.memory_available_bytes) : 64e9;
     // Weights this node already holds for this deployment stay usable by the next plan.
     for (const auto& s : n->profile.segments) {

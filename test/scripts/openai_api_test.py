@@ -219,6 +219,12 @@ def main():
     assert not os.path.exists(os.path.join(TMP, "small", "model.yaml"))
     ok(ctl(*synth, "--vocab", str(VOCAB), "--out", pkg))
     ok(ctl("model", "verify", pkg))  # the tokenizer's sha256 too
+    # The reference profile on this machine, with its compute probe time: the planner prices a
+    # node by its measured speed relative to that (the agents below are emulated 4x slower).
+    profile = ok(ctl("model", "profile", "--model", pkg, "--runs", "5", "--json"))
+    assert json.loads(profile)["probe_ms"] > 0, profile
+    with open(os.path.join(pkg, "profile.json"), "w") as f:
+        f.write(profile)
     check_tokenizer_cli(pkg, sp)
 
     prompt = "The orchestrator plans"

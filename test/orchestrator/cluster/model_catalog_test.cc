@@ -1,4 +1,5 @@
 #include "orchestrator/cluster/model_catalog.h"
+#include "common/model/compute_probe_nominal.h"
 
 #include <catch.hpp>
 
@@ -64,6 +65,27 @@ TEST_CASE("profile json must match the manifest's layer count") {
   CHECK(ParseProfileJson(R"({"layers":[{"median_ms":1e400},{"median_ms":2}]})", 2).status().message() ==
         "profile.json: layers[].median_ms must be in [0, 3.6e6]");
   CHECK(!ParseProfileJson(R"({"layers":[{"median_ms":-1},{"median_ms":2}]})", 2).ok());
+}
+
+TEST_CASE("a profile's probe time makes a measured speed relative to the profiling machine") {
+  double probe = -1;
+  auto p = ParseProfileJson(R"({"probe_ms": 3.35, "layers":[{"median_ms":1},{"median_ms":2}]})", 2, &probe);
+  REQUIRE(p.ok());
+  CHECK(probe == Approx(3.35));
+  REQUIRE(ParseProfileJson(R"({"layers":[{"median_ms":1},{"median_ms":2}]})", 2, &probe).ok());
+  CHECK(probe == 0);  // absent: unknown
+  CHECK(ParseProfileJson(R"({"probe_ms": "x", "layers":[{"median_ms":1},{"median_ms":2}]})", 2).status().message() ==
+        "profile.json: probe_ms must be a number in [0, 3.6e6]");
+
+  CatalogModel m = Model(2);
+  NodeRecord n;
+  n.profile.speed_factor = kComputeProbeNominalMs / 13.4;  // the node's probe takes 13.4 ms
+  CHECK(SpeedFor(m, n) == Approx(n.profile.speed_factor));  // no reference probe: nominal scale
+  m.reference_probe_ms = 3.35;                               // the profiling machine took 3.35 ms
+  CHECK(SpeedFor(m, n) == Approx(0.25));                     // 4x slower than that machine
+  CHECK(LayerCostsOn(m, n)[1] == Approx(2.0 * 4));
+  n.profile.speed_factor = 0;  // not measured: speed 1, whatever the reference
+  CHECK(SpeedFor(m, n) == 1.0);
 }
 
 TEST_CASE("the catalog refuses duplicates and profiles of the wrong length") {

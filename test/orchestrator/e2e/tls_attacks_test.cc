@@ -146,7 +146,10 @@ TEST_CASE("attacks on a TLS site are refused and legitimate traffic is unaffecte
     site.agent_data[n] = data;
     site.agent_http[n] = http;
     std::vector<std::string> a = {"--node", n, "--orchestrator", site.control, "--data-listen", data, "--http-listen", http,
-                                  "--models-dir", site.dir + "/models", "--heartbeat-period-ms", "100"};
+                                  "--models-dir", site.dir + "/models", "--heartbeat-period-ms", "100",
+                                  // Compute the planner sees as dear (measured: the probes are
+                                  // stretched too), so the period objective uses all three nodes.
+                                  "--compute-slowdown", "5"};
     for (auto& x : site.Tls(n, Role::kAgent)) a.push_back(x);
     if (std::string(n) == "n1") a.insert(a.end(), {"--tls-revoked", "revoked-client"});
     site.procs.push_back(std::make_unique<testing::Subprocess>(site.bin + "/edgesplit-agent", a, site.dir + "/" + n + ".log"));
@@ -164,6 +167,17 @@ TEST_CASE("attacks on a TLS site are refused and legitimate traffic is unaffecte
   REQUIRE(std::regex_search(dep, m, std::regex("\"epoch\":([0-9]+)")));
   const uint64_t epoch = std::stoull(m[1]);
   INFO("deployment: " << dep);
+  // The stages in order (n2 and n3 are equally fast: measured speeds decide which is last).
+  std::vector<std::string> chain;
+  const std::regex stage_re("\"node\":\"(n[0-9])\",\"address\":\"[^\"]*\",\"first_layer\":([0-9]+)");
+  std::vector<int> firsts;
+  for (auto it = std::sregex_iterator(dep.begin(), dep.end(), stage_re); it != std::sregex_iterator(); ++it) {
+    chain.push_back((*it)[1]);
+    firsts.push_back(std::stoi((*it)[2]));
+  }
+  REQUIRE(chain.size() == 3);
+  REQUIRE(chain[0] == "n1");
+  const std::string middle = chain[1], last_node = chain[2];
 
   HostTensor input = HostTensor::Allocate(DType::kInt64, {1, 8});
   for (int i = 0; i < 8; ++i) reinterpret_cast<int64_t*>(input.data)[i] = i + 1;
@@ -220,18 +234,16 @@ TEST_CASE("attacks on a TLS site are refused and legitimate traffic is unaffecte
     const double before = Metric(Get(site.agent_http["n1"], "/metrics"), "edgesplit_agent_rejected_frames_total{reason=\"unauthorized\"}");
     // From a node outside the epoch, and from a real stage that is not the last (its certificate).
     CHECK(RunCoro(SendFramesRefused(site.agent_data["n1"], site.pki.Context("mallory", Role::kAgent), forged, 50)));
-    CHECK(RunCoro(SendFramesRefused(site.agent_data["n1"], site.pki.Context("n2", Role::kAgent), forged, 50)));
+    CHECK(RunCoro(SendFramesRefused(site.agent_data["n1"], site.pki.Context(middle, Role::kAgent), forged, 50)));
     // An activation into the last stage from anyone but its upstream stage.
     transport::Frame act = forged;
     act.kind = transport::FrameKind::kActivation;
     act.tensor = HostTensor::Allocate(DType::kFloat32, {1, 8, 32});
-    std::smatch last;
-    REQUIRE(std::regex_search(dep, last, std::regex("\"node\":\"n3\",\"address\":\"[^\"]*\",\"first_layer\":([0-9]+)")));
-    act.layer = std::stoi(last[1]);
-    CHECK(RunCoro(SendFramesRefused(site.agent_data["n3"], site.pki.Context("n1", Role::kAgent), act, 5)));
+    act.layer = firsts[2];
+    CHECK(RunCoro(SendFramesRefused(site.agent_data[last_node], site.pki.Context("n1", Role::kAgent), act, 5)));
     const double after = Metric(Get(site.agent_http["n1"], "/metrics"), "edgesplit_agent_rejected_frames_total{reason=\"unauthorized\"}");
     CHECK(after >= before + 2);
-    CHECK(Metric(Get(site.agent_http["n3"], "/metrics"), "edgesplit_agent_rejected_frames_total{reason=\"unauthorized\"}") >= 1);
+    CHECK(Metric(Get(site.agent_http[last_node], "/metrics"), "edgesplit_agent_rejected_frames_total{reason=\"unauthorized\"}") >= 1);
     for (int i = 0; i < 10; ++i) {
       auto out = (*alice)->Infer("d", input);
       REQUIRE(out.ok());
