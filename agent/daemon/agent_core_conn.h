@@ -76,5 +76,8 @@ inline const std::string& EntryOf(const LoadSpec& spec, const transport::Frame& 
 // Emulated slower node (test feature): waits until the job since t0 took `slowdown` times its
 // real compute time and scales the per-layer times to match.
 void StretchForEmulation(std::chrono::steady_clock::time_point t0, double slowdown, std::vector<double>* layer_ms);
+// One compute probe (agent/runtime/compute_probe.h), stretched by an emulated `slowdown` as a
+// layer would be; its time in ms.
+double StretchedProbeMs(double slowdown);
 
 }  // namespace edgesplit::agent

@@ -276,6 +276,14 @@ void AgentCore::BeginShutdown(std::function<void()> drained) {
       asio::detached);
 }
 
+double StretchedProbeMs(double slowdown) {
+  std::vector<double> ms(1);
+  const auto t0 = std::chrono::steady_clock::now();
+  ms[0] = RunComputeProbe();
+  StretchForEmulation(t0, slowdown, &ms);
+  return ms[0];
+}
+
 net::Awaitable<void> AgentCore::ProbeComputeLoop() {
   // The probe runs where the layers run (the compute pool, stretched by an emulated slowdown
   // like they are), so its time is what a layer would see on this node now. Only when the pool
@@ -288,11 +296,7 @@ net::Awaitable<void> AgentCore::ProbeComputeLoop() {
     const bool idle = in_compute_ == 0 && compute_->busy() == 0 && compute_->queued() == 0;
     if (idle) {
       compute_->TrySubmit([this, alive, slowdown] {
-        std::vector<double> ms(1);
-        const auto t0 = std::chrono::steady_clock::now();
-        ms[0] = RunComputeProbe();
-        StretchForEmulation(t0, slowdown, &ms);
-        asio::post(io_, [this, alive, v = ms[0]] {
+        asio::post(io_, [this, alive, v = StretchedProbeMs(slowdown)] {
           if (*alive) speed_.Add(v);
         });
       });

@@ -84,13 +84,7 @@ Status AgentCore::Start() {
   // A measured speed from the registration on (a plan made before the first heartbeat must not
   // price this node with a default): one warm-up run, then three timed probes (a few ms each).
   (void)RunComputeProbe();
-  for (int i = 0; i < 3; ++i) {
-    std::vector<double> ms(1);
-    const auto t0 = std::chrono::steady_clock::now();
-    ms[0] = RunComputeProbe();
-    StretchForEmulation(t0, config_.emulation.compute_slowdown, &ms);
-    speed_.Add(ms[0]);
-  }
+  for (int i = 0; i < 3; ++i) speed_.Add(StretchedProbeMs(config_.emulation.compute_slowdown));
   started_ = true;
   asio::co_spawn(io_, AcceptLoop(), asio::detached);
   asio::co_spawn(io_, SweepLoop(), asio::detached);

@@ -21,17 +21,12 @@ Result<CompletionReply> PostCompletionStream(
       done = true;
       return false;
     }
-    boost::system::error_code ec;
-    json::value v = json::parse(data, ec);
-    if (ec || !v.is_object()) {
-      failed = Internal("malformed chunk: " + data.substr(0, 200));
+    auto chunk = EventObject(data, "chunk");
+    if (!chunk.ok()) {
+      failed = chunk.status();
       return false;
     }
-    const auto& o = v.as_object();
-    if (const auto* err = o.if_contains("error")) {
-      failed = ErrorFrom(*err, data);
-      return false;
-    }
+    const json::object& o = *chunk;
     const auto* choices = o.if_contains("choices");
     if (!choices || !choices->is_array() || choices->as_array().size() != 1 || !choices->as_array()[0].is_object()) {
       failed = Internal("malformed chunk (no choice): " + data.substr(0, 200));

@@ -20,6 +20,17 @@ Status ErrorFrom(const json::value& err, const std::string& fallback) {
                 msg && msg->is_string() ? std::string(msg->as_string()) : fallback);
 }
 
+Result<json::object> EventObject(const std::string& data, const char* what) {
+  boost::system::error_code ec;
+  json::value v = json::parse(data, ec);
+  if (ec || !v.is_object()) return Internal(std::string("malformed ") + what + ": " + data.substr(0, 200));
+  if (const auto* err = v.as_object().if_contains("error")) {
+    Status s = ErrorFrom(*err, data);
+    return s.ok() ? Internal("error event with code ok: " + data.substr(0, 200)) : s;  // a Result holds errors only
+  }
+  return std::move(v.as_object());
+}
+
 namespace {
 
 Result<GenerateReply> ReplyFrom(const std::string& text) {
@@ -50,17 +61,12 @@ Result<GenerateReply> PostGenerate(RestClient& client, const std::string& deploy
                                    const std::function<void(int64_t, int64_t, const std::string&)>& on_token) {
   std::optional<Result<GenerateReply>> end;  // the done or error event
   auto on_event = [&](const std::string& data) {
-    boost::system::error_code ec;
-    json::value v = json::parse(data, ec);
-    if (ec || !v.is_object()) {
-      end = Internal("malformed event: " + data.substr(0, 200));
+    auto event = EventObject(data, "event");
+    if (!event.ok()) {
+      end = event.status();
       return false;
     }
-    const auto& o = v.as_object();
-    if (const auto* err = o.if_contains("error")) {
-      end = ErrorFrom(*err, data);
-      return false;
-    }
+    const json::object& o = *event;
     if (o.if_contains("done")) {
       end = ReplyFrom(data);
       return false;

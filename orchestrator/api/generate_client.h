@@ -33,6 +33,9 @@ struct GenerateReply {
 // The Status an error object of the API ({"code", "message"}) stands for; `fallback` as an
 // internal error when it is not one.
 Status ErrorFrom(const boost::json::value& err, const std::string& fallback);
+// One streamed event's JSON object: an internal error "malformed <what>: <data>" when the data
+// is not a JSON object, the server's Status (ErrorFrom) when it is an error event.
+Result<boost::json::object> EventObject(const std::string& data, const char* what);
 
 Result<GenerateReply> PostGenerate(RestClient& client, const std::string& deployment, const std::string& body_json,
                                    const std::function<void(int64_t index, int64_t token, const std::string& event)>& on_token);

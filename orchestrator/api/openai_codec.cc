@@ -148,6 +148,17 @@ json::object UsageJson(const OpenAiUsage& u) {
 
 json::value Finish(const std::string& f) { return f.empty() ? json::value(nullptr) : json::value(json::string(f)); }
 
+// The reply or chunk object around its one choice (which has its text or message already):
+// the choice's finish reason and token ids, then the head with `object` and the choices.
+json::object WithChoice(const OpenAiReplyHead& h, const char* object, json::object choice, const std::string& finish_reason,
+                        const std::vector<int64_t>* token_ids) {
+  choice["finish_reason"] = Finish(finish_reason);
+  if (token_ids) choice["token_ids"] = Ids(*token_ids);
+  json::object out = Head(h, object);
+  out["choices"] = json::array{std::move(choice)};
+  return out;
+}
+
 }  // namespace
 
 Result<OpenAiRequest> OpenAiRequestFromJson(const json::value& v, OpenAiKind kind) {
@@ -299,10 +310,7 @@ json::object OpenAiReplyJson(const OpenAiReplyHead& h, const std::string& text, 
     choice["text"] = text;
     choice["logprobs"] = nullptr;
   }
-  choice["finish_reason"] = Finish(finish_reason);
-  if (token_ids) choice["token_ids"] = Ids(*token_ids);
-  json::object out = Head(h, chat ? "chat.completion" : "text_completion");
-  out["choices"] = json::array{std::move(choice)};
+  json::object out = WithChoice(h, chat ? "chat.completion" : "text_completion", std::move(choice), finish_reason, token_ids);
   out["usage"] = UsageJson(usage);
   return out;
 }
@@ -320,10 +328,8 @@ std::string OpenAiChunkJson(const OpenAiReplyHead& h, const std::string& text, c
     choice["text"] = text;
     choice["logprobs"] = nullptr;
   }
-  choice["finish_reason"] = Finish(finish_reason);
-  if (token_ids) choice["token_ids"] = Ids(*token_ids);
-  json::object out = Head(h, chat ? "chat.completion.chunk" : "text_completion");
-  out["choices"] = json::array{std::move(choice)};
+  json::object out =
+      WithChoice(h, chat ? "chat.completion.chunk" : "text_completion", std::move(choice), finish_reason, token_ids);
   if (usage) out["usage"] = UsageJson(*usage);
   return json::serialize(out);
 }
