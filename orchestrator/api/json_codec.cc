@@ -247,9 +247,12 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
                                    "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations",
-                                   "resplit_margin_fraction", "cooldown_waiver_factor"},
+                                   "resplit_margin_fraction", "cooldown_waiver_factor", "mode", "period_s"},
                                "policy"));
   PolicySettings p = base;
+  ES_ASSIGN_OR_RETURN(std::string mode, GetString(o, "mode", PolicyModeName(base.mode), "policy"));
+  ES_ASSIGN_OR_RETURN(p.mode, ParsePolicyMode(mode));
+  ES_ASSIGN_OR_RETURN(double period, GetNumber(o, "period_s", ToSeconds(base.period), "policy"));
   ES_ASSIGN_OR_RETURN(p.horizon_s, GetNumber(o, "horizon_s", base.horizon_s, "policy"));
   ES_ASSIGN_OR_RETURN(p.min_request_rate, GetNumber(o, "min_request_rate", base.min_request_rate, "policy"));
   ES_ASSIGN_OR_RETURN(p.hysteresis_fraction, GetNumber(o, "hysteresis_fraction", base.hysteresis_fraction, "policy"));
@@ -269,6 +272,8 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
   if (!(ev >= 1e-3 && ev <= 1e9)) return InvalidArgument("policy.evaluate_interval_ms: must be in [0.001, 1e9]");
   if (!(sw >= 1e-3 && sw <= 1e6)) return InvalidArgument("policy.slo_window_s: must be in [0.001, 1e6]");
+  if (!(period >= 1 && period <= 1e6)) return InvalidArgument("policy.period_s: must be in [1, 1e6]");
+  p.period = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(period));
   p.cooldown = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(cd));
   p.evaluate_interval = std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::milli>(ev));
   p.slo_window = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(sw));
@@ -289,7 +294,9 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"slo_window_s", ToSeconds(p.slo_window)},
           {"confirm_evaluations", p.confirm_evaluations},
           {"resplit_margin_fraction", p.resplit_margin_fraction},
-          {"cooldown_waiver_factor", p.cooldown_waiver_factor}};
+          {"cooldown_waiver_factor", p.cooldown_waiver_factor},
+          {"mode", PolicyModeName(p.mode)},
+          {"period_s", ToSeconds(p.period)}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {
@@ -404,6 +411,8 @@ json::object DeploymentToJson(const Deployment& d, TimePoint now, Duration windo
   o["observed_p50_ms"] = Num(d.ObservedP50(now, window));
   o["requests_total"] = d.requests_total;
   o["failures_total"] = d.failures_total;
+  o["reconfigurations"] = d.reconfigurations;
+  o["weight_bytes_moved"] = Num(d.weight_bytes_moved);
   if (d.rollout) {
     o["rollout"] = json::object{{"phase", RolloutPhaseName(d.rollout->phase())},
                                 {"to_epoch", d.rollout->spec().to_epoch},

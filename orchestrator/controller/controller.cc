@@ -115,6 +115,7 @@ Result<const Deployment*> Controller::CreateDeployment(DeploymentSpec spec, Time
   d.created_at = now;
   d.last_eval = now;
   d.last_reconfiguration = now;
+  d.last_mode_plan = now;
   d.predicted_latency_ms = r.latency_ms;
   d.predicted_period_ms = r.period_ms;
   for (const auto& n : registry_.AliveNodes()) d.nodes_seen.insert(n);

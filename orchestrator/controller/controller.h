@@ -117,6 +117,9 @@ class Controller {
  private:
   void Evaluate(Deployment& d, Trigger hint, TimePoint now);
   void StartRollout(Deployment& d, const Decision& decision, TimePoint now);
+  // Policy modes (replan.cc): keep a plan that a lost node broke; load the same plan again.
+  void HoldPlan(Deployment& d, const PolicyInput& in, TimePoint now);
+  void ReloadPlan(Deployment& d, const std::vector<std::string>& nodes, const Manifest& m, TimePoint now);
   void AfterRollout(Deployment& d, TimePoint now);
   void HandleTransitions(const std::vector<NodeTransition>& ts, TimePoint now);
   void Fence(const NodeRecord& node, TimePoint now);

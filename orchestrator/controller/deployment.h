@@ -60,6 +60,9 @@ struct Deployment {
   TimePoint fault_at{};            // when the trigger of the in-flight rollout was observed
   std::deque<std::pair<TimePoint, double>> observed_ms;
   uint64_t requests_total = 0;
+  uint64_t reconfigurations = 0;     // epochs committed after the placement
+  double weight_bytes_moved = 0;     // by those reconfigurations
+  TimePoint last_mode_plan{};        // periodic mode: the last re-plan (the placement at first)
   uint64_t failures_total = 0;
   std::set<std::string> nodes_seen;  // alive nodes at the last evaluation (join detection)
   TimePoint last_slo_event{};

@@ -37,7 +37,55 @@ double NominalTokens(const Manifest& m) {
   return static_cast<double>(m.input.shape[m.input.seq_dim]);
 }
 
+// Stage nodes that registered again after the plan was committed and do not hold their
+// segment (restarted agents); empty unless every stage node is alive.
+std::vector<std::string> StagesWithoutSegment(const Deployment& d, const NodeRegistry& registry) {
+  std::vector<std::string> out;
+  for (const auto& s : d.stages) {
+    const NodeRecord* n = registry.Find(s.node);
+    if (!n || n->state != NodeState::kAlive) return {};
+    if (n->registered_at <= d.last_reconfiguration) continue;
+    const bool has = std::any_of(n->profile.segments.begin(), n->profile.segments.end(), [&](const SegmentReport& r) {
+      return r.deployment == d.spec.name && r.epoch == d.epoch && r.state != "unloaded" && r.state != "failed";
+    });
+    if (!has) out.push_back(s.node);
+  }
+  return out;
+}
+
 }  // namespace
+
+void Controller::HoldPlan(Deployment& d, const PolicyInput& in, TimePoint now) {
+  if (in.current_valid) return;
+  Decision dec;
+  dec.kind = DecisionKind::kNone;
+  dec.trigger = in.trigger;
+  dec.reason = std::string(PolicyModeName(options_.policy.mode)) + " policy holds the plan: " + in.current_invalid_reason;
+  if (d.status != DeploymentStatus::kDegraded || d.status_reason != dec.reason) {
+    d.status = DeploymentStatus::kDegraded;
+    d.status_reason = dec.reason;
+    EmitDecision(d, dec, now);
+  }
+}
+
+void Controller::ReloadPlan(Deployment& d, const std::vector<std::string>& nodes, const Manifest& m, TimePoint now) {
+  Decision dec;
+  dec.kind = DecisionKind::kPlace;
+  dec.trigger = Trigger::kNodeJoined;
+  dec.stages = Plain(d.stages);
+  dec.current_ms = dec.candidate_ms = d.adopted_ms;
+  std::string names;
+  for (const auto& s : d.stages) {
+    if (std::find(nodes.begin(), nodes.end(), s.node) == nodes.end()) continue;
+    names += (names.empty() ? "" : ", ") + s.node;
+    for (int l = s.first_layer; l < s.end_layer && l < static_cast<int>(m.layers.size()); ++l)
+      dec.weight_bytes += static_cast<double>(m.layers[l].param_bytes);
+  }
+  dec.reason = std::string(PolicyModeName(options_.policy.mode)) + " policy: the same plan loaded again (" + names +
+               " registered again without its segment)";
+  EmitDecision(d, dec, now);
+  StartRollout(d, dec, now);
+}
 
 void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   d.last_eval = now;
@@ -119,6 +167,24 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     }
   }
   d.nodes_seen = alive;
+  // The policy mode (static, periodic) may hold the plan or only reload it. Privacy is not a
+  // performance choice: a plan that breaks the trust rules is replaced in every mode.
+  bool forced = false;
+  if (in.has_current && trigger != Trigger::kTrustChange) {
+    const std::vector<std::string> missing = StagesWithoutSegment(d, registry_);
+    switch (GateFor(options_.policy, !missing.empty(), now, d.last_mode_plan)) {
+      case ModeGate::kHold:
+        HoldPlan(d, in, now);
+        return;
+      case ModeGate::kReload:
+        ReloadPlan(d, missing, m->manifest, now);
+        return;
+      case ModeGate::kPlan:
+        forced = options_.policy.mode == PolicyMode::kPeriodic;
+        if (forced) d.last_mode_plan = now;
+        break;
+    }
+  }
   planner::PlannerOptions po = PlannerOptionsNow();
   planner::PlanResult r = planner::Plan(*inst, po);
   // Migration vs re-split (DESIGN.md): with a plan deployed, also find the best nodes for the
@@ -138,7 +204,8 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     in.candidate_ms = r.value;
     std::vector<double> params;
     for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
-    in.migration_cost_ms = FetchMs(BytesToMove(in.current, r.stages, params), options_.policy.weight_fetch_mbps);
+    in.weight_bytes = BytesToMove(in.current, r.stages, params);
+    in.migration_cost_ms = FetchMs(in.weight_bytes, options_.policy.weight_fetch_mbps);
     // Live generation sessions move with the plan: priced as rebuilding their KV on it.
     const LiveSessions live = LiveSessionsOf(d, registry_);
     in.live_sessions = live.sessions;
@@ -156,9 +223,11 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     d.confirmations = 0;
     d.pending_candidate.clear();
   }
-  in.confirmations = d.confirmations;
+  // A periodic re-plan decides once: no confirmation over several evaluations.
+  in.confirmations = forced ? std::max(d.confirmations, options_.policy.confirm_evaluations) : d.confirmations;
   in.trigger = trigger;
   Decision dec = Decide(options_.policy, in);
+  dec.weight_bytes = in.weight_bytes;
   if (dec.adopt() && in.has_current && !d.stages.empty() && !dec.stages.empty() &&
       dec.stages.front().node != d.stages.front().node)
     dec.reason += "; the entry moves from " + d.stages.front().node + " to " + dec.stages.front().node;

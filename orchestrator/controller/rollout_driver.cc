@@ -86,6 +86,10 @@ void Controller::AfterRollout(Deployment& d, TimePoint now) {
         // The entry is the first stage (the planner pins layer 0 to it); it moves only when the
         // old one lost the operator's trust, and the spec follows so a restart keeps it.
         if (!d.stages.empty()) d.spec.entry_node = d.stages.front().node;
+        if (d.rollout_decision.kind != DecisionKind::kPlace || d.rollout_decision.trigger != Trigger::kInitial) {
+          ++d.reconfigurations;
+          d.weight_bytes_moved += d.rollout_decision.weight_bytes;
+        }
         d.last_reconfiguration = now;
         d.baseline_ms = d.rollout_decision.candidate_ms;
         d.adopted_ms = d.rollout_decision.candidate_ms;

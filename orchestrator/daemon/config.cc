@@ -86,6 +86,11 @@ const std::map<std::string, Setter>& Setters() {
       {"policy.confirm_evaluations", Fn([](auto& c, double v) { c.controller.policy.confirm_evaluations = static_cast<int>(v); })},
       {"policy.cooldown_waiver_factor", Fn([](auto& c, double v) { c.controller.policy.cooldown_waiver_factor = v; })},
       {"policy.resplit_margin_fraction", Fn([](auto& c, double v) { c.controller.policy.resplit_margin_fraction = v; })},
+      {"policy.mode", [](OrchestratorConfig& c, const std::string& v) -> Status {
+         ES_ASSIGN_OR_RETURN(c.controller.policy.mode, ParsePolicyMode(v));
+         return Status::Ok();
+       }},
+      {"policy.period_s", Fn([](auto& c, double v) { c.controller.policy.period = Ms(v * 1e3); })},
       {"policy.slo_window_s", Fn([](auto& c, double v) { c.controller.policy.slo_window = Ms(v * 1e3); })},
       {"rollout.prepare_timeout_ms", Fn([](auto& c, double v) { c.controller.rollout.prepare_timeout = Ms(v); })},
       {"rollout.commit_timeout_ms", Fn([](auto& c, double v) { c.controller.rollout.commit_timeout = Ms(v); })},

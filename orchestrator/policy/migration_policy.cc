@@ -20,6 +20,27 @@ const char* TriggerName(Trigger t) {
   return "unknown";
 }
 
+const char* PolicyModeName(PolicyMode m) {
+  switch (m) {
+    case PolicyMode::kAdaptive: return "adaptive";
+    case PolicyMode::kStatic: return "static";
+    case PolicyMode::kPeriodic: return "periodic";
+  }
+  return "unknown";
+}
+
+Result<PolicyMode> ParsePolicyMode(const std::string& s) {
+  for (PolicyMode m : {PolicyMode::kAdaptive, PolicyMode::kStatic, PolicyMode::kPeriodic})
+    if (s == PolicyModeName(m)) return m;
+  return InvalidArgument("policy.mode: \"" + s + "\" is not adaptive, static or periodic");
+}
+
+ModeGate GateFor(const PolicySettings& settings, bool segment_missing, TimePoint now, TimePoint last_plan) {
+  if (settings.mode == PolicyMode::kAdaptive) return ModeGate::kPlan;
+  if (settings.mode == PolicyMode::kPeriodic && now - last_plan >= settings.period) return ModeGate::kPlan;
+  return segment_missing ? ModeGate::kReload : ModeGate::kHold;
+}
+
 const char* DecisionKindName(DecisionKind k) {
   switch (k) {
     case DecisionKind::kKeep: return "keep";
@@ -45,6 +66,7 @@ Status PolicySettings::Validate() const {
   if (!(resplit_margin_fraction >= 0 && resplit_margin_fraction < 10)) e += "resplit_margin_fraction must be in [0, 10); ";
   if (!(cooldown_waiver_factor == 0 || (cooldown_waiver_factor >= 1 && cooldown_waiver_factor <= 1000)))
     e += "cooldown_waiver_factor must be 0 or in [1, 1000]; ";
+  if (period < std::chrono::seconds(1)) e += "period_s must be >= 1; ";
   if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();

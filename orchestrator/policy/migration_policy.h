@@ -21,7 +21,21 @@ const char* TriggerName(Trigger t);
 enum class DecisionKind { kKeep, kPlace, kMigrate, kResplit, kNone };
 const char* DecisionKindName(DecisionKind k);  // keep | place | migrate | resplit | none
 
+// What may re-plan a deployment once it is placed (docs/orchestrator.md "Policy modes"; the
+// static and periodic modes are the baselines of the adaptation trace benchmark, scripts/trace.sh):
+//  adaptive - every trigger and evaluation (edgesplit's policy);
+//  static   - the initial plan, never changed (a classic static split): a lost node's stage
+//             waits for the node, and when it is back without its segment the same plan is
+//             loaded again;
+//  periodic - re-planned every `period` whatever happened in between (rebalancing on a timer,
+//             like Petals'); between two re-plans, as static.
+enum class PolicyMode { kAdaptive, kStatic, kPeriodic };
+const char* PolicyModeName(PolicyMode m);  // adaptive | static | periodic
+Result<PolicyMode> ParsePolicyMode(const std::string& s);
+
 struct PolicySettings {
+  PolicyMode mode = PolicyMode::kAdaptive;
+  Duration period = std::chrono::seconds(60);  // periodic mode: time between re-plans
   double horizon_s = 30;               // the gain accumulates over this much traffic time
   double min_request_rate = 1.0;       // requests/s assumed when traffic is lower (idle floor)
   double hysteresis_fraction = 0.15;   // a candidate must beat the current plan by this fraction
@@ -52,6 +66,7 @@ struct PolicyInput {
   std::string candidate_reason;      // planner's reason when infeasible
   double candidate_ms = 0;
   std::vector<planner::Stage> candidate;
+  double weight_bytes = 0;           // weights the candidate loads on nodes not holding them
   double migration_cost_ms = 0;      // weight fetch time of moving to the candidate
   int live_sessions = 0;             // generation sessions streaming on the current plan
   double session_cost_ms = 0;        // their predicted stall, summed, if moved to the candidate
@@ -76,10 +91,22 @@ struct Decision {
   int live_sessions = 0;           // moved with the plan (rebuilt by a prefill of their history)
   double session_cost_ms = 0;      // their predicted stall, summed (part of cost_ms)
   std::vector<planner::Stage> stages;  // the plan to adopt (place/migrate/resplit)
+  double weight_bytes = 0;         // weights loaded on nodes that do not hold them yet
   bool adopt() const { return kind == DecisionKind::kPlace || kind == DecisionKind::kMigrate || kind == DecisionKind::kResplit; }
 };
 
 Decision Decide(const PolicySettings& settings, const PolicyInput& in);
+
+// What an evaluation of a placed deployment may do under the policy mode.
+enum class ModeGate {
+  kPlan,    // evaluate and decide as usual
+  kHold,    // keep the plan whatever it costs now (a lost node's stage waits for the node)
+  kReload,  // load the same plan again (a stage node came back without its segment)
+};
+// `segment_missing`: every stage node is alive and one of them registered again after the
+// plan was committed and does not hold its segment. `last_plan`: the previous re-plan of the
+// periodic mode (the placement at first).
+ModeGate GateFor(const PolicySettings& settings, bool segment_missing, TimePoint now, TimePoint last_plan);
 
 // The predicted stall, summed over live sessions, of moving them to a plan by rebuilding their
 // KV: each session's history is prefilled through the whole new pipeline. A prefill of T tokens

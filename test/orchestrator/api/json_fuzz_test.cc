@@ -334,3 +334,17 @@ TEST_CASE("hostile shapes of otherwise valid documents are refused with a messag
   REQUIRE(!big.ok());
   CHECK(big.status().message().find("exceeds the size limit") != std::string::npos);
 }
+
+TEST_CASE("the policy's mode and period round-trip; an unknown mode names the key") {
+  auto p = PolicyFromJson(*ParseJson(R"({"mode":"periodic","period_s":20})"), PolicySettings{});
+  REQUIRE(p.ok());
+  CHECK(p->mode == PolicyMode::kPeriodic);
+  CHECK(ToSeconds(p->period) == Approx(20));
+  auto back = PolicyFromJson(json::value(PolicyToJson(*p)), PolicySettings{});
+  REQUIRE(back.ok());
+  CHECK(back->mode == PolicyMode::kPeriodic);
+  auto bad = PolicyFromJson(*ParseJson(R"({"mode":"never"})"), PolicySettings{});
+  REQUIRE(!bad.ok());
+  CHECK(bad.status().message().find("policy.mode") != std::string::npos);
+  CHECK(!PolicyFromJson(*ParseJson(R"({"period_s":0.5})"), PolicySettings{}).ok());
+}

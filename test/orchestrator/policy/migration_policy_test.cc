@@ -239,3 +239,24 @@ TEST_CASE("live sessions add their rebuild stall to the migration cost") {
   CHECK(d.adopt());
   CHECK(d.session_cost_ms == Approx(100));
 }
+
+TEST_CASE("policy modes gate re-planning: adaptive always, static never (reload only), periodic once per period") {
+  PolicySettings s;
+  const TimePoint t0{};
+  const TimePoint t = t0 + std::chrono::seconds(30);
+  CHECK(GateFor(s, false, t, t0) == ModeGate::kPlan);
+  CHECK(GateFor(s, true, t, t0) == ModeGate::kPlan);
+  s.mode = PolicyMode::kStatic;
+  CHECK(GateFor(s, false, t + std::chrono::hours(10), t0) == ModeGate::kHold);
+  CHECK(GateFor(s, true, t, t0) == ModeGate::kReload);
+  s.mode = PolicyMode::kPeriodic;
+  s.period = std::chrono::seconds(60);
+  CHECK(GateFor(s, false, t, t0) == ModeGate::kHold);
+  CHECK(GateFor(s, true, t, t0) == ModeGate::kReload);
+  CHECK(GateFor(s, false, t0 + std::chrono::seconds(60), t0) == ModeGate::kPlan);
+  CHECK(GateFor(s, true, t0 + std::chrono::seconds(61), t0) == ModeGate::kPlan);
+  for (const char* name : {"adaptive", "static", "periodic"}) CHECK(PolicyModeName(*ParsePolicyMode(name)) == std::string(name));
+  CHECK(ParsePolicyMode("sometimes").status().message().find("policy.mode") != std::string::npos);
+  s.period = std::chrono::milliseconds(500);
+  CHECK(!s.Validate().ok());
+}
