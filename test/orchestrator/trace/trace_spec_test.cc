@@ -205,3 +205,23 @@ TEST_CASE("the committed traces parse", "[trace]") {
   // The same cluster as the default trace.
   CHECK(json::parse(TraceToJson(*ci)).at("nodes") == json::parse(TraceToJson(*def)).at("nodes"));
 }
+
+TEST_CASE("the example in docs/trace.md is a valid trace", "[trace]") {
+  std::ifstream f(SourceDir() + "/docs/trace.md");
+  REQUIRE(f);
+  std::string line, yaml;
+  bool in_block = false;
+  while (std::getline(f, line)) {
+    if (!in_block && line == "```yaml") {
+      in_block = true;
+    } else if (in_block && line == "```") {
+      break;
+    } else if (in_block) {
+      yaml += line + "\n";
+    }
+  }
+  REQUIRE(!yaml.empty());
+  auto r = ParseTrace(yaml);
+  INFO(r.status().message());
+  CHECK(r.ok());
+}
