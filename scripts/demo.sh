@@ -72,71 +72,17 @@ PY=/usr/bin/python3
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/edgesplit-demo.XXXXXX")
 PIDS=()
 NAMESPACES=()
+source "$ROOT/scripts/lib/testbed.sh"  # NS/HOST, in_ns, spawn, uplink, wait_for, jq_py
+source "$ROOT/scripts/lib/harness.sh"  # free_ports
 cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  for ns in "${NAMESPACES[@]}"; do ip netns del "$ns" 2>/dev/null || true; done
+  testbed_cleanup
   [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-
-# Where each process runs: loopback, or (--netns) namespace NS[name] at address HOST[name] on a
-# bridge in a hub namespace. in_ns NAME CMD... runs CMD there; the ctl and curl run beside the
-# orchestrator.
-declare -A NS HOST
-for n in orch n1 n2 n3 n4; do HOST[$n]=127.0.0.1; done
-in_ns() { local n=$1; shift; if [ "$NETNS" = 1 ]; then ip netns exec "${NS[$n]}" "$@"; else "$@"; fi; }
-# spawn NAME OUT ERR CMD...: CMD in the background where NAME runs, stdout/stderr appended to
-# OUT/ERR. SPAWNED is CMD's own PID (ip netns exec execs it), so signals reach the program;
-# it is killed at exit.
-spawn() {
-  local n=$1 out=$2 err=$3; shift 3
-  if [ "$NETNS" = 1 ]; then set -- ip netns exec "${NS[$n]}" "$@"; fi
-  "$@" >>"$out" 2>>"$err" &
-  SPAWNED=$!
-  PIDS+=("$SPAWNED")
-}
+# Where each process runs: loopback, or (--netns) a namespace each on a bridge in a hub
+# namespace (scripts/lib/testbed.sh); the ctl and curl run beside the orchestrator.
+testbed_nodes orch n1 n2 n3 n4
 ctl() { in_ns orch "$BIN/edgesplitctl" "$@"; }
-if [ "$NETNS" = 1 ]; then
-  [ "$(id -u)" = 0 ] || { echo "--netns needs root (network namespaces, tc)" >&2; exit 2; }
-  id=$(( $$ % 200 + 20 ))
-  hub=es${id}hub
-  ip netns add "$hub"; NAMESPACES+=("$hub")
-  ip netns exec "$hub" ip link add br0 type bridge
-  ip netns exec "$hub" ip link set br0 up
-  k=10
-  for n in orch n1 n2 n3 n4; do
-    NS[$n]=es${id}$n; HOST[$n]=10.77.$id.$k
-    ip netns add "${NS[$n]}"; NAMESPACES+=("${NS[$n]}")
-    ip link add "es${id}v$k" type veth peer name eth0 netns "${NS[$n]}"
-    ip link set "es${id}v$k" netns "$hub"
-    ip netns exec "$hub" ip link set "es${id}v$k" master br0
-    ip netns exec "$hub" ip link set "es${id}v$k" up
-    ip netns exec "${NS[$n]}" ip addr add "${HOST[$n]}/24" dev eth0
-    ip netns exec "${NS[$n]}" ip link set eth0 up
-    ip netns exec "${NS[$n]}" ip link set lo up
-    k=$((k + 1))
-  done
-fi
-# uplink NODE RATE: cap NODE's uplink in the kernel (tbf: burst 10 ms at the rate, at least
-# 16 KiB; 100 ms of queue); uplink NODE off: uncapped.
-uplink() {
-  if [ "$2" = off ]; then in_ns "$1" tc qdisc del dev eth0 root 2>/dev/null || true; return; fi
-  local bits=${2%mbit}
-  local burst=$(( bits * 1000000 / 8 / 100 )); [ "$burst" -ge 16384 ] || burst=16384
-  in_ns "$1" tc qdisc replace dev eth0 root tbf rate "$2" burst "$burst" latency 100ms
-}
-
-now_ms() { date +%s%3N; }
-source "$ROOT/scripts/lib/harness.sh"  # free_ports
-wait_for() {  # wait_for SECONDS CMD...: polls every 100 ms
-  local until=$(( $(now_ms) + $1 * 1000 )); shift
-  while ! "$@" >/dev/null 2>&1; do
-    [ "$(now_ms)" -lt "$until" ] || return 1
-    sleep 0.1
-  done
-}
-jq_py() { $PY -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
 # ---- model: a synthetic GPT (12 blocks, d_model 192, seq 64) and its reference profile
 log "== synthesising a GPT and profiling it on this machine"
@@ -178,7 +124,7 @@ start_orchestrator() {
   wait_for 20 in_ns orch curl -sf "http://${HOST[orch]}:$HPORT/readyz"
 }
 if [ "$NETNS" = 1 ]; then
-  log "== network namespaces on one bridge (10.77.$id.0/24); links shaped with tc in the kernel"
+  log "== network namespaces on one bridge (10.77.$TB_ID.0/24); links shaped with tc in the kernel"
 fi
 log "== starting the orchestrator and 4 agents (entry n1 is 1.5x slower, n4 sends at most 200 Mbps)"
 start_orchestrator

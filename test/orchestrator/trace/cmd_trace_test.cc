@@ -52,8 +52,8 @@ TEST_CASE("trace check --json prints the normalised committed trace", "[trace]")
 TEST_CASE("trace check without --json prints a summary with the events in order", "[trace]") {
   Run r = Exec(Ctl() + " trace check --trace " + Env("ES_SOURCE_DIR", ".") + "/config/traces/ci.yaml");
   REQUIRE(r.code == 0);
-  CHECK(r.out.find("duration 60 s") != std::string::npos);
-  CHECK(r.out.find("slow n2 x4") < r.out.find("link_restore n1 both"));
+  CHECK(r.out.find("duration 55 s") != std::string::npos);
+  CHECK(r.out.find("slow n2 x8") < r.out.find("link_restore n2 both"));
 }
 
 TEST_CASE("trace check names the bad key on stderr and exits 2", "[trace]") {

@@ -199,7 +199,7 @@ TEST_CASE("the committed traces parse", "[trace]") {
   auto ci = LoadTrace(SourceDir() + "/config/traces/ci.yaml");
   INFO(ci.status().message());
   REQUIRE(ci.ok());
-  CHECK(ci->duration_s == 60);
+  CHECK(ci->duration_s == 55);
   CHECK(ci->periodic_s == 20);
   CHECK(ci->events.size() == 4);
   // The same cluster as the default trace.
