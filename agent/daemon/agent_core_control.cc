@@ -231,7 +231,7 @@ net::Awaitable<void> AgentCore::RunProbe(v1::ProbeLinks probe, std::function<voi
       }
       if (status.ok()) {
         m.set_rtt_ms(times[0]);
-        m.set_bandwidth_mbps(static_cast<double>(bytes) * 8.0 / (std::max(times[1] - times[0], 1e-3) * 1e3));
+        m.set_bandwidth_mbps(ProbeBandwidthMbps(static_cast<double>(bytes), times[0], times[1]));  // 0: unresolved
       }
     }
     if (!status.ok()) m.set_error(status.ToString());
@@ -244,11 +244,12 @@ net::Awaitable<void> AgentCore::RunProbe(v1::ProbeLinks probe, std::function<voi
   }
   // Replace measurements of the probed peers, keep the others.
   for (const auto& r : results) {
+    *ack.add_links() = r;
+    if (r.error().empty() && !(r.bandwidth_mbps() > 0)) continue;  // unresolved: keep what we had
     bool replaced = false;
     for (auto& l : links_)
       if (l.peer_address() == r.peer_address()) l = r, replaced = true;
     if (!replaced) links_.push_back(r);
-    *ack.add_links() = r;
   }
   ack.set_ok(true);
   done(std::move(ack));

@@ -47,4 +47,10 @@ bool TrafficRate::Add(size_t bytes, double seconds) {
 
 double TrafficRate::mbps() const { return Median(std::vector<double>(mbps_.begin(), mbps_.end())); }
 
+double ProbeBandwidthMbps(double bytes, double small_rtt_ms, double big_rtt_ms) {
+  const double transfer_ms = big_rtt_ms - small_rtt_ms;
+  if (!(transfer_ms > 0) || transfer_ms < 0.1 * big_rtt_ms) return 0;
+  return bytes * 8.0 / (transfer_ms * 1e3);
+}
+
 }  // namespace edgesplit::agent

@@ -50,4 +50,10 @@ class TrafficRate {
   std::deque<double> mbps_;
 };
 
+// A link probe's bandwidth from a small and a big round trip (the big one carrying `bytes`):
+// bytes / (big - small). 0 ("nothing learned") when that difference is under a tenth of the big
+// round trip: lost in scheduling noise or in a queue that drained between the two, it would read
+// as anything up to absurd (64 KiB in 1 us: 524 Gbit/s) and, being the newest, hide a real cap.
+double ProbeBandwidthMbps(double bytes, double small_rtt_ms, double big_rtt_ms);
+
 }  // namespace edgesplit::agent

@@ -3,7 +3,7 @@
 # then a kernel-capped entry uplink, and both undone), every policy against the same cluster in
 # network namespaces. Checks what the policies must do, not how fast: every policy served the
 # trace's load; static never reconfigured, periodic at most once per period, adaptive did;
-# adaptive lost no request; no generation stream broke. The figures are the benchmark's
+# adaptive lost no request and broke no generation stream. The figures are the benchmark's
 # (docs/performance.md), not asserted here. Needs root (exit 77: skipped).
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "skipped: network namespaces need root"; exit 77; }
@@ -22,7 +22,8 @@ for name, p in rows.items():
     assert p["requests"] >= 0.8 * expected, (name, p["requests"])
     assert 0 <= p["slo_compliance"] <= 1, p
     assert p["p50_ms"] <= p["p95_ms"] <= p["p99_ms"], p
-    assert p["streams"] > 0 and p["streams_broken"] == 0, (name, p)
+    assert p["streams"] > 0, (name, p)
+assert rows["adaptive"]["streams_broken"] == 0, rows["adaptive"]
 assert rows["static"]["reconfigurations"] == 0 and rows["static"]["bytes_moved"] == 0, rows["static"]
 assert rows["adaptive"]["reconfigurations"] >= 1 and rows["adaptive"]["bytes_moved"] > 0, rows["adaptive"]
 assert rows["adaptive"]["failed_requests"] == 0, rows["adaptive"]

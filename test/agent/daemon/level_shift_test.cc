@@ -48,3 +48,16 @@ TEST_CASE("a segment's layer times move to a new level within kShiftRuns runs") 
   CHECK(slot.MedianLayerMs()[0] == Approx(4.0));
   CHECK(slot.MedianLayerMs()[1] == Approx(8.0));
 }
+
+TEST_CASE("a link probe's bandwidth is the big round trip's extra time; unresolved probes teach nothing") {
+  // 64 KiB in 0.5 ms more than the empty round trip: ~1 Gbit/s.
+  CHECK(ProbeBandwidthMbps(65536, 0.2, 0.7) == Approx(65536 * 8.0 / 500));
+  // A queue that drained between the two round trips (big faster than small), or a difference
+  // lost in noise: 0, not 524 Gbit/s.
+  CHECK(ProbeBandwidthMbps(65536, 3.0, 2.0) == 0);
+  CHECK(ProbeBandwidthMbps(65536, 3.0, 3.0) == 0);
+  CHECK(ProbeBandwidthMbps(65536, 3.0, 3.2) == 0);  // 0.2 ms of 3.2: under a tenth
+  CHECK(ProbeBandwidthMbps(65536, 3.0, 3.4) > 0);   // 0.4 ms of 3.4: resolvable
+  // A capped link: 64 KiB at 20 Mbit/s takes 26 ms beyond the round trip.
+  CHECK(ProbeBandwidthMbps(65536, 5.0, 31.2) == Approx(20.0).epsilon(0.01));
+}
