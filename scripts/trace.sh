@@ -13,7 +13,8 @@
 # --json prints {"trace", "duration_s", "slo_ms", "policies": [{"policy", "requests",
 #   "slo_compliance", "p50_ms", "p95_ms", "p99_ms", "failed_requests", "reconfigurations",
 #   "bytes_moved", "weight_bytes_moved", "kv_bytes_moved", "streams", "streams_refused",
-#   "streams_broken", "ttft_p50_ms", "inter_token_p95_ms"}]}. Latencies are of answered requests, measured by the
+#   "streams_broken", "ttft_p50_ms", "inter_token_p95_ms", "phases": [{"from_s", "event",
+#   "requests", "slo_compliance"}]}]} (a phase runs from one applied event to the next). Latencies are of answered requests, measured by the
 # client from the request's start; a failed request and one slower than slo_ms both miss the SLO.
 # Env: BUILD_DIR (default build); KEEP_WORK=1 keeps the work directory (logs, timelines, events).
 set -euo pipefail
@@ -240,6 +241,17 @@ ttft = sorted(s["arrival_unix_ms"][0] - s["start_unix_ms"] for s in streams if s
 refused = [s for s in streams if not s["ok"] and not s["tokens"]]
 gaps = sorted(y - x for s in streams for x, y in zip(s["arrival_unix_ms"], s["arrival_unix_ms"][1:]))
 q = lambda v, p: round(v[min(len(v) - 1, int(p * len(v)))], 2) if v else None
+# Per phase (from one applied event to the next): where a policy met or missed the SLO.
+marks = [(0.0, "start")]
+for line in open(os.path.join(run, "applied.txt")):
+    at, kind, node, arg = line.split()
+    marks.append((float(at), kind + ("" if node == "-" else " " + node) + ("" if arg in ("-", "both") else " " + arg)))
+phases = []
+for i, (a, what) in enumerate(marks):
+    b = marks[i + 1][0] if i + 1 < len(marks) else float("inf")
+    ph = [r for r in reqs if a <= r[0] < b]
+    phases.append({"from_s": round(a / 1000, 1), "event": what, "requests": len(ph),
+                   "slo_compliance": round(sum(1 for _, l, ok in ph if ok and l <= slo) / len(ph), 3) if ph else None})
 print(json.dumps({"policy": policy, "requests": len(reqs),
                   "slo_compliance": round(sum(1 for _, l, ok in reqs if ok and l <= slo) / len(reqs), 4) if reqs else 0,
                   "p50_ms": pct(0.5), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
@@ -249,7 +261,7 @@ print(json.dumps({"policy": policy, "requests": len(reqs),
                   "weight_bytes_moved": int(dep.get("weight_bytes_moved", 0)), "kv_bytes_moved": kv,
                   "streams": len(streams) - len(refused), "streams_refused": len(refused),
                   "streams_broken": sum(1 for s in streams if s["tokens"] and (not s["ok"] or not s["indices_ok"])),
-                  "ttft_p50_ms": q(ttft, 0.5), "inter_token_p95_ms": q(gaps, 0.95)}))
+                  "ttft_p50_ms": q(ttft, 0.5), "inter_token_p95_ms": q(gaps, 0.95), "phases": phases}))
 PYEOF
   log "   $(jq_py "'%d requests, SLO compliance %.1f %%, p50 %s / p95 %s / p99 %s ms, %d failed, %d reconfigurations, %.1f MB moved' % (d['requests'], 100 * d['slo_compliance'], d['p50_ms'], d['p95_ms'], d['p99_ms'], d['failed_requests'], d['reconfigurations'], d['bytes_moved'] / 1e6)" <"$run/summary.json")"
   # Tear the run down (the namespaces stay for the next policy).
@@ -275,4 +287,10 @@ else:
         print("%-9s %8d %8.1f %9s %9s %9s %7d %9d %10.1f %8d %8d %10s" % (r["policy"], r["requests"],
               100 * r["slo_compliance"], r["p50_ms"], r["p95_ms"], r["p99_ms"], r["failed_requests"],
               r["reconfigurations"], r["bytes_moved"] / 1e6, r["streams"], r["streams_broken"], r["inter_token_p95_ms"]))
+    print("\nSLO compliance per phase (%), from each applied event to the next:")
+    print("%-30s" % "phase (start s)" + "".join("%10s" % r["policy"] for r in rows))
+    for i, ph in enumerate(rows[0]["phases"]):
+        cells = [r["phases"][i]["slo_compliance"] if i < len(r["phases"]) else None for r in rows]
+        print("%-30s" % ("%s (%g)" % (ph["event"], ph["from_s"]))[:30] +
+              "".join("%10s" % ("-" if c is None else "%.0f" % (100 * c)) for c in cells))
 PYEOF
