@@ -29,7 +29,7 @@ const CatalogModel* ModelCatalog::Find(const std::string& name) const {
 }
 
 std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests,
-                                 double calibration) {
+                                 double calibration, double remembered_scale) {
   const int L = model.num_layers();
   std::vector<double> measured(L, -1.0);
   std::vector<uint64_t> measured_epoch(L, 0);
@@ -53,13 +53,19 @@ std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& no
     }
   }
   double scale = (meas_sum > 0 && ref_sum > 0) ? meas_sum / ref_sum
-                                              : std::max(calibration, 1e-6) / std::max(SpeedFor(model, node), 1e-6);
+                 : remembered_scale > 0         ? remembered_scale
+                                                : std::max(calibration, 1e-6) / std::max(SpeedFor(model, node), 1e-6);
   std::vector<double> out(L);
   for (int i = 0; i < L; ++i) out[i] = measured[i] > 0 ? measured[i] : model.reference_layer_ms[i] * scale;
   return out;
 }
 
 double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests) {
+  const double scale = MeasuredScale(model, node, min_requests);
+  return scale > 0 ? scale * SpeedFor(model, node) : 0.0;
+}
+
+double MeasuredScale(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests) {
   double meas = 0, ref = 0;
   for (const auto& s : node.profile.segments) {
     if (s.model != model.name || s.requests_total < min_requests) continue;
@@ -70,7 +76,7 @@ double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t
       ref += model.reference_layer_ms[i];
     }
   }
-  return (meas > 0 && ref > 0) ? meas / ref * SpeedFor(model, node) : 0.0;
+  return (meas > 0 && ref > 0) ? meas / ref : 0.0;
 }
 
 double SpeedFor(const CatalogModel& model, const NodeRecord& node) {

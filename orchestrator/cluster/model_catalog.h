@@ -48,8 +48,14 @@ class ModelCatalog {
 // `calibration` scales the reference for nodes with no trusted measurement: the ratio of measured
 // to reference time a speed-1 node shows on this site (see MeasuredRatio), so measured and
 // unmeasured nodes are compared on the same footing.
+// `remembered_scale` (> 0) stands in for the measured ratio when the node has no trusted
+// segment now: the ratio it showed on its previous segments (see MeasuredScale), kept while its
+// compute probe has not changed since — a busy node's probe cannot run, so right after a
+// reconfiguration its speed figure may predate a slowdown its layers had measured.
 std::vector<double> LayerCostsOn(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20,
-                                 double calibration = 1.0);
+                                 double calibration = 1.0, double remembered_scale = 0);
+// Measured/reference time ratio of `node`'s trusted segments of `model`, or 0 without any.
+double MeasuredScale(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20);
 // Measured/reference time ratio of `node` normalised to speed 1, or 0 without measurements.
 double MeasuredRatio(const CatalogModel& model, const NodeRecord& node, uint64_t min_requests = 20);
 

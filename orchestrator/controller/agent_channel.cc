@@ -18,6 +18,7 @@ Result<RegisterKind> Controller::OnRegister(const RegisterInfo& info, TimePoint 
       if (d.rollout && !d.rollout->finished()) Push(d.rollout->OnNodeLost(info.node, now));
     }
   }
+  if (*kind != RegisterKind::kReconnected) scale_memory_.erase(info.node);  // a new incarnation
   if (const NodeRecord* n = registry_.Find(info.node)) Fence(*n, now);
   return kind;
 }
@@ -32,8 +33,40 @@ Status Controller::OnHeartbeat(const std::string& node, uint64_t seq, const Capa
     if (l.peer.empty() || links_[node].count(l.peer)) continue;
     if (l.error.empty() && l.bandwidth_mbps > 0) links_[node][l.peer] = l;
   }
-  if (const NodeRecord* n = registry_.Find(node)) Fence(*n, now);
+  if (const NodeRecord* n = registry_.Find(node)) {
+    RememberScales(*n, now);
+    Fence(*n, now);
+  }
   return Status::Ok();
+}
+
+void Controller::RememberScales(const NodeRecord& n, TimePoint now) {
+  for (const auto& s : n.profile.segments) {
+    const CatalogModel* m = catalog_.Find(s.model);
+    if (!m) continue;
+    const double scale = MeasuredScale(*m, n);
+    if (scale > 0) scale_memory_[n.name][m->name] = {scale, n.profile.speed_factor, now};
+  }
+}
+
+void Controller::ForgetStaleScales(TimePoint now) {
+  for (auto it = scale_memory_.begin(); it != scale_memory_.end();) {
+    const NodeRecord* n = registry_.Find(it->first);
+    for (auto jt = it->second.begin(); jt != it->second.end();) {
+      const RememberedScale& r = jt->second;
+      const double sf = n ? n->profile.speed_factor : 0;
+      const bool probe_moved = r.speed_factor > 0 && sf > 0 && (sf > 1.5 * r.speed_factor || r.speed_factor > 1.5 * sf);
+      jt = (!n || now - r.at > kScaleMemoryAge || probe_moved) ? it->second.erase(jt) : std::next(jt);
+    }
+    it = it->second.empty() ? scale_memory_.erase(it) : std::next(it);
+  }
+}
+
+ScaleMemory Controller::RememberedScales() const {
+  ScaleMemory out;
+  for (const auto& [node, models] : scale_memory_)
+    for (const auto& [model, r] : models) out[node][model] = r.scale;
+  return out;
 }
 
 void Controller::OnDisconnect(const std::string& node, TimePoint now) {
@@ -152,6 +185,7 @@ void Controller::Tick(TimePoint now) {
     last_probe_ = now;
   }
   HandleTransitions(registry_.Tick(now), now);
+  ForgetStaleScales(now);
   MaybeProbe(now);
   for (auto& [name, d] : deployments_) {
     if (d.rollout) {

@@ -111,7 +111,7 @@ class Controller {
   const std::deque<double>& adaptation_ms() const { return adaptation_ms_; }
   // Builds the planner's instance for `spec` over the alive nodes (exposed for tests).
   Result<planner::PlanningInstance> BuildInstance(const DeploymentSpec& spec) const {
-    return BuildPlanningInstance(spec, catalog_, registry_, links_, options_.default_link);
+    return BuildPlanningInstance(spec, catalog_, registry_, links_, options_.default_link, RememberedScales());
   }
 
  private:
@@ -141,6 +141,21 @@ class Controller {
   CommandIds ids_;
   std::vector<AgentCommand> outbox_;
   LinkTable links_;
+  // What each node's layers measured on its last trusted segments (agent_channel.cc): a new
+  // epoch's segments are not trusted for their first requests, and a busy node's compute probe
+  // cannot run, so without this a node slowed under load would look as fast as before right
+  // after every reconfiguration. Dropped after kScaleMemoryAge, when the node's probe figure
+  // moves by more than 1.5x (it measured something newer), or when the node restarts.
+  struct RememberedScale {
+    double scale = 0;
+    double speed_factor = 0;
+    TimePoint at{};
+  };
+  static constexpr Duration kScaleMemoryAge = std::chrono::seconds(30);
+  std::map<std::string, std::map<std::string, RememberedScale>> scale_memory_;
+  void RememberScales(const NodeRecord& n, TimePoint now);
+  void ForgetStaleScales(TimePoint now);
+  ScaleMemory RememberedScales() const;
   std::map<std::string, TimePoint> fenced_;  // node/deployment/epoch -> last unload sent
   std::vector<ReconfigurationCount> reconfig_counts_;
   std::deque<double> adaptation_ms_;

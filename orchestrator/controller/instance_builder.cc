@@ -22,7 +22,7 @@ Result<int64_t> KvContextTokens(const DeploymentSpec& spec, const Manifest& mani
 
 Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& spec, const ModelCatalog& catalog,
                                                         const NodeRegistry& registry, const LinkTable& links,
-                                                        const planner::LinkSpec& default_link) {
+                                                        const planner::LinkSpec& default_link, const ScaleMemory& remembered) {
   const CatalogModel* m = catalog.Find(spec.model);
   if (!m) return NotFound("unknown model " + spec.model);
   ES_ASSIGN_OR_RETURN(const int64_t kv_tokens, KvContextTokens(spec, m->manifest));
@@ -70,7 +70,10 @@ Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& sp
     ns.memory_bytes = mem;
     ns.trusted = n->trusted;
     ns.uplink_mbps = n->uplink_cap_mbps;  // 0 unless measurement points at the node's uplink
-    ns.compute_ms = LayerCostsOn(*m, *n, 20, calibration);
+    double memory_scale = 0;
+    if (auto it = remembered.find(n->name); it != remembered.end())
+      if (auto jt = it->second.find(m->name); jt != it->second.end()) memory_scale = jt->second;
+    ns.compute_ms = LayerCostsOn(*m, *n, 20, calibration, memory_scale);
     inst.nodes.push_back(std::move(ns));
   }
   inst.links.default_link = default_link;

@@ -17,6 +17,9 @@ namespace edgesplit::orch {
 
 // Latest good link measurement per ordered pair: from -> to -> report.
 using LinkTable = std::map<std::string, std::map<std::string, LinkReport>>;
+// Measured/reference ratio a node showed on its last trusted segments of a model, while still
+// valid (LayerCostsOn's remembered_scale): node -> model -> scale.
+using ScaleMemory = std::map<std::string, std::map<std::string, double>>;
 
 // The context tokens per session the deployment reserves KV state for: kv_context_tokens, or
 // the model's generation.max_context when 0; 0 for a model without a generation section.
@@ -33,6 +36,7 @@ Result<int64_t> KvContextTokens(const DeploymentSpec& spec, const Manifest& mani
 // reservation is kv_reserve_tokens = kv_sessions x KvContextTokens(spec).
 Result<planner::PlanningInstance> BuildPlanningInstance(const DeploymentSpec& spec, const ModelCatalog& catalog,
                                                         const NodeRegistry& registry, const LinkTable& links,
-                                                        const planner::LinkSpec& default_link);
+                                                        const planner::LinkSpec& default_link,
+                                                        const ScaleMemory& remembered = {});
 
 }  // namespace edgesplit::orch

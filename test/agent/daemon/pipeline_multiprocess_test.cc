@@ -7,6 +7,7 @@
 #include <atomic>
 #include <catch.hpp>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "agent/runtime/gpt_synth.h"
@@ -188,14 +189,21 @@ TEST_CASE("three agents serve a split GPT bitwise-equal to the whole model and s
     p->set_node(n);
     p->set_data_address(addr[n]);
   }
-  probe.mutable_probe()->set_probe_bytes(256 * 1024);
-  auto pack = call("a1", probe);
-  REQUIRE(pack.links_size() == 2);
-  for (const auto& l : pack.links()) {
-    CHECK(l.error().empty());
-    CHECK(l.rtt_ms() > 0);
-    CHECK(l.bandwidth_mbps() > 0);
+  // 4 MiB so that the transfer stands out of two round trips' noise on a loaded box; a probe
+  // that cannot resolve it reports 0 ("nothing learned", docs/agent.md), so up to 3 tries.
+  probe.mutable_probe()->set_probe_bytes(4 << 20);
+  std::map<std::string, double> mbps;
+  for (int attempt = 0; attempt < 3 && mbps.size() < 2; ++attempt) {
+    auto pack = call("a1", probe);
+    REQUIRE(pack.links_size() == 2);
+    for (const auto& l : pack.links()) {
+      CHECK(l.error().empty());
+      CHECK(l.rtt_ms() > 0);
+      CHECK(l.bandwidth_mbps() >= 0);
+      if (l.bandwidth_mbps() > 0) mbps[l.peer()] = l.bandwidth_mbps();
+    }
   }
+  CHECK(mbps.size() == 2);
 
   // SIGTERM drains and exits 0.
   for (auto& p : procs) CHECK(p->Stop(SIGTERM, 30) == 0);

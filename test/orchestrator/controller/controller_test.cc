@@ -379,3 +379,45 @@ TEST_CASE("KV keys are refused for a model that cannot generate or beyond its co
   CHECK(w.c->PreviewPlan(s).status().code() == StatusCode::kInvalidArgument);
   CHECK(w.c->deployments().empty());
 }
+
+TEST_CASE("a node whose layers measured slow stays priced slow while its new segments warm up and its probe is stale") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  std::string v;
+  for (const auto& s : w.Dep().stages)
+    if (s.node != "n1") v = s.node;
+  REQUIRE(!v.empty());
+  auto cost_on = [&](const std::string& node) {
+    auto inst = w.c->BuildInstance(Spec());
+    REQUIRE(inst.ok());
+    for (const auto& n : inst->nodes)
+      if (n.name == node) return n.compute_ms.back();
+    FAIL("node not in the instance");
+    return 0.0;
+  };
+  // Busy and 8x slower: its layers measure it, its compute probe cannot run (stays at 1).
+  w.agents.slowdown[v] = 8.0;
+  w.agents.probe_speed[v] = 1.0;
+  w.agents.Heartbeats(*w.c, w.clock.Now());
+  CHECK(cost_on(v) == Approx(80));
+  // A new epoch: its segments have served too few requests to be trusted yet. The node is still
+  // priced by what its layers measured, not by the stale probe (10 ms).
+  w.agents.fresh.insert(v);
+  w.agents.Heartbeats(*w.c, w.clock.Now());
+  CHECK(cost_on(v) == Approx(80));
+  // The probe measures again and moved (2x faster than remembered): the memory is dropped.
+  w.agents.probe_speed[v] = 2.0;
+  w.agents.Heartbeats(*w.c, w.clock.Now());
+  w.c->Tick(w.clock.Now());
+  CHECK(cost_on(v) == Approx(5));
+  // And it expires: remembered again, then 31 s without a trusted segment.
+  w.agents.probe_speed[v] = 1.0;
+  w.agents.fresh.erase(v);
+  w.agents.Heartbeats(*w.c, w.clock.Now());
+  w.agents.fresh.insert(v);
+  w.clock.Advance(31s);
+  w.agents.Heartbeats(*w.c, w.clock.Now());
+  w.c->Tick(w.clock.Now());
+  CHECK(cost_on(v) == Approx(10));
+}

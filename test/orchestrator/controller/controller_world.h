@@ -40,6 +40,8 @@ struct FakeAgents {
   // node -> (deployment/epoch -> segment)
   std::map<std::string, std::map<std::pair<std::string, uint64_t>, SegmentReport>> segs;
   std::map<std::string, double> slowdown;
+  std::map<std::string, double> probe_speed;  // the speed_factor reported, when set (a probe that could not run)
+  std::set<std::string> fresh;                // nodes whose segments report too few requests to be trusted
   std::set<std::string> down;
   std::vector<AgentCommand> log;
   bool fail_loads = false;
@@ -107,11 +109,11 @@ struct FakeAgents {
     for (const auto& [k, seg] : segs[node]) held += uint64_t(seg.end_layer - seg.first_layer) << 20;
     p.memory_available_bytes = memory > held ? memory - held : 0;
     p.compute_slowdown = slowdown.count(node) ? slowdown[node] : 1.0;
-    p.speed_factor = 1.0 / p.compute_slowdown;  // what the agent's compute probe would measure
+    p.speed_factor = probe_speed.count(node) ? probe_speed[node] : 1.0 / p.compute_slowdown;  // the compute probe
     for (const auto& [k, s] : segs[node]) {
       SegmentReport r = s;
       r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
-      r.requests_total = 100;
+      r.requests_total = fresh.count(node) ? 5 : 100;
       p.segments.push_back(r);
     }
     return p;
