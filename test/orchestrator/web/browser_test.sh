@@ -101,7 +101,14 @@ page "wait 30 !!document.querySelector('#deployments [data-deployment=\"web\"] s
 page "eval Math.max(0, ...[...document.querySelectorAll('#timeline li[data-seq]')].map(li => +li.dataset.seq))"
 before_seq=${REPLY#ok }
 
-# 3. a stage node dies; the open page follows
+# 3. a stage node dies; the open page follows. The plan may have moved since it was drawn (the
+# policy re-plans on measurement noise): the victim is a stage node of the plan serving now, and
+# nothing may be in flight when it dies (a re-plan already under way would replace the plan
+# without a decision after the kill).
+for ((i = 0; i < 300; i++)); do PLAN=$(plan_of web); [ -n "$PLAN" ] && break; sleep 0.1; done
+[ -n "$PLAN" ] || fail "the deployment did not settle before the kill"
+page "eval Math.max(0, ...[...document.querySelectorAll('#timeline li[data-seq]')].map(li => +li.dataset.seq))"
+before_seq=${REPLY#ok }
 victim=""
 for s in ${PLAN//,/ }; do [ "${s%%:*}" != n1 ] && { victim=${s%%:*}; break; }; done
 [ -n "$victim" ] || fail "the plan $PLAN keeps every layer on the entry n1: no stage node to kill"
