@@ -37,4 +37,12 @@ std::string JsonEscape(const std::string& s) {
   return o;
 }
 
+std::string QuoteForError(std::string_view s) {
+  constexpr size_t kMax = 64;
+  if (s.size() <= kMax) return JsonQuote(std::string(s));
+  size_t n = kMax;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // keep whole UTF-8 sequences
+  return JsonQuote(std::string(s.substr(0, n))) + "...";
+}
+
 }  // namespace edgesplit

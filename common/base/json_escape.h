@@ -3,11 +3,15 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 namespace edgesplit {
 
 std::string JsonEscape(const std::string& s);
 // "\"" + JsonEscape(s) + "\""
 inline std::string JsonQuote(const std::string& s) { return "\"" + JsonEscape(s) + "\""; }
+// A client-supplied value quoted for an error message: JsonQuote of at most its first 64 bytes
+// (whole UTF-8 sequences), "..." when cut.
+std::string QuoteForError(std::string_view s);
 
 }  // namespace edgesplit

@@ -18,14 +18,6 @@ namespace json = boost::json;
 
 json::value Num(double v) { return std::isfinite(v) ? json::value(v) : json::value(nullptr); }
 
-std::string QuoteForError(std::string_view s) {
-  constexpr size_t kMax = 64;
-  if (s.size() <= kMax) return JsonQuote(std::string(s));
-  size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // keep whole UTF-8 sequences
-  return JsonQuote(std::string(s.substr(0, n))) + "...";
-}
-
 namespace {
 
 // boost::json's own DOM handler (detail::handler) plus a check for duplicate keys, which

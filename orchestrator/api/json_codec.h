@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include "common/base/clock.h"
+#include "common/base/json_escape.h"  // QuoteForError
 #include "common/base/status.h"
 #include "common/base/tensor.h"
 #include "orchestrator/controller/controller.h"
@@ -54,8 +55,6 @@ Result<boost::json::value> ParseJson(const std::string& text);
 // Checks that an object has only `allowed` keys; names the first unknown one.
 Status CheckKeys(const boost::json::object& o, const std::vector<std::string>& allowed, const std::string& where);
 
-// `s` quoted and escaped for an error message, cut to 64 bytes (at a UTF-8 boundary) plus "...".
-std::string QuoteForError(std::string_view s);
 
 // JSON number that is finite or null.
 boost::json::value Num(double v);

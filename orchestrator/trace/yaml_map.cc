@@ -6,14 +6,6 @@
 
 namespace edgesplit::trace {
 
-std::string QuoteForError(std::string_view s) {
-  constexpr size_t kMax = 64;
-  if (s.size() <= kMax) return JsonQuote(std::string(s));
-  size_t n = kMax;
-  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;  // keep whole UTF-8 sequences
-  return JsonQuote(std::string(s.substr(0, n))) + "...";
-}
-
 namespace {
 
 // "nodes[1]: " before a message about a whole mapping; nothing for the document root.

@@ -13,12 +13,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "common/base/json_escape.h"  // QuoteForError
 #include "common/base/status.h"
 
 namespace edgesplit::trace {
 
-// `s` in double quotes, escaped and cut to 64 bytes: error messages echo user text safely.
-std::string QuoteForError(std::string_view s);
 
 class YamlMap {
  public:
