@@ -1,6 +1,8 @@
 // AgentCore: control commands (load/activate/drain/unload/probe), profile, shutdown.
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
+
+#include <algorithm>
 #include "common/base/log.h"
 #include "common/model/manifest.h"
 
@@ -63,8 +65,11 @@ void AgentCore::FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double 
   out->set_end_layer(s.spec.end_layer);
   for (double ms : s.MedianLayerMs()) out->add_layer_ms(ms);
   out->set_queue_depth(s.in_compute);
-  if (period_s > 0)
+  if (period_s > 0) {
     out->set_request_rate(static_cast<double>(s.requests_total - s.requests_at_last_report) / period_s);
+    const int64_t busy = s.busy_ns->load(std::memory_order_relaxed) - s.busy_ns_at_last_report;
+    out->set_busy_fraction(static_cast<double>(std::max<int64_t>(0, busy)) * 1e-9 / period_s);
+  }
   out->set_state(SegmentStateName(s.state));
   out->set_downstream_address(s.spec.downstream_address);
   out->set_active(s.active);
@@ -84,6 +89,7 @@ void AgentCore::FillProfile(v1::CapacityProfile* p, double period_s) {
   for (auto& [key, slot] : table_.slots()) {
     FillSegment(slot, p->add_segments(), period_s);
     const_cast<SegmentSlot&>(slot).requests_at_last_report = slot.requests_total;
+    const_cast<SegmentSlot&>(slot).busy_ns_at_last_report = slot.busy_ns->load(std::memory_order_relaxed);
   }
   for (const auto& l : links_) *p->add_links() = l;
   p->set_active_sessions(static_cast<uint32_t>(sessions_.count()));

@@ -337,6 +337,16 @@ Status AgentCore::CheckComputeRoom() {
 }
 
 Status AgentCore::RunOnCompute(SegmentSlot* slot, std::function<void()> job) {
+  if (job) {
+    // The segment's busy time (SegmentStats.busy_fraction): wall time on the pool, whatever
+    // the job is (a request, a generation step, a batch of steps).
+    job = [job = std::move(job), busy = slot->busy_ns] {
+      const auto t0 = std::chrono::steady_clock::now();
+      job();
+      busy->fetch_add(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0).count(),
+                      std::memory_order_relaxed);
+    };
+  }
   if (job && !compute_->TrySubmit(std::move(job))) {
     metrics_->Overloaded();
     return ResourceExhausted("overloaded: compute queue full on " + config_.node);

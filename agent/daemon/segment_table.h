@@ -4,6 +4,7 @@
 // Not thread-safe: owned by the agent's io thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -60,6 +61,10 @@ struct SegmentSlot {
   uint64_t requests_total = 0;
   uint64_t failures_total = 0;
   uint64_t requests_at_last_report = 0;
+  // Nanoseconds the compute pool spent on this segment's jobs (shared with the running jobs,
+  // which may outlive the slot), and its value at the last report.
+  std::shared_ptr<std::atomic<int64_t>> busy_ns = std::make_shared<std::atomic<int64_t>>(0);
+  int64_t busy_ns_at_last_report = 0;
   std::deque<std::vector<double>> recent_layer_ms;  // last kLayerWindow runs
 
   static constexpr size_t kLayerWindow = 32;

@@ -239,7 +239,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
                                    "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations",
-                                   "resplit_margin_fraction", "cooldown_waiver_factor", "mode", "period_s"},
+                                   "resplit_margin_fraction", "cooldown_waiver_factor", "mode", "period_s", "max_utilization"},
                                "policy"));
   PolicySettings p = base;
   ES_ASSIGN_OR_RETURN(std::string mode, GetString(o, "mode", PolicyModeName(base.mode), "policy"));
@@ -259,6 +259,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
                       GetNumber(o, "resplit_margin_fraction", base.resplit_margin_fraction, "policy"));
   ES_ASSIGN_OR_RETURN(p.cooldown_waiver_factor,
                       GetNumber(o, "cooldown_waiver_factor", base.cooldown_waiver_factor, "policy"));
+  ES_ASSIGN_OR_RETURN(p.max_utilization, GetNumber(o, "max_utilization", base.max_utilization, "policy"));
   // Bounded before the conversion to Duration (int64 nanoseconds) so it cannot overflow; a
   // positive value that rounds to 0 ns is refused here rather than as "must be > 0" below.
   if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
@@ -288,7 +289,8 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"resplit_margin_fraction", p.resplit_margin_fraction},
           {"cooldown_waiver_factor", p.cooldown_waiver_factor},
           {"mode", PolicyModeName(p.mode)},
-          {"period_s", ToSeconds(p.period)}};
+          {"period_s", ToSeconds(p.period)},
+          {"max_utilization", p.max_utilization}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {
@@ -299,8 +301,8 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
     segs.push_back(json::object{{"deployment", s.deployment}, {"epoch", s.epoch}, {"model", s.model},
                                 {"first_layer", s.first_layer}, {"end_layer", s.end_layer}, {"state", s.state},
                                 {"active", s.active}, {"layer_ms", ms}, {"queue_depth", s.queue_depth},
-                                {"request_rate", Num(s.request_rate)}, {"requests_total", s.requests_total},
-                                {"failures_total", s.failures_total}});
+                                {"request_rate", Num(s.request_rate)}, {"busy_fraction", Num(s.busy_fraction)},
+                                {"requests_total", s.requests_total}, {"failures_total", s.failures_total}});
   }
   json::array links;
   for (const auto& l : n.profile.links) {

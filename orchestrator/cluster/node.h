@@ -37,6 +37,7 @@ struct SegmentReport {
   uint64_t failures_total = 0;
   uint32_t live_sessions = 0;   // entry: generation sessions streaming on this epoch
   uint64_t session_tokens = 0;  // entry: their history tokens, summed
+  double busy_fraction = 0;     // compute-pool seconds on this segment per second (utilisation)
 };
 
 struct CapacityReport {

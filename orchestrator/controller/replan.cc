@@ -3,10 +3,13 @@
 // policy's decision.
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "orchestrator/controller/controller.h"
+#include "orchestrator/controller/load_estimate.h"
 #include "orchestrator/controller/trust_rules.h"
 #include "orchestrator/planner/assignment.h"
+#include "orchestrator/planner/load_model.h"
 
 namespace edgesplit::orch {
 namespace {
@@ -35,6 +38,27 @@ LiveSessions LiveSessionsOf(const Deployment& d, const NodeRegistry& registry) {
 double NominalTokens(const Manifest& m) {
   if (m.input.seq_dim < 0 || m.input.seq_dim >= static_cast<int>(m.input.shape.size())) return 1;
   return static_cast<double>(m.input.shape[m.input.seq_dim]);
+}
+
+// What a plan is compared by: under the latency objective with the load term on, its response
+// time at the measured pass rate (latency plus queueing, planner/load_model.h); otherwise the
+// planner's objective value.
+double ComparedMs(const planner::PlanningInstance& inst, const std::vector<planner::Stage>& stages, double value,
+                  double passes_per_s) {
+  if (inst.objective.kind != planner::ObjectiveKind::kLatency) return value;
+  const planner::LoadedCost c = planner::EvaluateLoaded(inst, stages, passes_per_s);
+  return c.feasible ? c.response_ms : value;
+}
+
+// "; at 9.8 passes/s (why) the busiest stage or hop goes from 96 % to 61 % utilised, ..."
+std::string LoadText(double passes_per_s, const std::string& why, const planner::LoadedCost& now,
+                     const planner::LoadedCost& next) {
+  char b[320];
+  std::snprintf(b, sizeof(b),
+                "; at %.1f passes/s (%s) the busiest stage or hop goes from %.0f %% to %.0f %% utilised, queueing "
+                "from %.1f to %.1f ms",
+                passes_per_s, why.c_str(), 100 * now.utilisation, 100 * next.utilisation, now.wait_ms, next.wait_ms);
+  return b;
 }
 
 // Stage nodes that registered again after the plan was committed and do not hold their
@@ -112,6 +136,8 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   std::set<std::string> alive;
   for (const auto& n : registry_.AliveNodes()) alive.insert(n);
   Trigger trigger = hint;
+  // The measured load, when the latency objective's load term is on (policy.max_utilization).
+  const double passes = inst.ok() && options_.policy.max_utilization > 0 ? PassRate(d.spec.name, registry_, *inst) : 0;
   if (!inst.ok()) {
     Decision dec;
     dec.kind = DecisionKind::kNone;
@@ -148,7 +174,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
         in.current_invalid_reason = cost.violation;
         if (trigger != Trigger::kNodeLost) trigger = Trigger::kTrustChange;
       } else {
-        in.current_ms = cost.value;
+        in.current_ms = ComparedMs(*inst, in.current, cost.value, passes);
       }
     }
     if (trigger == Trigger::kPeriodic) {
@@ -185,15 +211,23 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
         break;
     }
   }
-  planner::PlannerOptions po = PlannerOptionsNow();
-  planner::PlanResult r = planner::Plan(*inst, po);
+  // Under load the latency-optimal plan may saturate a stage: PlanForLoad weighs queueing too.
+  planner::LoadedPlan lp = planner::PlanForLoad(
+      *inst, [this] { return PlannerOptionsNow(); }, passes, options_.policy.max_utilization);
+  planner::PlanResult& r = lp.plan;
+  double candidate_ms = ComparedMs(*inst, r.stages, r.value, passes);
   // Migration vs re-split (DESIGN.md): with a plan deployed, also find the best nodes for the
-  // current cuts, and propose that unless new cuts win by the re-split margin.
+  // current cuts (under the same utilisation cap), and propose that unless new cuts win by the
+  // re-split margin.
   if (in.has_current && r.status != planner::PlanStatus::kInfeasible && !SameCuts(in.current, r.stages)) {
-    planner::PlanResult same = planner::AssignNodes(*inst, planner::RangesOf(in.current));
-    if (same.status != planner::PlanStatus::kInfeasible && PreferSameCuts(options_.policy, r.value, same.value)) {
-      in.passed_over_resplit_ms = r.value;
+    planner::PlanResult same =
+        planner::AssignNodes(planner::WithPeriodCap(*inst, lp.period_cap_ms), planner::RangesOf(in.current));
+    const double same_ms = ComparedMs(*inst, same.stages, same.value, passes);
+    if (same.status != planner::PlanStatus::kInfeasible && PreferSameCuts(options_.policy, candidate_ms, same_ms)) {
+      in.passed_over_resplit_ms = candidate_ms;
       r = std::move(same);
+      candidate_ms = same_ms;
+      lp.why = "the best nodes for the current cuts";
     }
   }
   in.trigger = trigger;
@@ -201,7 +235,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   in.candidate_reason = r.reason;
   if (in.candidate_feasible) {
     in.candidate = r.stages;
-    in.candidate_ms = r.value;
+    in.candidate_ms = candidate_ms;
     std::vector<double> params;
     for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
     in.weight_bytes = BytesToMove(in.current, r.stages, params);
@@ -231,6 +265,12 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   if (dec.adopt() && in.has_current && !d.stages.empty() && !dec.stages.empty() &&
       dec.stages.front().node != d.stages.front().node)
     dec.reason += "; the entry moves from " + d.stages.front().node + " to " + dec.stages.front().node;
+  if (dec.adopt() && passes > 0 && inst->objective.kind == planner::ObjectiveKind::kLatency) {
+    const planner::LoadedCost now_cost = planner::EvaluateLoaded(*inst, in.current, passes);
+    const planner::LoadedCost next_cost = planner::EvaluateLoaded(*inst, dec.stages, passes);
+    if (now_cost.feasible && next_cost.feasible && now_cost.wait_ms + next_cost.wait_ms > 0)
+      dec.reason += LoadText(passes, lp.why, now_cost, next_cost);
+  }
   if (dec.adopt()) {
     d.confirmations = 0;
     d.pending_candidate.clear();

@@ -86,6 +86,7 @@ const std::map<std::string, Setter>& Setters() {
       {"policy.confirm_evaluations", Fn([](auto& c, double v) { c.controller.policy.confirm_evaluations = static_cast<int>(v); })},
       {"policy.cooldown_waiver_factor", Fn([](auto& c, double v) { c.controller.policy.cooldown_waiver_factor = v; })},
       {"policy.resplit_margin_fraction", Fn([](auto& c, double v) { c.controller.policy.resplit_margin_fraction = v; })},
+      {"policy.max_utilization", Fn([](auto& c, double v) { c.controller.policy.max_utilization = v; })},
       {"policy.mode", [](OrchestratorConfig& c, const std::string& v) -> Status {
          ES_ASSIGN_OR_RETURN(c.controller.policy.mode, ParsePolicyMode(v));
          return Status::Ok();

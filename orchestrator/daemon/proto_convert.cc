@@ -47,6 +47,7 @@ CapacityReport FromProto(const v1::CapacityProfile& p) {
     r.failures_total = s.failures_total();
     r.live_sessions = s.live_sessions();
     r.session_tokens = s.session_tokens();
+    r.busy_fraction = s.busy_fraction();
     c.segments.push_back(std::move(r));
   }
   for (const auto& l : p.links()) c.links.push_back(LinkFromProto(l));
@@ -80,6 +81,7 @@ void ToProto(const CapacityReport& c, v1::CapacityProfile* p) {
     s->set_active(r.active);
     s->set_requests_total(r.requests_total);
     s->set_failures_total(r.failures_total);
+    s->set_busy_fraction(r.busy_fraction);
     s->set_live_sessions(r.live_sessions);
     s->set_session_tokens(r.session_tokens);
   }

@@ -79,7 +79,7 @@ class Search {
       const double p2 = std::max({per, ci_.BwTime(prev, v, ci_.act(i)), comp});
       const double m2 = mig + ci_.Migration(v, i, j);
       // The later stages' own terms (rest_*[s + 1]) are still owed.
-      if (Bound(s + 1, l2, p2, m2) >= best_val_) continue;
+      if (p2 > ci_.period_cap() || Bound(s + 1, l2, p2, m2) >= best_val_) continue;
       used_[v] = 1;
       st_.push_back({v, i, j});
       Dfs(s + 1, v, l2, p2, m2);

@@ -13,6 +13,7 @@ CompiledInstance::CompiledInstance(const PlanningInstance& in) : inst_(&in) {
   src_ = std::max(0, NodeIndex(in.source));
   prefix_ = in.constraints.trusted_prefix_layers;
   max_stages_ = in.constraints.max_stages > 0 ? std::min(in.constraints.max_stages, n_) : n_;
+  if (in.constraints.max_period_ms > 0) cap_ = in.constraints.max_period_ms;
   switch (in.objective.kind) {
     case ObjectiveKind::kLatency: A_ = 1, B_ = 0; break;
     case ObjectiveKind::kPeriod: A_ = 0, B_ = 1; break;
@@ -197,6 +198,11 @@ PlanCost CompiledInstance::EvaluateIndex(const std::vector<IStage>& st) const {
   if (!HasLink(prev, src_)) return fail("links: no link from '" + node_name(prev) + "' back to the source");
   lat += Transfer(prev, src_, act_[L_]);
   per = std::max(per, BwTime(prev, src_, act_[L_]));
+  if (per > cap_) {
+    char b[160];
+    std::snprintf(b, sizeof(b), "max_period_ms: the plan's period %.3f ms exceeds the cap %.3f ms", per, cap_);
+    return fail(b);
+  }
   c.feasible = true;
   c.latency_ms = lat;
   c.period_ms = per;

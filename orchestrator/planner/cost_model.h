@@ -90,6 +90,8 @@ class CompiledInstance {
   bool trusted(int v) const { return trusted_[v]; }
   int trusted_prefix() const { return prefix_; }
   int max_stages() const { return max_stages_; }
+  // constraints.max_period_ms, kInf without a cap: every stage and hop term must be <= it.
+  double period_cap() const { return cap_; }
   // Pins of v: every stage on v must contain [pin_lo, pin_hi) (empty when v has no pin).
   int pin_lo(int v) const { return pin_lo_[v]; }
   int pin_hi(int v) const { return pin_hi_[v]; }
@@ -112,7 +114,7 @@ class CompiledInstance {
  private:
   const PlanningInstance* inst_;
   int n_ = 0, L_ = 0, src_ = 0, prefix_ = 0, max_stages_ = 0;
-  double A_ = 1, B_ = 0, horizon_ = 1;
+  double A_ = 1, B_ = 0, horizon_ = 1, cap_ = kInf;
   bool has_mig_ = false, any_pin_ = false;
   std::vector<double> act_, cp_, param_prefix_, kv_prefix_, lat_, inv_bw_, lat_t_, inv_bw_t_, mig_;
   std::unordered_map<std::string, int> index_;

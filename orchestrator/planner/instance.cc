@@ -84,6 +84,8 @@ Status ValidateInstance(const PlanningInstance& in) {
   if (c.trusted_prefix_layers < 0 || c.trusted_prefix_layers > L)
     err("constraints.trusted_prefix_layers: must be in [0, " + std::to_string(L) + "]");
   if (c.max_stages < 0) err("constraints.max_stages: must be >= 0 (0 = no limit)");
+  if (!(c.max_period_ms >= 0) || !std::isfinite(c.max_period_ms))
+    err("constraints.max_period_ms: must be a finite number >= 0 (0 = no cap)");
   for (const auto& [layer, node] : c.pinned) {
     const std::string k = "constraints.pinned[" + std::to_string(layer) + "]";
     if (layer < 0 || layer >= L) err(k + ": layer out of range [0, " + std::to_string(L) + ")");

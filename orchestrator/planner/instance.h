@@ -65,6 +65,10 @@ struct Constraints {
   int trusted_prefix_layers = 0;      // layers [0, p) run on trusted nodes only
   int max_stages = 0;                 // 0: no limit beyond the number of nodes
   std::map<int, std::string> pinned;  // layer index -> node that must hold it
+  // Throughput floor: no stage's compute and no hop's bandwidth term may exceed this (0: no
+  // cap). The orchestrator sets it from the measured load (utilisation target / arrival rate),
+  // so a latency-optimal plan never puts more work on one resource than it can keep up with.
+  double max_period_ms = 0;
 };
 
 enum class ObjectiveKind { kLatency, kPeriod, kMixed };

@@ -155,9 +155,10 @@ PlanningInstance ParseRoot(const YAML::Node& root) {
   }
   in.source = Str(root, "", "source", std::nullopt);
   if (const YAML::Node c = root["constraints"]; c.IsDefined() && !c.IsNull()) {
-    CheckKeys(c, "constraints", {"trusted_prefix_layers", "max_stages", "pinned"});
+    CheckKeys(c, "constraints", {"trusted_prefix_layers", "max_stages", "pinned", "max_period_ms"});
     in.constraints.trusted_prefix_layers = SmallInt(c, "constraints", "trusted_prefix_layers", 0);
     in.constraints.max_stages = SmallInt(c, "constraints", "max_stages", 0);
+    in.constraints.max_period_ms = Num(c, "constraints", "max_period_ms", 0.0);
     if (const YAML::Node pin = c["pinned"]; pin.IsDefined() && !pin.IsNull()) {
       if (!pin.IsMap()) Fail("constraints.pinned", "expected a mapping {layer: node}", pin);
       for (const auto& kv : pin) {
@@ -270,6 +271,7 @@ std::string PlanningInstanceToYaml(const PlanningInstance& in) {
   e << YAML::Key << "constraints" << YAML::Value << YAML::BeginMap << YAML::Key << "trusted_prefix_layers"
     << YAML::Value << in.constraints.trusted_prefix_layers << YAML::Key << "max_stages" << YAML::Value
     << in.constraints.max_stages;
+  if (in.constraints.max_period_ms > 0) e << YAML::Key << "max_period_ms" << YAML::Value << in.constraints.max_period_ms;
   if (!in.constraints.pinned.empty()) {
     e << YAML::Key << "pinned" << YAML::Value << YAML::Flow << YAML::BeginMap;
     for (const auto& [l, n] : in.constraints.pinned) e << YAML::Key << l << YAML::Value << n;

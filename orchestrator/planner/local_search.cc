@@ -30,6 +30,7 @@ double PlanValue(const CompiledInstance& ci, const std::vector<IStage>& st) {
       if (ci.pin_lo(v) < ci.pin_hi(v) &&
           std::none_of(st.begin(), st.end(), [v](const IStage& x) { return x.node == v; }))
         return kInf;
+  if (m > ci.period_cap()) return kInf;  // constraints.max_period_ms
   return ci.A() * lat + ci.B() * m + s;
 }
 

@@ -74,6 +74,7 @@ PlanningInstance SubInstance(const CompiledInstance& ci, const std::vector<int>&
   sub.objective = in.objective;
   sub.constraints.trusted_prefix_layers = in.constraints.trusted_prefix_layers;
   sub.constraints.max_stages = in.constraints.max_stages;
+  sub.constraints.max_period_ms = in.constraints.max_period_ms;
   std::vector<int> keep = nodes;
   if (std::find(keep.begin(), keep.end(), ci.source()) == keep.end()) keep.push_back(ci.source());
   for (int v : keep) sub.nodes.push_back(in.nodes[v]);
@@ -85,6 +86,13 @@ PlanningInstance SubInstance(const CompiledInstance& ci, const std::vector<int>&
         sub.links.pairs.push_back({ci.node_name(u), ci.node_name(v),
                                    {8e-3 / ci.inv_bw_row(u)[v], ci.lat_row(u)[v]}, false});
   return sub;
+}
+
+// A complete search found nothing: what binds, naming the period cap when there is one.
+std::string NoPlanReason(const CompiledInstance& ci) {
+  std::string why = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+  if (ci.period_cap() < kInf) why += " and every stage and hop within max_period_ms " + std::to_string(ci.period_cap()) + " ms";
+  return why;
 }
 
 }  // namespace
@@ -116,12 +124,15 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     if (any) usable.push_back(v);
   }
   const bool exact = static_cast<int>(usable.size()) <= std::min(opt.exact_max_nodes, kMaxDpNodes);
-  const RelaxedBounds rb = ComputeRelaxedBounds(ci);
+  // Under a period cap the relaxation is capped too: still a lower bound, and tighter.
+  const RelaxedBounds rb = ComputeRelaxedBounds(ci, ci.period_cap());
   std::vector<double> through;  // filled lazily: only large instances not yet proved need it
   if (rb.lower_bound == kInf) {
     r.lower_bound = kInf;
     r.reason = "links: no chain of linked nodes that satisfies memory and trust carries the model from the source "
                "and back to it";
+    if (ci.period_cap() < kInf)
+      r.reason += " with every stage and hop within max_period_ms " + std::to_string(ci.period_cap()) + " ms";
     return finish();
   }
   // Without a clock the time limit still bounds the work: about 10k label operations per ms.
@@ -188,7 +199,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     // Exact minimum period over all usable nodes: the answer for the period objective, a floor
     // on the period part of the mixed one. A plan beating the incumbent has M <= upper.
     const double lower = std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12);
-    const double upper = best.empty() ? kInf : (best_val - rb.s_lb) / ci.B() * (1 + 1e-12);
+    const double upper = std::min(ci.period_cap(), best.empty() ? kInf : (best_val - rb.s_lb) / ci.B() * (1 + 1e-12));
     const PeriodResult pr = SolveMinPeriod(ci, usable, lower, upper, dp_late);
     if (pr.complete) {
       if (pr.feasible) {
@@ -199,7 +210,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       } else if (!best.empty()) {
         optimal = true;  // no plan has a period small enough to beat the incumbent
       } else {
-        r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+        r.reason = NoPlanReason(ci);
         r.lower_bound = kInf;
         return finish();
       }
@@ -222,7 +233,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     if (complete) {
       optimal = true;
       if (best.empty()) {
-        r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+        r.reason = NoPlanReason(ci);
         r.lower_bound = kInf;
         return finish();
       }
@@ -234,11 +245,12 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     o.max_labels = label_budget;
     o.out_of_time = dp_late;
     o.m_floor = m_floor;
+    o.m_cap = ci.period_cap();
     DpResult d = SolveDp(ci, rb, usable, best_val, o);
     if (d.improved) offer(d.stages, "exact DP");
     optimal = d.complete;
     if (d.complete && best.empty()) {
-      r.reason = "no plan satisfies memory, trust, links, pins and max_stages with each node holding at most one stage";
+      r.reason = NoPlanReason(ci);
       r.lower_bound = kInf;
       return finish();
     }
@@ -293,7 +305,8 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
       for (int v : cand) tried[v] = 1;
       std::sort(cand.begin(), cand.end());
       if (pure_period) {
-        const PeriodResult pr = SolveMinPeriod(ci, cand, std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12), best_val, dp_late);
+        const PeriodResult pr = SolveMinPeriod(ci, cand, std::max(rb.m_lb, rb.fluid_m_lb) * (1 - 1e-12),
+                                               std::min(ci.period_cap(), best_val), dp_late);
         if (pr.feasible) offer(pr.stages, "period threshold search");
       } else if (ci.B() > 0 && !in.migration) {
         // Mixed: solve the candidates' sub-instance exactly (threshold branch and bound) with
@@ -310,6 +323,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
         o.beam_width = opt.beam_width;
         o.max_labels = label_budget;
         o.out_of_time = dp_late;
+        o.m_cap = ci.period_cap();
         DpResult d = SolveDp(ci, rb, cand, best_val, o);
         if (d.improved) offer(d.stages, "beam DP");
       }
@@ -321,7 +335,7 @@ PlanResult Plan(const PlanningInstance& in, const PlannerOptions& opt) {
     if (!optimal && ci.B() > 0 && !pure_period && n <= 200 && !best.empty() && !ls_late()) {
       // Tighten the mixed bound: S and M are bounded jointly over a grid of period caps.
       const double m_lo = std::max(rb.m_lb, rb.fluid_m_lb);
-      const double m_hi = (best_val - rb.s_lb) / ci.B() * (1 + 1e-12);
+      const double m_hi = std::min(ci.period_cap(), (best_val - rb.s_lb) / ci.B() * (1 + 1e-12));
       lb = std::max(lb, PeriodGridBound(ci, m_lo, m_hi, best_val, 8));
       optimal = proved();
     }

@@ -15,7 +15,8 @@ ThresholdSearchResult SolveByPeriodThresholds(const CompiledInstance& ci, const 
   const double B = ci.B();
   double best = incumbent;
   // A plan beating the incumbent has S >= s_lb, so its period is at most this.
-  const double cap0 = best == kInf ? kInf : (best - rb.s_lb) / B * (1 + 1e-12);
+  // No plan's period exceeds the instance's cap (constraints.max_period_ms) either.
+  const double cap0 = std::min(ci.period_cap(), best == kInf ? kInf : (best - rb.s_lb) / B * (1 + 1e-12));
   const std::vector<double> t = PeriodCandidates(ci, nodes, m_floor, cap0);
   // Invariant: every plan with period in [t[lo], t[hi]] and a value below the incumbent has
   // S >= s (the incumbent only decreases, so this stays true).

@@ -67,6 +67,7 @@ Status PolicySettings::Validate() const {
   if (!(cooldown_waiver_factor == 0 || (cooldown_waiver_factor >= 1 && cooldown_waiver_factor <= 1000)))
     e += "cooldown_waiver_factor must be 0 or in [1, 1000]; ";
   if (period < std::chrono::seconds(1)) e += "period_s must be >= 1; ";
+  if (!(max_utilization >= 0 && max_utilization < 1)) e += "max_utilization must be in [0, 1) (0 = no load term); ";
   if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();

@@ -52,6 +52,10 @@ struct PolicySettings {
   // The cool-down keeps comparable plans from flapping; it does not protect a plan that now
   // costs this many times what was predicted when it was adopted (0: the cool-down always holds).
   double cooldown_waiver_factor = 2.0;
+  // The load term of the latency objective (planner/load_model.h): plans are compared by their
+  // response time at the measured pass rate (latency plus queueing), and no stage or hop of a
+  // load-capped candidate may be busier than this (0: off, plans compared by idle latency).
+  double max_utilization = 0.85;
   Status Validate() const;
 };
 

@@ -48,6 +48,9 @@ struct FakeAgents {
   std::set<CommandKind> hold;       // commands of these kinds wait in `held`, unacked
   std::vector<AgentCommand> held;
   uint64_t memory = kMemory;
+  // Passes per second through the deployment: every node's segment of the newest epoch reports
+  // the busy fraction they cause (passes x its layers' measured time).
+  double passes_per_s = 0;
 
   void Pump(Controller& c, TimePoint now) {
     for (int round = 0; round < 20; ++round) {
@@ -110,10 +113,14 @@ struct FakeAgents {
     p.memory_available_bytes = memory > held ? memory - held : 0;
     p.compute_slowdown = slowdown.count(node) ? slowdown[node] : 1.0;
     p.speed_factor = probe_speed.count(node) ? probe_speed[node] : 1.0 / p.compute_slowdown;  // the compute probe
+    uint64_t newest = 0;
+    for (const auto& [n, m] : segs)
+      for (const auto& [k, s] : m) newest = std::max(newest, k.second);
     for (const auto& [k, s] : segs[node]) {
       SegmentReport r = s;
       r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
       r.requests_total = fresh.count(node) ? 5 : 100;
+      if (k.second == newest) r.busy_fraction = passes_per_s * (s.end_layer - s.first_layer) * 10.0 * p.compute_slowdown / 1000;
       p.segments.push_back(r);
     }
     return p;

@@ -1,0 +1,76 @@
+// The latency objective's load term against fake agents: the pass rate comes from the busy
+// fractions the agents report, plans are compared by response time under it.
+#include <algorithm>
+
+#include <catch.hpp>
+
+#include "orchestrator/controller/load_estimate.h"
+#include "test/orchestrator/controller/controller_world.h"
+
+using namespace edgesplit;
+using namespace edgesplit::orch;
+using namespace std::chrono_literals;
+using namespace edgesplit::orch::testing;
+
+namespace {
+
+constexpr uint64_t kRoomy = 64u << 20;  // every node can hold the whole model
+
+size_t Adoptions(World& w) {
+  auto ev = w.c->events().Since(0, 100000, "d");
+  return std::count_if(ev.begin(), ev.end(), [](const Event& e) {
+    return e.type == "decision" && (e.kind == "migrate" || e.kind == "resplit");
+  });
+}
+
+}  // namespace
+
+TEST_CASE("the pass rate is the reported busy time over the stages' priced time") {
+  World w(Options(), 6, kRoomy);
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(1s);
+  auto inst = w.c->BuildInstance(w.Dep().spec);
+  REQUIRE(inst.ok());
+  CHECK(PassRate("d", w.c->registry(), *inst) == 0);  // idle
+  w.agents.passes_per_s = 12;
+  w.Run(1s);
+  CHECK(PassRate("d", w.c->registry(), *inst) == Approx(12));
+  CHECK(PassRate("other", w.c->registry(), *inst) == 0);
+}
+
+TEST_CASE("a single-node plan that load would saturate is split; idle it stays on one node") {
+  World w(Options(), 6, kRoomy);
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(4s);
+  REQUIRE(w.Dep().stages.size() == 1);  // 60 ms on n1 beats any split with its hops
+  CHECK(Adoptions(w) == 0);
+  // 15 passes/s of 60 ms: n1 alone is 90 % busy and queues ~270 ms per pass.
+  w.agents.passes_per_s = 15;
+  w.Run(6s);
+  REQUIRE(w.Dep().stages.size() >= 2);
+  auto ev = w.c->events().Since(0, 100000, "d");
+  auto it = std::find_if(ev.begin(), ev.end(), [](const Event& e) {
+    return e.type == "decision" && e.kind == "resplit" && e.reason.find("passes/s") != std::string::npos;
+  });
+  REQUIRE(it != ev.end());
+  INFO(it->reason);
+  CHECK(it->reason.find("from 90 %") != std::string::npos);
+  // Steady load, steady plan: no further reconfiguration.
+  const size_t after = Adoptions(w);
+  w.Run(10s);
+  CHECK(Adoptions(w) == after);
+}
+
+TEST_CASE("with the load term off, plans are compared by idle latency") {
+  ControllerOptions o = Options();
+  o.policy.max_utilization = 0;
+  World w(o, 6, kRoomy);
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.agents.passes_per_s = 15;
+  w.Run(8s);
+  CHECK(w.Dep().stages.size() == 1);
+  CHECK(Adoptions(w) == 0);
+}
