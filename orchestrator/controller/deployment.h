@@ -51,6 +51,8 @@ struct Deployment {
   double predicted_period_ms = 0;
   double baseline_ms = 0;  // cost the drift trigger compares against
   double adopted_ms = 0;   // the committed plan's predicted cost at adoption (cool-down waiver)
+  double pass_rate = 0;    // measured passes/s, smoothed (load_estimate.h); 0: none measured
+  TimePoint pass_rate_at{};
   TimePoint created_at{};
   TimePoint last_reconfiguration{};
   TimePoint last_eval{};

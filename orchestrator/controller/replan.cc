@@ -40,6 +40,9 @@ double NominalTokens(const Manifest& m) {
   return static_cast<double>(m.input.shape[m.input.seq_dim]);
 }
 
+// Time constant of the pass rate's smoothing: a heartbeat's busy time covers a few requests.
+constexpr double kPassRateTauS = 2.0;
+
 // What a plan is compared by: under the latency objective with the load term on, its response
 // time at the measured pass rate (latency plus queueing, planner/load_model.h); otherwise the
 // planner's objective value.
@@ -136,8 +139,15 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   std::set<std::string> alive;
   for (const auto& n : registry_.AliveNodes()) alive.insert(n);
   Trigger trigger = hint;
-  // The measured load, when the latency objective's load term is on (policy.max_utilization).
-  const double passes = inst.ok() && options_.policy.max_utilization > 0 ? PassRate(d.spec.name, registry_, *inst) : 0;
+  // The measured load, when the latency objective's load term is on (policy.max_utilization),
+  // smoothed over a few heartbeats.
+  double passes = 0;
+  if (inst.ok() && options_.policy.max_utilization > 0) {
+    const double dt = d.pass_rate_at == TimePoint{} ? 0 : ToSeconds(now - d.pass_rate_at);
+    d.pass_rate = SmoothedRate(d.pass_rate, PassRate(d.spec.name, registry_, *inst), dt, kPassRateTauS);
+    d.pass_rate_at = now;
+    passes = d.pass_rate;
+  }
   if (!inst.ok()) {
     Decision dec;
     dec.kind = DecisionKind::kNone;

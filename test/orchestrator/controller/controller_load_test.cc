@@ -39,6 +39,31 @@ TEST_CASE("the pass rate is the reported busy time over the stages' priced time"
   CHECK(PassRate("other", w.c->registry(), *inst) == 0);
 }
 
+TEST_CASE("busy time the prices leave out (per-pass overhead) does not multiply the pass rate") {
+  World w;  // each node holds at most two layers: three stages
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  REQUIRE(w.Dep().stages.size() >= 3);
+  w.agents.passes_per_s = 10;
+  w.agents.extra_busy["n1"] = 0.05;  // 5 ms of framing per pass at the entry, not in any layer's price
+  w.Run(1s);
+  auto inst = w.c->BuildInstance(w.Dep().spec);
+  REQUIRE(inst.ok());
+  // Busy summed over priced time summed: (10 x 60 ms + 50 ms) / 60 ms, not a mean of per-stage
+  // ratios (which reads the entry's stage at several times the rate).
+  CHECK(PassRate("d", w.c->registry(), *inst) == Approx(10 + 0.05 / 0.06));
+}
+
+TEST_CASE("the pass rate is smoothed over heartbeats") {
+  CHECK(SmoothedRate(0, 12, 0.25, 2) == 12);  // the first sample is taken as it is
+  const double once = SmoothedRate(10, 20, 0.25, 2);
+  CHECK(once > 10);
+  CHECK(once < 12);
+  double r = 10;
+  for (int i = 0; i < 40; ++i) r = SmoothedRate(r, 20, 0.25, 2);  // 10 s: five time constants
+  CHECK(r == Approx(20).epsilon(0.01));
+}
+
 TEST_CASE("a single-node plan that load would saturate is split; idle it stays on one node") {
   World w(Options(), 6, kRoomy);
   REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());

@@ -51,6 +51,7 @@ struct FakeAgents {
   // Passes per second through the deployment: every node's segment of the newest epoch reports
   // the busy fraction they cause (passes x its layers' measured time).
   double passes_per_s = 0;
+  std::map<std::string, double> extra_busy;  // busy time beyond the layers' (per-pass overhead)
 
   void Pump(Controller& c, TimePoint now) {
     for (int round = 0; round < 20; ++round) {
@@ -120,7 +121,9 @@ struct FakeAgents {
       SegmentReport r = s;
       r.layer_ms.assign(s.end_layer - s.first_layer, 10.0 * p.compute_slowdown);
       r.requests_total = fresh.count(node) ? 5 : 100;
-      if (k.second == newest) r.busy_fraction = passes_per_s * (s.end_layer - s.first_layer) * 10.0 * p.compute_slowdown / 1000;
+      if (k.second == newest)
+        r.busy_fraction = passes_per_s * (s.end_layer - s.first_layer) * 10.0 * p.compute_slowdown / 1000 +
+                          (extra_busy.count(node) ? extra_busy[node] : 0.0);
       p.segments.push_back(r);
     }
     return p;
