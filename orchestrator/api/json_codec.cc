@@ -239,7 +239,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   const auto& o = v.as_object();
   ES_RETURN_IF_ERROR(CheckKeys(o, {"horizon_s", "min_request_rate", "hysteresis_fraction", "min_gain_ms", "cooldown_s",
                                    "weight_fetch_mbps", "drift_fraction", "evaluate_interval_ms", "slo_window_s", "confirm_evaluations",
-                                   "resplit_margin_fraction", "cooldown_waiver_factor", "mode", "period_s", "max_utilization"},
+                                   "resplit_margin_fraction", "cooldown_waiver_factor", "mode", "period_s", "max_utilization", "noise_factor"},
                                "policy"));
   PolicySettings p = base;
   ES_ASSIGN_OR_RETURN(std::string mode, GetString(o, "mode", PolicyModeName(base.mode), "policy"));
@@ -260,6 +260,7 @@ Result<PolicySettings> PolicyFromJson(const json::value& v, const PolicySettings
   ES_ASSIGN_OR_RETURN(p.cooldown_waiver_factor,
                       GetNumber(o, "cooldown_waiver_factor", base.cooldown_waiver_factor, "policy"));
   ES_ASSIGN_OR_RETURN(p.max_utilization, GetNumber(o, "max_utilization", base.max_utilization, "policy"));
+  ES_ASSIGN_OR_RETURN(p.noise_factor, GetNumber(o, "noise_factor", base.noise_factor, "policy"));
   // Bounded before the conversion to Duration (int64 nanoseconds) so it cannot overflow; a
   // positive value that rounds to 0 ns is refused here rather than as "must be > 0" below.
   if (!(cd >= 0 && cd <= 1e6)) return InvalidArgument("policy.cooldown_s: must be in [0, 1e6]");
@@ -290,7 +291,8 @@ json::object PolicyToJson(const PolicySettings& p) {
           {"cooldown_waiver_factor", p.cooldown_waiver_factor},
           {"mode", PolicyModeName(p.mode)},
           {"period_s", ToSeconds(p.period)},
-          {"max_utilization", p.max_utilization}};
+          {"max_utilization", p.max_utilization},
+          {"noise_factor", p.noise_factor}};
 }
 
 json::object NodeToJson(const NodeRecord& n, TimePoint now) {

@@ -52,6 +52,8 @@ struct Deployment {
   double baseline_ms = 0;  // cost the drift trigger compares against
   double adopted_ms = 0;   // the committed plan's predicted cost at adoption (cool-down waiver)
   double pass_rate = 0;    // measured passes/s, smoothed (load_estimate.h); 0: none measured
+  // The current plan's fresh cost at its last evaluations (policy noise gate), this epoch only.
+  std::deque<double> recent_cost_ms;
   TimePoint pass_rate_at{};
   TimePoint created_at{};
   TimePoint last_reconfiguration{};

@@ -42,6 +42,8 @@ double NominalTokens(const Manifest& m) {
 
 // Time constant of the pass rate's smoothing: a heartbeat's busy time covers a few requests.
 constexpr double kPassRateTauS = 2.0;
+// Evaluations of the current plan its cost jitter is measured over (5 s at the default 250 ms).
+constexpr size_t kNoiseWindow = 20;
 
 // What a plan is compared by: under the latency objective with the load term on, its response
 // time at the measured pass rate (latency plus queueing, planner/load_model.h); otherwise the
@@ -185,6 +187,9 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
         if (trigger != Trigger::kNodeLost) trigger = Trigger::kTrustChange;
       } else {
         in.current_ms = ComparedMs(*inst, in.current, cost.value, passes);
+        d.recent_cost_ms.push_back(in.current_ms);
+        while (d.recent_cost_ms.size() > kNoiseWindow) d.recent_cost_ms.pop_front();
+        in.noise_ms = CostNoiseMs({d.recent_cost_ms.begin(), d.recent_cost_ms.end()});
       }
     }
     if (trigger == Trigger::kPeriodic) {

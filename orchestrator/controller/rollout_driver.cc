@@ -93,6 +93,7 @@ void Controller::AfterRollout(Deployment& d, TimePoint now) {
         d.last_reconfiguration = now;
         d.baseline_ms = d.rollout_decision.candidate_ms;
         d.adopted_ms = d.rollout_decision.candidate_ms;
+        d.recent_cost_ms.clear();  // a new plan: its own jitter
         d.status = DeploymentStatus::kServing;
         d.status_reason = std::string("epoch ") + std::to_string(d.epoch) + " committed";
         const double adapt = ToMillis(now - d.fault_at);

@@ -87,6 +87,7 @@ const std::map<std::string, Setter>& Setters() {
       {"policy.cooldown_waiver_factor", Fn([](auto& c, double v) { c.controller.policy.cooldown_waiver_factor = v; })},
       {"policy.resplit_margin_fraction", Fn([](auto& c, double v) { c.controller.policy.resplit_margin_fraction = v; })},
       {"policy.max_utilization", Fn([](auto& c, double v) { c.controller.policy.max_utilization = v; })},
+      {"policy.noise_factor", Fn([](auto& c, double v) { c.controller.policy.noise_factor = v; })},
       {"policy.mode", [](OrchestratorConfig& c, const std::string& v) -> Status {
          ES_ASSIGN_OR_RETURN(c.controller.policy.mode, ParsePolicyMode(v));
          return Status::Ok();

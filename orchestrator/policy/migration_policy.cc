@@ -68,6 +68,7 @@ Status PolicySettings::Validate() const {
     e += "cooldown_waiver_factor must be 0 or in [1, 1000]; ";
   if (period < std::chrono::seconds(1)) e += "period_s must be >= 1; ";
   if (!(max_utilization >= 0 && max_utilization < 1)) e += "max_utilization must be in [0, 1) (0 = no load term); ";
+  if (!(noise_factor >= 0 && noise_factor <= 100)) e += "noise_factor must be in [0, 100] (0 = off); ";
   if (confirm_evaluations < 1 || confirm_evaluations > 100) e += "confirm_evaluations must be in [1, 100]; ";
   if (!e.empty()) return InvalidArgument(e.substr(0, e.size() - 2));
   return Status::Ok();
@@ -106,6 +107,16 @@ std::string Fmt(const char* fmt, double a, double b = 0, double c = 0) {
   return buf;
 }
 }  // namespace
+
+double CostNoiseMs(const std::vector<double>& recent) {
+  if (recent.size() < kNoiseMinSamples) return 0;
+  std::vector<double> d;
+  for (size_t i = 1; i < recent.size(); ++i)
+    if (std::isfinite(recent[i]) && std::isfinite(recent[i - 1])) d.push_back(std::abs(recent[i] - recent[i - 1]));
+  if (d.size() + 1 < kNoiseMinSamples) return 0;
+  std::nth_element(d.begin(), d.begin() + d.size() / 2, d.end());
+  return 1.4826 * d[d.size() / 2] / std::sqrt(2.0);
+}
 
 double RebuildSessionsMs(double plan_latency_ms, double nominal_tokens, double history_tokens) {
   if (!(plan_latency_ms > 0) || !(nominal_tokens > 0) || !(history_tokens > 0) || !std::isfinite(plan_latency_ms)) return 0;
@@ -174,6 +185,12 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   if (d.predicted_gain_ms < threshold) {
     d.stages.clear();
     d.reason = Fmt("gain %.2f ms/request below hysteresis threshold %.2f ms", d.predicted_gain_ms, threshold);
+    return d;
+  }
+  if (const double noise = s.noise_factor * in.noise_ms; d.predicted_gain_ms < noise) {
+    d.stages.clear();
+    d.reason = Fmt("gain %.2f ms/request within the noise: below %.0f x the current plan's cost jitter of %.2f ms",
+                   d.predicted_gain_ms, s.noise_factor, in.noise_ms);
     return d;
   }
   if (d.horizon_gain_ms <= cost_ms) {

@@ -56,6 +56,10 @@ struct PolicySettings {
   // response time at the measured pass rate (latency plus queueing), and no stage or hop of a
   // load-capped candidate may be busier than this (0: off, plans compared by idle latency).
   double max_utilization = 0.85;
+  // A voluntary change must also gain more than this many times the current plan's cost
+  // jitter (CostNoiseMs over its recent evaluations): on a busy box the fresh cost of the same
+  // plan swings by 15-30 %, and plans that close are not worth a reconfiguration (0: off).
+  double noise_factor = 3.0;
   Status Validate() const;
 };
 
@@ -81,6 +85,7 @@ struct PolicyInput {
   int confirmations = 1;             // consecutive evaluations that named this candidate
   double passed_over_resplit_ms = 0; // a re-split set aside for the same-cuts candidate (0: none)
   double adopted_ms = 0;             // predicted cost of the current plan when adopted (0: unknown)
+  double noise_ms = 0;               // jitter of current_ms over recent evaluations (CostNoiseMs)
 };
 
 struct Decision {
@@ -111,6 +116,13 @@ enum class ModeGate {
 // plan was committed and does not hold its segment. `last_plan`: the previous re-plan of the
 // periodic mode (the placement at first).
 ModeGate GateFor(const PolicySettings& settings, bool segment_missing, TimePoint now, TimePoint last_plan);
+
+// The jitter of one estimate of a plan's cost from its recent fresh costs (oldest first): a
+// robust standard deviation from the median absolute difference of successive values
+// (1.4826 x median |x[i] - x[i-1]| / sqrt 2), so one jump (a fault) does not count as noise.
+// 0 with fewer than kNoiseMinSamples values.
+constexpr size_t kNoiseMinSamples = 6;
+double CostNoiseMs(const std::vector<double>& recent);
 
 // The predicted stall, summed over live sessions, of moving them to a plan by rebuilding their
 // KV: each session's history is prefilled through the whole new pipeline. A prefill of T tokens

@@ -1,7 +1,9 @@
 #include "orchestrator/policy/migration_policy.h"
 
 #include <catch.hpp>
+#include <cmath>
 #include <limits>
+#include <vector>
 
 using namespace edgesplit;
 using namespace edgesplit::orch;
@@ -47,6 +49,36 @@ TEST_CASE("a gain below the hysteresis keeps the plan") {
   CHECK(d.kind == DecisionKind::kKeep);
   CHECK(d.reason.find("hysteresis") != std::string::npos);
   CHECK(d.predicted_gain_ms == Approx(10));
+}
+
+TEST_CASE("the cost jitter: a robust spread of successive fresh costs, blind to one jump") {
+  CHECK(CostNoiseMs({100, 110, 90}) == 0);  // too few evaluations to tell
+  CHECK(CostNoiseMs({100, 100, 100, 100, 100, 100, 100}) == 0);
+  // Alternating +-10: every successive difference is 20.
+  const std::vector<double> swing = {100, 120, 100, 120, 100, 120, 100, 120};
+  CHECK(CostNoiseMs(swing) == Approx(1.4826 * 20 / std::sqrt(2.0)));
+  // The same swing with one fault-sized jump in it: the jump is one difference among many.
+  const std::vector<double> jump = {100, 120, 100, 120, 700, 720, 700, 720, 700};
+  CHECK(CostNoiseMs(jump) == Approx(CostNoiseMs(swing)));
+}
+
+TEST_CASE("a gain within the current plan's cost jitter keeps the plan") {
+  PolicySettings s;
+  auto in = Base();  // gain 50 of 100: well past the hysteresis
+  in.noise_ms = 20;  // 3 x 20 = 60 > 50
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("within the noise") != std::string::npos);
+  in.noise_ms = 15;  // 45 < 50
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  s.noise_factor = 0;
+  in.noise_ms = 1000;
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  // A broken plan is replaced whatever the noise.
+  s.noise_factor = 3;
+  in.current_valid = false;
+  in.current_invalid_reason = "node a is not alive";
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
 }
 
 TEST_CASE("a gain over the horizon smaller than the migration cost keeps the plan") {
