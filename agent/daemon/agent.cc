@@ -8,6 +8,7 @@
 #include "agent/daemon/control_client.h"
 #include "agent/daemon/emulation.h"
 #include "agent/daemon/proc_stats.h"
+#include "agent/runtime/blas_kernels.h"
 #include "common/base/log.h"
 #include "common/base/random_id.h"
 #include "common/net/endpoint.h"
@@ -74,6 +75,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(AgentConfig config, SegmentLoader l
   if (!tls->enabled()) LogWarn("tls_off").Kv("node", config.node).Kv("note", "plaintext data and control channels (tls: {mode: off}): one-box experiments only");
   std::unique_ptr<Agent> a(new Agent(std::move(config), std::move(loader)));
   a->impl_->tls = tls;
+  // The kernels main() chose before anything started (none when SelectBlasKernels did not run).
+  if (const BlasChoice& b = CurrentBlasChoice(); !b.source.empty()) a->metrics_->BlasKernels(b.core, b.detected, b.source);
   a->impl_->compute = std::make_unique<WorkerPool>("compute", a->config_.compute_threads, static_cast<size_t>(a->config_.max_queue));
   a->impl_->loader_pool = std::make_unique<WorkerPool>("loader", 1, 64);
   a->impl_->core = std::make_unique<AgentCore>(a->impl_->io, a->config_, a->loader_, a->metrics_.get(),

@@ -138,4 +138,13 @@ double AgentMetrics::ConnectionsRefusedCount(const std::string& port, const std:
   return connections_refused_->Add({{"port", port}, {"reason", reason}}).Value();
 }
 
+void AgentMetrics::BlasKernels(const std::string& core, const std::string& detected, const std::string& source) {
+  prometheus::BuildGauge()
+      .Name("edgesplit_agent_blas_kernels")
+      .Help("OpenBLAS kernel set in use (core), the one OpenBLAS picked by itself (detected), and why (source)")
+      .Register(*registry_)
+      .Add({{"core", core}, {"detected", detected}, {"source", source}})
+      .Set(1);
+}
+
 }  // namespace edgesplit::agent

@@ -30,6 +30,8 @@ class AgentMetrics {
   void ComputeSeconds(double s) { compute_->Observe(s); }
   void RequestDone(bool ok) { (ok ? requests_ok_ : requests_failed_)->Increment(); }
   void Overloaded() { overloaded_->Increment(); }
+  // edgesplit_agent_blas_kernels{core, detected, source} 1: the OpenBLAS kernels in use.
+  void BlasKernels(const std::string& core, const std::string& detected, const std::string& source);
   void RequestRetried() { retried_->Increment(); }
   double RetriedCount() const { return retried_->Value(); }
   void EmulationUpdate(bool applied) { (applied ? emulation_applied_ : emulation_rejected_)->Increment(); }

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 
+#include "agent/runtime/blas_kernels.h"
 #include "common/base/flags.h"
 
 namespace edgesplit::agent {
@@ -45,7 +46,7 @@ const std::map<std::string, Setter>& Setters() {
       ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(data_max_connections),
       ES_NUM(data_max_connections_per_peer), ES_NUM(http_max_connections), ES_NUM(http_max_connections_per_peer),
       ES_NUM(http_header_timeout_ms), ES_NUM(max_sessions), ES_NUM(max_context),
-      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256),
+      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256), ES_STR(blas_kernels),
       {"emulation.compute_slowdown",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
       {"emulation.egress_mbps",
@@ -106,6 +107,8 @@ Status AgentConfig::Validate() const {
   if (heartbeat_period_ms < 10) p += "heartbeat_period_ms must be >= 10; ";
   if (compute_threads < 1 || compute_threads > 256) p += "compute_threads must be in [1, 256]; ";
   if (intra_op_threads < 0) p += "intra_op_threads must be >= 0; ";
+  if (blas_kernels != "auto" && blas_kernels != "detected" && BlasCoreRank(blas_kernels) < 0)
+    p += "blas_kernels must be auto, detected or one of Prescott, Sandybridge, Haswell, SkylakeX, Cooperlake; ";
   if (max_queue < 1) p += "max_queue must be >= 1; ";
   if (max_frame_bytes < 1024 || max_frame_bytes > (4LL << 30)) p += "max_frame_bytes must be in [1 KiB, 4 GiB]; ";
   if (frame_deadline_ms < 1 || idle_timeout_ms < 1 || request_timeout_ms < 1 || drain_timeout_ms < 0)

@@ -30,6 +30,9 @@ struct AgentConfig {
   int heartbeat_period_ms = 1000;
   int compute_threads = 1;        // segment runs in parallel
   int intra_op_threads = 1;       // libtorch threads per run (1: several agents share small boxes)
+  // OpenBLAS kernels: auto (the best set the CPU supports) | detected (OpenBLAS's own) | a core
+  // name (Haswell, SkylakeX, ...); EDGESPLIT_BLAS_CORETYPE overrides (runtime/blas_kernels.h).
+  std::string blas_kernels = "auto";
   int max_queue = 64;             // requests waiting for compute before "overloaded"
   long long max_frame_bytes = 256LL << 20;
   int frame_deadline_ms = 30000;  // to receive or send one frame

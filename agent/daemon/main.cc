@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "agent/daemon/agent.h"
+#include "agent/runtime/blas_kernels.h"
 #include "agent/runtime/torch_threads.h"
 #include "common/base/log.h"
 
@@ -15,6 +16,9 @@ int main(int argc, char** argv) {
   LogLevel level;
   if (ParseLogLevel(config->log_level, &level)) SetLogLevel(level);
   SetLogComponent("agent");
+  // Before any thread starts: may re-execute the agent with OPENBLAS_CORETYPE set.
+  const BlasChoice blas = SelectBlasKernels(argv, config->blas_kernels);
+  LogInfo("blas_kernels").Kv("core", blas.core).Kv("detected", blas.detected).Kv("source", blas.source);
   // intra_op_threads defaults to 1: several agents may share one small box (tests, testbeds).
   ConfigureTorch({config->intra_op_threads, config->intra_op_threads});
   auto a = agent::Agent::Create(*config);

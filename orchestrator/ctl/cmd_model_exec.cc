@@ -34,4 +34,4 @@ int ModelExec(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate, tokenize, detokenize", ModelExec);
+ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate, tokenize, detokenize, kernels", ModelExec);

@@ -1,8 +1,10 @@
 // `edgesplitctl model synth|inspect|verify|run|profile`: model package tools.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <sstream>
 
+#include "agent/runtime/blas_kernels.h"
 #include "agent/runtime/chain_generator.h"
 #include "agent/runtime/gpt_synth.h"
 #include "agent/runtime/profiler.h"
@@ -36,7 +38,8 @@ constexpr const char* kUsage =
     "  inspect DIR [--json]\n"
     "  verify DIR\n"
     "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N] [--blas-threads N]\n"
-    "  profile --model DIR [--runs N] [--json] [--threads N] [--blas-threads N]\n";
+    "  profile --model DIR [--runs N] [--json] [--threads N] [--blas-threads N]\n"
+    "  kernels [--json]   the OpenBLAS kernels this machine runs layers with (EDGESPLIT_BLAS_CORETYPE)\n";
 
 Result<std::vector<int>> ParseCuts(const std::string& s) {
   std::vector<int> cuts;
@@ -302,6 +305,27 @@ int Profile(const std::vector<std::string>& args) {
   return 0;
 }
 
+// The kernel set main() chose (agent/runtime/blas_kernels.h): the agents on this machine
+// choose the same way.
+int Kernels(const std::vector<std::string>& args) {
+  const bool json = std::find(args.begin(), args.end(), "--json") != args.end();
+  for (const auto& a : args)
+    if (a != "--json") {
+      std::fprintf(stderr, "edgesplitctl: error: model kernels: unknown argument '%s'\n", a.c_str());
+      return 2;
+    }
+  const BlasChoice& b = CurrentBlasChoice();
+  const CpuFeatures f = DetectCpuFeatures();
+  if (json) {
+    std::printf("{\"core\": \"%s\", \"detected\": \"%s\", \"source\": \"%s\", \"best_for_cpu\": \"%s\"}\n",
+                b.core.c_str(), b.detected.c_str(), b.source.c_str(), BestBlasCore(f).c_str());
+    return 0;
+  }
+  std::printf("OpenBLAS kernels: %s (source %s; OpenBLAS picked %s; best for this CPU %s)\n", b.core.c_str(),
+              b.source.c_str(), b.detected.empty() ? "?" : b.detected.c_str(), BestBlasCore(f).c_str());
+  return 0;
+}
+
 int ModelMain(const std::vector<std::string>& args) {
   if (args.empty()) {
     std::fputs(kUsage, stderr);
@@ -314,6 +338,7 @@ int ModelMain(const std::vector<std::string>& args) {
   if (sub == "verify") return Verify(rest);
   if (sub == "run") return Run(rest);
   if (sub == "profile") return Profile(rest);
+  if (sub == "kernels") return Kernels(rest);
   if (sub == "generate") return Generate(rest);
   if (sub == "tokenize") return ctl::ModelTokenize(rest);
   if (sub == "detokenize") return ctl::ModelDetokenize(rest);
@@ -327,6 +352,6 @@ int ModelMain(const std::vector<std::string>& args) {
 
 }  // namespace
 
-ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate, tokenize, detokenize", ModelMain);
+ES_REGISTER_SUBCOMMAND(model, "model", "model packages: synth, inspect, verify, run, profile, generate, tokenize, detokenize, kernels", ModelMain);
 
 }  // namespace edgesplit
