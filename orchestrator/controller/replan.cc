@@ -125,6 +125,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   in.now = now;
   in.last_reconfiguration = d.last_reconfiguration;
   in.adopted_ms = d.adopted_ms;
+  in.observed_recent_ms = d.ObservedP50(now, std::chrono::seconds(1));
   in.has_current = d.epoch > 0;
   in.current = Plain(d.stages);
   in.request_rate = 0;

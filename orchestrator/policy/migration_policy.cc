@@ -174,11 +174,19 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
     return d;
   }
   const bool cooling = in.now - in.last_reconfiguration < s.cooldown;
-  const bool badly_wrong =
-      s.cooldown_waiver_factor > 0 && in.adopted_ms > 0 && in.current_ms > s.cooldown_waiver_factor * in.adopted_ms;
+  // Right after a reconfiguration the model's price of the new plan swings (its segments' first
+  // measurements, two epochs' busy time overlapping): when requests are being answered, the
+  // waiver needs their latency to agree.
+  const bool measured_agrees =
+      !(in.observed_recent_ms > 0) || in.observed_recent_ms > s.cooldown_waiver_factor * in.adopted_ms;
+  const bool badly_wrong = s.cooldown_waiver_factor > 0 && in.adopted_ms > 0 &&
+                           in.current_ms > s.cooldown_waiver_factor * in.adopted_ms && measured_agrees;
   if (cooling && !badly_wrong) {
     d.stages.clear();
     d.reason = Fmt("in cool-down (%.1f s left)", ToSeconds(s.cooldown - (in.now - in.last_reconfiguration)));
+    if (s.cooldown_waiver_factor > 0 && in.adopted_ms > 0 && in.current_ms > s.cooldown_waiver_factor * in.adopted_ms)
+      d.reason += Fmt("; the plan is priced at %.1fx its prediction but answers at p50 %.1f ms",
+                      in.current_ms / in.adopted_ms, in.observed_recent_ms);
     return d;
   }
   const double threshold = std::max(s.min_gain_ms, s.hysteresis_fraction * in.current_ms);

@@ -50,7 +50,9 @@ struct PolicySettings {
   // this fraction; otherwise that same-cuts plan (a migration, or the current plan) is proposed.
   double resplit_margin_fraction = 0.10;
   // The cool-down keeps comparable plans from flapping; it does not protect a plan that now
-  // costs this many times what was predicted when it was adopted (0: the cool-down always holds).
+  // costs this many times what was predicted when it was adopted (0: the cool-down always holds)
+  // and, when requests were answered in the last second, whose observed p50 agrees (is also
+  // this many times the prediction).
   double cooldown_waiver_factor = 2.0;
   // The load term of the latency objective (planner/load_model.h): plans are compared by their
   // response time at the measured pass rate (latency plus queueing), and no stage or hop of a
@@ -86,6 +88,7 @@ struct PolicyInput {
   double passed_over_resplit_ms = 0; // a re-split set aside for the same-cuts candidate (0: none)
   double adopted_ms = 0;             // predicted cost of the current plan when adopted (0: unknown)
   double noise_ms = 0;               // jitter of current_ms over recent evaluations (CostNoiseMs)
+  double observed_recent_ms = 0;     // p50 of the requests answered in the last second (0: none seen)
 };
 
 struct Decision {

@@ -245,6 +245,24 @@ TEST_CASE("a plan that costs far more than predicted at adoption is not protecte
   CHECK_FALSE(s.Validate().ok());
 }
 
+TEST_CASE("the cool-down waiver needs the observed latency to agree when requests are answered") {
+  PolicySettings s;
+  auto in = Base();
+  in.last_reconfiguration = in.now - 1s;  // in cool-down
+  in.adopted_ms = 40;
+  in.current_ms = 100;  // priced at 2.5x its prediction
+  in.candidate_ms = 50;
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);  // nothing observed: the model decides
+  in.observed_recent_ms = 45;                           // but it answers as predicted
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("answers at p50 45.0 ms") != std::string::npos);
+  in.observed_recent_ms = 130;  // the measurement agrees: badly wrong
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.reason.find("cool-down waived") != std::string::npos);
+}
+
 TEST_CASE("live sessions add their rebuild stall to the migration cost") {
   // A 10 ms pipeline profiled at 64 tokens: 3 sessions holding 640 history tokens cost 100 ms.
   CHECK(RebuildSessionsMs(10, 64, 640) == Approx(100));
