@@ -30,6 +30,7 @@ struct AgentCore::Pending {
   uint64_t client_request_id = 0;
   SegmentKey key;
   TimePoint sent;  // into key.epoch (the latest attempt)
+  TimePoint accepted;  // from the client (the answer's latency counts from here)
   TimePoint deadline;
   int64_t deadline_unix_ms = 0;
   HostTensor input;  // shared with the request frame (no copy): kept for one retry

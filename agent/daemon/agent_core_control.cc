@@ -70,6 +70,12 @@ void AgentCore::FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double 
     const int64_t busy = s.busy_ns->load(std::memory_order_relaxed) - s.busy_ns_at_last_report;
     out->set_busy_fraction(static_cast<double>(std::max<int64_t>(0, busy)) * 1e-9 / period_s);
   }
+  if (!s.answered_ms.empty()) {
+    std::vector<double> v = s.answered_ms;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    out->set_answered_p50_ms(v[v.size() / 2]);
+    out->set_answered(static_cast<uint32_t>(v.size()));
+  }
   out->set_state(SegmentStateName(s.state));
   out->set_downstream_address(s.spec.downstream_address);
   out->set_active(s.active);
@@ -90,6 +96,7 @@ void AgentCore::FillProfile(v1::CapacityProfile* p, double period_s) {
     FillSegment(slot, p->add_segments(), period_s);
     const_cast<SegmentSlot&>(slot).requests_at_last_report = slot.requests_total;
     const_cast<SegmentSlot&>(slot).busy_ns_at_last_report = slot.busy_ns->load(std::memory_order_relaxed);
+    const_cast<SegmentSlot&>(slot).answered_ms.clear();
   }
   for (const auto& l : links_) *p->add_links() = l;
   p->set_active_sessions(static_cast<uint32_t>(sessions_.count()));

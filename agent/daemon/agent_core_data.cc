@@ -297,6 +297,7 @@ void AgentCore::AcceptRequest(Frame f, const std::shared_ptr<InConn>& conn) {
   Duration timeout = Ms(config_.request_timeout_ms);
   if (f.deadline_unix_ms > 0) timeout = std::min(timeout, Ms(static_cast<int>(std::max<int64_t>(0, f.deadline_unix_ms - UnixMillisNow()))));
   p->sent = SteadyClock::Default()->Now();
+  p->accepted = p->sent;
   p->deadline = p->sent + timeout;
   const uint64_t client_id = f.request_id;
   f.request_id = id;
@@ -437,7 +438,11 @@ void AgentCore::CompletePending(Frame f) {
   if (f.kind == FrameKind::kError && RetryOnActiveEpoch(f, it->second.get())) return;
   std::unique_ptr<Pending> p = std::move(it->second);
   pending_.erase(it);
-  if (SegmentSlot* slot = table_.Find(p->key)) slot->in_flight_entry--;
+  if (SegmentSlot* slot = table_.Find(p->key)) {
+    slot->in_flight_entry--;
+    if (f.kind == FrameKind::kResult && slot->answered_ms.size() < SegmentSlot::kAnsweredMax)
+      slot->answered_ms.push_back(ToMillis(SteadyClock::Default()->Now() - p->accepted));
+  }
   metrics_->RequestDone(f.kind == FrameKind::kResult);
   UpdateGauges();
   auto conn = p->conn.lock();

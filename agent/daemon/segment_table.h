@@ -65,6 +65,10 @@ struct SegmentSlot {
   // which may outlive the slot), and its value at the last report.
   std::shared_ptr<std::atomic<int64_t>> busy_ns = std::make_shared<std::atomic<int64_t>>(0);
   int64_t busy_ns_at_last_report = 0;
+  // Entry: latencies (ms, from the client's request to its answer) of the requests answered
+  // since the last report (SegmentStats.answered_p50_ms), at most kAnsweredMax of them.
+  std::vector<double> answered_ms;
+  static constexpr size_t kAnsweredMax = 4096;
   std::deque<std::vector<double>> recent_layer_ms;  // last kLayerWindow runs
 
   static constexpr size_t kLayerWindow = 32;

@@ -304,6 +304,7 @@ json::object NodeToJson(const NodeRecord& n, TimePoint now) {
                                 {"first_layer", s.first_layer}, {"end_layer", s.end_layer}, {"state", s.state},
                                 {"active", s.active}, {"layer_ms", ms}, {"queue_depth", s.queue_depth},
                                 {"request_rate", Num(s.request_rate)}, {"busy_fraction", Num(s.busy_fraction)},
+                                {"answered_p50_ms", Num(s.answered_p50_ms)},
                                 {"requests_total", s.requests_total}, {"failures_total", s.failures_total}});
   }
   json::array links;

@@ -34,6 +34,19 @@ LiveSessions LiveSessionsOf(const Deployment& d, const NodeRegistry& registry) {
   return out;
 }
 
+// Requests sent straight to the entry never pass the gateway: the entry's own report of what it
+// answered since its last heartbeat (the epoch that answered most; 0 when it answered none).
+double EntryAnsweredP50(const Deployment& d, const NodeRegistry& registry) {
+  if (d.stages.empty()) return 0;
+  const NodeRecord* entry = registry.Find(d.stages.front().node);
+  if (!entry || entry->state != NodeState::kAlive) return 0;
+  uint32_t most = 0;
+  double p50 = 0;
+  for (const auto& s : entry->profile.segments)
+    if (s.deployment == d.spec.name && s.answered > most) most = s.answered, p50 = s.answered_p50_ms;
+  return p50;
+}
+
 // The length the layers' costs were profiled at (the nominal sequence length).
 double NominalTokens(const Manifest& m) {
   if (m.input.seq_dim < 0 || m.input.seq_dim >= static_cast<int>(m.input.shape.size())) return 1;
@@ -126,6 +139,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
   in.last_reconfiguration = d.last_reconfiguration;
   in.adopted_ms = d.adopted_ms;
   in.observed_recent_ms = d.ObservedP50(now, std::chrono::seconds(1));
+  if (!(in.observed_recent_ms > 0)) in.observed_recent_ms = EntryAnsweredP50(d, registry_);
   in.has_current = d.epoch > 0;
   in.current = Plain(d.stages);
   in.request_rate = 0;

@@ -48,6 +48,8 @@ CapacityReport FromProto(const v1::CapacityProfile& p) {
     r.live_sessions = s.live_sessions();
     r.session_tokens = s.session_tokens();
     r.busy_fraction = s.busy_fraction();
+    r.answered = s.answered();
+    r.answered_p50_ms = s.answered_p50_ms();
     c.segments.push_back(std::move(r));
   }
   for (const auto& l : p.links()) c.links.push_back(LinkFromProto(l));
@@ -82,6 +84,8 @@ void ToProto(const CapacityReport& c, v1::CapacityProfile* p) {
     s->set_requests_total(r.requests_total);
     s->set_failures_total(r.failures_total);
     s->set_busy_fraction(r.busy_fraction);
+    s->set_answered(r.answered);
+    s->set_answered_p50_ms(r.answered_p50_ms);
     s->set_live_sessions(r.live_sessions);
     s->set_session_tokens(r.session_tokens);
   }

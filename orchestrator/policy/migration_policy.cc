@@ -201,6 +201,16 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
                    d.predicted_gain_ms, s.noise_factor, in.noise_ms);
     return d;
   }
+  // The gain must hold against what the current plan is measured to answer in, not only
+  // against its price: a plan that already answers faster than the candidate promises gains
+  // nothing by moving, whatever the model says of it.
+  if (const double measured_gain = in.observed_recent_ms - in.candidate_ms;
+      in.observed_recent_ms > 0 && measured_gain < threshold) {
+    d.stages.clear();
+    d.reason = Fmt("the current plan answers at p50 %.2f ms: the candidate's %.2f ms gains less than the hysteresis "
+                   "threshold %.2f ms", in.observed_recent_ms, in.candidate_ms, threshold);
+    return d;
+  }
   if (d.horizon_gain_ms <= cost_ms) {
     d.stages.clear();
     d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms, cost_ms);

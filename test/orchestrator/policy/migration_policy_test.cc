@@ -263,6 +263,23 @@ TEST_CASE("the cool-down waiver needs the observed latency to agree when request
   CHECK(d.reason.find("cool-down waived") != std::string::npos);
 }
 
+TEST_CASE("a voluntary change must gain against the measured latency too") {
+  PolicySettings s;
+  auto in = Base();             // priced 100 -> 50
+  in.observed_recent_ms = 55;  // but it answers in 55: 5 ms to gain, below the 15 ms threshold
+  auto d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kKeep);
+  CHECK(d.reason.find("answers at p50 55.00 ms") != std::string::npos);
+  in.observed_recent_ms = 90;  // 40 ms to gain
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  in.observed_recent_ms = 0;   // nothing answered lately: the price decides
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  in.observed_recent_ms = 55;  // a broken plan is replaced whatever it measured
+  in.current_valid = false;
+  in.current_invalid_reason = "node a is not alive";
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+}
+
 TEST_CASE("live sessions add their rebuild stall to the migration cost") {
   // A 10 ms pipeline profiled at 64 tokens: 3 sessions holding 640 history tokens cost 100 ms.
   CHECK(RebuildSessionsMs(10, 64, 640) == Approx(100));
