@@ -3,6 +3,7 @@
 #include "agent/daemon/agent_core_conn.h"
 
 #include <algorithm>
+
 #include "common/base/log.h"
 #include "common/model/manifest.h"
 
@@ -70,11 +71,20 @@ void AgentCore::FillSegment(const SegmentSlot& s, v1::SegmentStats* out, double 
     const int64_t busy = s.busy_ns->load(std::memory_order_relaxed) - s.busy_ns_at_last_report;
     out->set_busy_fraction(static_cast<double>(std::max<int64_t>(0, busy)) * 1e-9 / period_s);
   }
-  if (!s.answered_ms.empty()) {
+  if (s.spec.is_entry) {
+    // What clients see: the requests answered since the last report and, counted at their age
+    // so far, the ones still waiting (a stalled stage answers nothing: only its waiting
+    // requests show it).
     std::vector<double> v = s.answered_ms;
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    out->set_answered_p50_ms(v[v.size() / 2]);
-    out->set_answered(static_cast<uint32_t>(v.size()));
+    const TimePoint now = SteadyClock::Default()->Now();
+    for (const auto& [id, p] : pending_)
+      if (p->key.deployment == s.spec.deployment && p->key.epoch == s.spec.epoch && v.size() < 2 * SegmentSlot::kAnsweredMax)
+        v.push_back(ToMillis(now - p->accepted));
+    if (!v.empty()) {
+      std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+      out->set_answered_p50_ms(v[v.size() / 2]);
+      out->set_answered(static_cast<uint32_t>(v.size()));
+    }
   }
   out->set_state(SegmentStateName(s.state));
   out->set_downstream_address(s.spec.downstream_address);

@@ -38,8 +38,8 @@ struct SegmentReport {
   uint32_t live_sessions = 0;   // entry: generation sessions streaming on this epoch
   uint64_t session_tokens = 0;  // entry: their history tokens, summed
   double busy_fraction = 0;     // compute-pool seconds on this segment per second (utilisation)
-  uint32_t answered = 0;        // entry: requests answered since the previous report
-  double answered_p50_ms = 0;   // entry: their median latency (client request to answer)
+  uint32_t answered = 0;        // entry: requests answered since the previous report, plus those waiting
+  double answered_p50_ms = 0;   // entry: their median latency (client request to answer, or to now)
 };
 
 struct CapacityReport {

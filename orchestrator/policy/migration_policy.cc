@@ -203,12 +203,14 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   }
   // The gain must hold against what the current plan is measured to answer in, not only
   // against its price: a plan that already answers faster than the candidate promises gains
-  // nothing by moving, whatever the model says of it.
-  if (const double measured_gain = in.observed_recent_ms - in.candidate_ms;
-      in.observed_recent_ms > 0 && measured_gain < threshold) {
+  // nothing by moving, whatever the model says of it. The hysteresis here is relative to the
+  // measurement (a saturated plan's price is far above what it answers in).
+  if (const double measured_gain = in.observed_recent_ms - in.candidate_ms,
+      measured_threshold = std::max(s.min_gain_ms, s.hysteresis_fraction * in.observed_recent_ms);
+      in.observed_recent_ms > 0 && measured_gain < measured_threshold) {
     d.stages.clear();
     d.reason = Fmt("the current plan answers at p50 %.2f ms: the candidate's %.2f ms gains less than the hysteresis "
-                   "threshold %.2f ms", in.observed_recent_ms, in.candidate_ms, threshold);
+                   "threshold %.2f ms", in.observed_recent_ms, in.candidate_ms, measured_threshold);
     return d;
   }
   if (d.horizon_gain_ms <= cost_ms) {

@@ -99,3 +99,28 @@ TEST_CASE("with the load term off, plans are compared by idle latency") {
   CHECK(w.Dep().stages.size() == 1);
   CHECK(Adoptions(w) == 0);
 }
+
+TEST_CASE("a voluntary change must gain against what the entry reports it answers in") {
+  World w;
+  REQUIRE(w.c->CreateDeployment(Spec(), w.clock.Now()).ok());
+  w.agents.Pump(*w.c, w.clock.Now());
+  w.Run(3s);
+  std::string victim;
+  for (const auto& s : w.Dep().stages)
+    if (s.node != "n1") victim = s.node;
+  REQUIRE(!victim.empty());
+  // The model prices the slowed node's stage 2x, but the entry answers in 30 ms: no move.
+  w.agents.answered_p50_ms = 30;
+  w.agents.slowdown[victim] = 2.0;
+  w.Run(4s);
+  CHECK(w.Dep().epoch == 1);
+  auto ev = w.c->events().Since(0, 100000, "d");
+  CHECK(std::any_of(ev.begin(), ev.end(), [](const Event& e) {
+    return e.type == "decision" && e.kind == "keep" && e.reason.find("answers at p50 30.00 ms") != std::string::npos;
+  }));
+  // Clients now wait 200 ms: the gain holds against the measurement, the plan moves.
+  w.agents.answered_p50_ms = 200;
+  w.Run(3s);
+  CHECK(w.Dep().epoch == 2);
+  for (const auto& s : w.Dep().stages) CHECK(s.node != victim);
+}

@@ -52,6 +52,7 @@ struct FakeAgents {
   // the busy fraction they cause (passes x its layers' measured time).
   double passes_per_s = 0;
   std::map<std::string, double> extra_busy;  // busy time beyond the layers' (per-pass overhead)
+  double answered_p50_ms = 0;  // the entry's report of what it answered (0: nothing answered)
 
   void Pump(Controller& c, TimePoint now) {
     for (int round = 0; round < 20; ++round) {
@@ -124,6 +125,7 @@ struct FakeAgents {
       if (k.second == newest)
         r.busy_fraction = passes_per_s * (s.end_layer - s.first_layer) * 10.0 * p.compute_slowdown / 1000 +
                           (extra_busy.count(node) ? extra_busy[node] : 0.0);
+      if (k.second == newest && s.first_layer == 0 && answered_p50_ms > 0) r.answered = 10, r.answered_p50_ms = answered_p50_ms;
       p.segments.push_back(r);
     }
     return p;

@@ -266,12 +266,17 @@ TEST_CASE("the cool-down waiver needs the observed latency to agree when request
 TEST_CASE("a voluntary change must gain against the measured latency too") {
   PolicySettings s;
   auto in = Base();             // priced 100 -> 50
-  in.observed_recent_ms = 55;  // but it answers in 55: 5 ms to gain, below the 15 ms threshold
+  in.observed_recent_ms = 55;  // but it answers in 55: 5 ms to gain, below 15 % of 55
   auto d = Decide(s, in);
   CHECK(d.kind == DecisionKind::kKeep);
   CHECK(d.reason.find("answers at p50 55.00 ms") != std::string::npos);
   in.observed_recent_ms = 90;  // 40 ms to gain
   CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  in.current_ms = 5000;         // priced as saturated: the measured threshold is 15 % of 90, not of 5000
+  in.candidate_ms = 70;
+  CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
+  in.current_ms = 100;
+  in.candidate_ms = 50;
   in.observed_recent_ms = 0;   // nothing answered lately: the price decides
   CHECK(Decide(s, in).kind == DecisionKind::kMigrate);
   in.observed_recent_ms = 55;  // a broken plan is replaced whatever it measured
