@@ -77,6 +77,13 @@ bool SelfCheck(std::string* detail) {
 
 // Debug level: edgesplitctl's model tools print to the terminal; the agent logs its choice
 // itself at info (and exports it as a metric).
+// Back to OpenBLAS's own choice for this image and the images it executes.
+void ClearForcing() {
+  unsetenv("OPENBLAS_CORETYPE");
+  unsetenv(kForcedEnv);
+  unsetenv(kDetectedEnv);
+}
+
 void Log(const BlasChoice& c) {
   LogDebug("blas_kernels").Kv("core", c.core).Kv("detected", c.detected).Kv("source", c.source);
 }
@@ -143,9 +150,9 @@ BlasChoice SelectBlasKernels(char** argv, const std::string& config_mode) {
     std::string detail;
     if (!SelfCheck(&detail)) {
       LogError("blas_kernels_rejected").Kv("core", active).Kv("check", detail);
+      ClearForcing();
       setenv(kRejectedEnv, active.c_str(), 1);
-      unsetenv("OPENBLAS_CORETYPE");
-      unsetenv(kForcedEnv);
+      setenv(kDetectedEnv, g.detected.c_str(), 1);
       execv("/proc/self/exe", argv);
       LogError("blas_kernels_reexec_failed").Kv("error", std::strerror(errno));
     }
@@ -193,9 +200,7 @@ BlasChoice SelectBlasKernels(char** argv, const std::string& config_mode) {
   execv("/proc/self/exe", argv);
   // Still here: the image could not be replaced; run as detected.
   LogError("blas_kernels_reexec_failed").Kv("error", std::strerror(errno));
-  unsetenv("OPENBLAS_CORETYPE");
-  unsetenv(kForcedEnv);
-  unsetenv(kDetectedEnv);
+  ClearForcing();
   Log(g);
   return g;
 }

@@ -20,12 +20,25 @@ LoadedCost EvaluateLoaded(const PlanningInstance& instance, const std::vector<St
   LoadedCost out;
   // The price of the plan whatever it was planned under: the cap is not a property of the plan.
   const PlanningInstance in = WithPeriodCap(instance, 0);
-  const PlanCost base = Evaluate(in, stages);
+  if (Status s = ValidateInstance(in); !s.ok()) {
+    out.violation = s.message();
+    return out;
+  }
+  const CompiledInstance ci(in);  // once: this runs for every candidate of every evaluation
+  std::vector<IStage> st;
+  for (const auto& s : stages) {
+    const int v = ci.NodeIndex(s.node);
+    if (v < 0) {
+      out.violation = "unknown node '" + s.node + "' in plan";
+      return out;
+    }
+    st.push_back({v, s.first_layer, s.end_layer});
+  }
+  const PlanCost base = ci.EvaluateIndex(st);
   if (!base.feasible) {
     out.violation = base.violation;
     return out;
   }
-  const CompiledInstance ci(in);
   const double rate = passes_per_s > 0 ? passes_per_s : 0;
   double wait = 0, busiest = 0;
   auto serve = [&](double service_ms) {
@@ -33,11 +46,10 @@ LoadedCost EvaluateLoaded(const PlanningInstance& instance, const std::vector<St
     busiest = std::max(busiest, rate * service_ms / 1000.0);
   };
   int prev = ci.source();
-  for (const auto& s : stages) {
-    const int v = ci.NodeIndex(s.node);
-    serve(ci.BwTime(prev, v, ci.act(s.first_layer)));
-    serve(ci.Compute(v, s.first_layer, s.end_layer));
-    prev = v;
+  for (const auto& x : st) {
+    serve(ci.BwTime(prev, x.node, ci.act(x.first)));
+    serve(ci.Compute(x.node, x.first, x.end));
+    prev = x.node;
   }
   serve(ci.BwTime(prev, ci.source(), ci.act(ci.num_layers())));
   out.feasible = true;
