@@ -73,6 +73,11 @@ class AgentCore {
   struct Pending;
   struct EntryGen;
   struct StepBatcher;
+  // A carried step waiting at a stage for its KV to arrive.
+  struct CarryWait {
+    transport::Frame step;
+    TimePoint since;
+  };
   net::Awaitable<void> AcceptLoop();
   net::Awaitable<void> ServeConnection(std::shared_ptr<InConn> conn);
   net::Awaitable<void> WriteLoop(std::shared_ptr<InConn> conn);
@@ -129,6 +134,31 @@ class AgentCore {
   // Session carry-over (agent_core_carry.cc): a live session follows its deployment to the
   // epoch active at this entry. Frees its state on the old chain; the next step rebuilds it.
   void MoveSession(EntryGen* g, uint64_t epoch, const char* reason);
+  // Frees the session on its old chain and makes `epoch` its epoch (both kinds of move).
+  void LeaveEpoch(EntryGen* g, uint64_t epoch);
+  // KV copy (agent_core_kv.cc). Entry: the new epoch's slot if `g` can copy its KV there (a
+  // planned move to an epoch that replaces g's), else null.
+  SegmentSlot* CopyTarget(EntryGen* g, uint64_t epoch);
+  // Entry: asks g's old chain to send KV positions [from, end) to `to`'s holders.
+  void PushKv(EntryGen* g, const SegmentSlot& to, int64_t from, int64_t end);
+  // Entry, on Activate: sends what g's stages hold so far while it keeps decoding.
+  void PreCopySession(EntryGen* g, uint64_t epoch);
+  // Entry, at a token boundary: sends the rest and moves g to `epoch`; false: rebuild instead.
+  bool CopySession(EntryGen* g, uint64_t epoch);
+  // Entry: the first step after a copy failed; rebuilds the session on the same epoch.
+  bool FallBackToRebuild(EntryGen* g, const transport::Frame& err);
+  // Old stage: exports the pushed positions of its stateful layers to their new holders.
+  void HandleKvPush(transport::Frame f);
+  // Before a KV_DATA frame's payload is read: a clear error for a tensor that does not fit the
+  // layer's state; `discard` when no segment here takes it.
+  Status CheckKvData(const transport::Frame& m, bool* discard);
+  // New stage: imports KV_DATA into the session it creates or extends; runs a waiting step once
+  // every layer holds the positions before it.
+  void ReceiveKv(transport::Frame d);
+  // New stage: true if carried step `f` was parked to wait for its KV (or refused).
+  bool AwaitCarriedKv(SegmentSlot* slot, transport::Frame& f);
+  // Carried steps that waited kv_copy_timeout_ms fail with unavailable.
+  void SweepCarries(TimePoint now);
   // On Activate of `epoch`: with `lost` (a stage of the old plan was lost) or for parked
   // sessions, moves them now and restarts their step; others move at their next token boundary.
   int CarrySessions(const std::string& deployment, uint64_t epoch, bool lost);
@@ -169,6 +199,7 @@ class AgentCore {
   std::map<uint64_t, std::unique_ptr<EntryGen>> gens_;    // entry: session id -> stream
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
   std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
+  std::map<StageSessionKey, CarryWait> carry_waiting_;   // carried steps waiting for their KV
   std::vector<v1::LinkMeasurement> links_;
   SpeedEstimate speed_{kComputeProbeNominalMs};
   uint64_t next_conn_id_ = 1;

@@ -6,7 +6,7 @@
 // on the new stages and samples the next index, as an incremental step would have (the draw
 // depends only on seed and index). A planned move happens at a token boundary (no step in
 // flight); after a loss the in-flight step is abandoned (its late answer carries the old epoch
-// and is dropped).
+// and is dropped). A planned move copies the KV instead where it can (agent_core_kv.cc).
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
 #include <algorithm>
@@ -19,10 +19,10 @@ using transport::Frame;
 using transport::FrameKind;
 using transport::RejectReason;
 
-void AgentCore::MoveSession(EntryGen* g, uint64_t epoch, const char* reason) {
+void AgentCore::LeaveEpoch(EntryGen* g, uint64_t epoch) {
   const SegmentKey old = g->key;
   // The old chain frees the session's state (a lost node simply never hears of it; anything it
-  // held is released with its epoch).
+  // held is released with its epoch). After a KV push this follows it down the same links.
   Frame end;
   end.kind = FrameKind::kSessionEnd;
   end.deployment = old.deployment;
@@ -35,17 +35,27 @@ void AgentCore::MoveSession(EntryGen* g, uint64_t epoch, const char* reason) {
   if (SegmentSlot* s = table_.Find({old.deployment, epoch})) s->in_flight_entry++;
   g->key.epoch = epoch;
   g->parked = false;
+}
+
+void AgentCore::MoveSession(EntryGen* g, uint64_t epoch, const char* reason) {
+  const uint64_t old_epoch = g->key.epoch;
+  LeaveEpoch(g, epoch);
+  g->carry_epoch = 0;
+  g->precopy_epoch = 0;
   g->stream.Rebuild();
   metrics_->SessionMoved("rebuilt", reason);
-  LogInfo("session_moved").Kv("session", g->session).Kv("deployment", old.deployment).Kv("from_epoch", old.epoch)
+  LogInfo("session_moved").Kv("session", g->session).Kv("deployment", g->key.deployment).Kv("from_epoch", old_epoch)
       .Kv("to_epoch", epoch).Kv("reason", reason).Kv("how", "rebuilt").Kv("history_tokens", g->stream.history().size())
       .Kv("next_index", g->stream.next_index());
 }
 
 int AgentCore::CarrySessions(const std::string& deployment, uint64_t epoch, bool lost) {
   std::vector<EntryGen*> now;
-  for (auto& [id, g] : gens_)
-    if (g->key.deployment == deployment && g->key.epoch != epoch && (lost || g->parked)) now.push_back(g.get());
+  for (auto& [id, g] : gens_) {
+    if (g->key.deployment != deployment || g->key.epoch == epoch) continue;
+    if (lost || g->parked) now.push_back(g.get());
+    else PreCopySession(g.get(), epoch);  // it moves at its next token boundary
+  }
   for (EntryGen* g : now) {
     MoveSession(g, epoch, lost ? "lost" : "planned");
     StartStep(g);
@@ -54,6 +64,7 @@ int AgentCore::CarrySessions(const std::string& deployment, uint64_t epoch, bool
 }
 
 bool AgentCore::SurviveStepError(EntryGen* g, const Frame& err) {
+  if (FallBackToRebuild(g, err)) return true;  // the first step after a KV copy failed
   // Only the loss of a stage (unreachable, gone) is survivable: a bad request or a refused
   // session would fail the same way on any plan.
   if (transport::StatusCodeFromName(err.error_code) != StatusCode::kUnavailable || shutting_down_) return false;

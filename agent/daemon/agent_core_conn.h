@@ -52,7 +52,13 @@ struct AgentCore::EntryGen {
   TimePoint last_progress;   // session start, then each token
   bool parked = false;  // its epoch lost a stage: waits (until step_deadline) for a newer epoch
   TimePoint parked_at;
+  // KV copy (agent_core_kv.cc): the epoch the running step's KV was copied from (0: none), and
+  // the epoch whose stages were sent [0, precopied_end) ahead of the move (0: none).
+  uint64_t carry_epoch = 0;
+  uint64_t precopy_epoch = 0;
+  int64_t precopied_end = 0;
 };
+
 
 // Decode steps waiting for a batched pass of one segment (shared with the compute job).
 struct AgentCore::StepBatcher {

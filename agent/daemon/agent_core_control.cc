@@ -45,6 +45,14 @@ LoadSpec FromProto(const v1::LoadSegment& l) {
   s.stage_index = l.stage_index();
   s.entry_address = l.entry_address();
   s.is_entry = l.is_entry();
+  auto ranges = [](const auto& refs) {
+    std::vector<transport::StageRange> v;
+    for (const auto& r : refs) v.push_back({r.node(), r.data_address(), r.first_layer(), r.end_layer()});
+    return v;
+  };
+  s.stages = ranges(l.stages());
+  s.carry_from_epoch = l.carry_from_epoch();
+  s.carry_from = ranges(l.carry_from());
   return s;
 }
 

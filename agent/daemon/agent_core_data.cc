@@ -197,7 +197,9 @@ transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn
     if (m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError ||
         (m.kind == FrameKind::kSessionEnd && m.session_id != 0)) {
       if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
-    } else if (m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep) {
+    } else if (m.kind == FrameKind::kKvData) {
+      if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
+    } else if (m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep || m.kind == FrameKind::kKvPush) {
       std::optional<RejectReason> ignored;
       if (auto r = table_.RouteActivation(m.deployment, m.epoch, m.layer, &ignored); r.ok()) target = &(*r)->spec;
     }
@@ -225,6 +227,11 @@ transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn
     Status s = SegmentTable::CheckInput(*slot, m.tensor.dtype, m.tensor.shape);
     if (!s.ok()) return FrameError{RejectReason::kSpecMismatch, s};
   }
+  if (m.kind == FrameKind::kKvData) {
+    bool discard = false;
+    if (Status s = CheckKvData(m, &discard); !s.ok()) return FrameError{RejectReason::kSpecMismatch, s};
+    if (discard) return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
+  }
   // A result nobody waits for (late, or forged) costs no memory: its bytes are dropped.
   if (m.kind == FrameKind::kResult && !pending_.contains(m.request_id))
     return transport::FrameVerdict(std::nullopt, transport::PayloadMode::kDiscard);
@@ -234,6 +241,7 @@ transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn
 bool AgentCore::RefuseDiscarded(const Frame& f, const std::shared_ptr<InConn>& conn) {
   // Its segment could not take the frame when the header arrived, so the tensor was dropped.
   // Still so: the handlers refuse it with the route's own error (its code drives retries).
+  if (f.kind == FrameKind::kKvData) return true;  // late KV: nobody waits for it
   std::optional<RejectReason> reason;
   const bool entry_kind = f.kind == FrameKind::kRequest || f.kind == FrameKind::kGenerate;
   auto r = entry_kind ? table_.RouteRequest(f.deployment, f.epoch, &reason)
@@ -260,6 +268,8 @@ void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {
     case FrameKind::kGenerate: AcceptGenerate(std::move(f), conn); break;
     case FrameKind::kStep: AcceptStep(std::move(f)); break;
     case FrameKind::kSessionEnd: HandleSessionEnd(std::move(f), conn); break;
+    case FrameKind::kKvPush: HandleKvPush(std::move(f)); break;
+    case FrameKind::kKvData: ReceiveKv(std::move(f)); break;
     case FrameKind::kProbe: {
       Frame reply;
       reply.kind = FrameKind::kProbeReply;

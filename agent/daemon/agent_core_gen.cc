@@ -78,7 +78,7 @@ void AgentCore::AcceptGenerate(Frame f, const std::shared_ptr<InConn>& conn) {
 void AgentCore::StartStep(EntryGen* g) {
   // A token boundary: if another epoch has become active here since the last step, the session
   // follows it now (agent_core_carry.cc).
-  if (auto active = table_.ActiveEpoch(g->key.deployment); active && *active != g->key.epoch)
+  if (auto active = table_.ActiveEpoch(g->key.deployment); active && *active != g->key.epoch && !CopySession(g, *active))
     MoveSession(g, *active, "planned");
   SegmentSlot* slot = table_.Find(g->key);
   if (!slot || !AcceptsActivations(slot->state)) {
@@ -92,6 +92,7 @@ void AgentCore::StartStep(EntryGen* g) {
   st.epoch = g->key.epoch;
   st.layer = 0;
   st.session_id = g->session;
+  st.carry_epoch = g->carry_epoch;  // the first step after a KV copy: stages wait for the KV
   st.position = g->stream.NextStepPosition();
   st.token_index = g->stream.next_index();
   st.context_tokens = g->context_tokens;
@@ -119,6 +120,7 @@ void AgentCore::AcceptStep(Frame f) {
     return SendError(meta, entry, FailedPrecondition("segment of '" + f.deployment + "' cannot generate"));
   if (!f.has_gen || !f.gen.sampling.Validate().ok())
     return SendError(meta, entry, InvalidArgument("step without valid generation parameters"));
+  if (AwaitCarriedKv(slot, f)) return UpdateSessionGauges();
   const StageSessionKey key{slot->spec.deployment, slot->spec.epoch, f.session_id};
   const int64_t T = f.tensor.shape[1];
   RefuseReason why{};
@@ -324,7 +326,7 @@ void AgentCore::OnEntryToken(const Frame& f) {
   }
   EntryGen* g = it->second.get();
   const TimePoint now = Now();
-  const bool closes_move = g->stream.rebuilding();
+  const bool closes_move = g->stream.move_pending();
   const auto outcome = g->stream.OnToken(f.token_index, f.token, now);
   if (closes_move && outcome != GenStream::Outcome::kIgnore && g->stream.last_stall_ms() >= 0)
     metrics_->SessionStall(g->key.deployment, g->stream.last_stall_ms() / 1e3);
@@ -335,6 +337,7 @@ void AgentCore::OnEntryToken(const Frame& f) {
     case GenStream::Outcome::kEmitFinish: break;
   }
   g->last_progress = now;
+  g->carry_epoch = 0;  // the copied session runs on its own KV now
   if (f.token_index == 0) metrics_->FirstToken(g->key.deployment, g->stream.ttft_ms() / 1e3);
   else metrics_->InterToken(g->key.deployment, g->stream.intervals_ms().back() / 1e3);
   auto conn = g->conn.lock();
@@ -417,6 +420,7 @@ void AgentCore::HandleSessionEnd(Frame f, const std::shared_ptr<InConn>& conn) {
   }
   // A stage frees the session's state and passes the end down its chain.
   sessions_.Release({f.deployment, f.epoch, f.session_id});
+  carry_waiting_.erase({f.deployment, f.epoch, f.session_id});
   UpdateSessionGauges();
   const SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
   if (!slot || slot->spec.first_layer != f.layer || slot->spec.is_last() || slot->spec.downstream_address.empty()) return;
@@ -438,6 +442,7 @@ void AgentCore::SweepSessions(TimePoint now) {
   const Status s = DeadlineExceeded("no token within request_timeout_ms");
   for (uint64_t id : late) FinishEntrySession(id, "expired", &s);
   RescueSessions(now);
+  SweepCarries(now);
   const auto idle = sessions_.Idle(now);
   for (const auto& k : idle) {
     sessions_.Release(k);

@@ -68,6 +68,9 @@ AgentMetrics::AgentMetrics() : registry_(std::make_shared<Registry>()) {
                        .Register(*registry_);
   kv_moved_ = &BuildCounter().Name("edgesplit_agent_kv_moved_bytes_total")
                    .Help("KV cache bytes this agent sent to another agent for a moving session").Register(*registry_).Add({});
+  kv_copy_fallbacks_ = &BuildCounter().Name("edgesplit_agent_kv_copy_fallbacks_total")
+                           .Help("Entry: live sessions whose KV copy failed and that rebuilt their KV by a prefill instead")
+                           .Register(*registry_).Add({});
   tokens_ = &BuildCounter().Name("edgesplit_agent_generated_tokens_total").Help("Tokens streamed by this entry").Register(*registry_).Add({});
   kv_reclaimed_ = &BuildCounter().Name("edgesplit_agent_kv_sessions_reclaimed_total")
                        .Help("Session states freed because no step came within session_idle_timeout_ms").Register(*registry_).Add({});

@@ -57,6 +57,10 @@ class AgentMetrics {
   double SessionsMovedCount(const std::string& how, const std::string& reason) const;
   void SessionStall(const std::string& deployment, double seconds);
   void KvMoved(double bytes) { kv_moved_->Increment(bytes); }
+  // Entry: a session's KV copy failed (an old holder did not deliver in time) and the session
+  // rebuilt its KV by a prefill instead.
+  void KvCopyFallback() { kv_copy_fallbacks_->Increment(); }
+  double KvMovedBytes() const { return kv_moved_->Value(); }
   double SessionsEndedCount(const std::string& reason) const;
   double SessionsRefusedCount(const std::string& reason) const;
 
@@ -72,7 +76,7 @@ class AgentMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  static constexpr int kKinds = 12;
+  static constexpr int kKinds = 14;
   std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
   prometheus::Family<prometheus::Counter>* refused_family_;
   prometheus::Family<prometheus::Counter>* tls_refused_family_;
@@ -85,6 +89,7 @@ class AgentMetrics {
   prometheus::Family<prometheus::Counter>* moved_family_;
   prometheus::Family<prometheus::Histogram>* stall_family_;
   prometheus::Counter* kv_moved_;
+  prometheus::Counter* kv_copy_fallbacks_;
   prometheus::Counter* tokens_;
   prometheus::Counter* kv_reclaimed_;
   std::array<prometheus::Counter*, transport::kNumRejectReasons> rejected_{};

@@ -46,7 +46,7 @@ const std::map<std::string, Setter>& Setters() {
       ES_NUM(reconnect_max_ms), ES_NUM(max_peer_queue), ES_NUM(data_max_connections),
       ES_NUM(data_max_connections_per_peer), ES_NUM(http_max_connections), ES_NUM(http_max_connections_per_peer),
       ES_NUM(http_header_timeout_ms), ES_NUM(max_sessions), ES_NUM(max_context),
-      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_STR(log_level), ES_BOOL(verify_sha256), ES_STR(blas_kernels),
+      ES_NUM(kv_budget_bytes), ES_NUM(session_idle_timeout_ms), ES_NUM(decode_batch_max), ES_BOOL(kv_copy), ES_NUM(kv_copy_timeout_ms), ES_STR(log_level), ES_BOOL(verify_sha256), ES_STR(blas_kernels),
       {"emulation.compute_slowdown",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("compute_slowdown", v, &c.emulation.compute_slowdown); }},
       {"emulation.egress_mbps",
@@ -123,6 +123,7 @@ Status AgentConfig::Validate() const {
   if (max_context < 0 || max_context > (1LL << 20)) p += "max_context must be in [0, 1048576]; ";
   if (kv_budget_bytes < 0) p += "kv_budget_bytes must be >= 0; ";
   if (session_idle_timeout_ms < 1) p += "session_idle_timeout_ms must be positive; ";
+  if (kv_copy_timeout_ms < 1 || kv_copy_timeout_ms > 600000) p += "kv_copy_timeout_ms must be in [1, 600000]; ";
   if (decode_batch_max < 1 || decode_batch_max > 256) p += "decode_batch_max must be in [1, 256]; ";
   if (log_level != "debug" && log_level != "info" && log_level != "warn" && log_level != "error")
     p += "log_level must be debug|info|warn|error; ";

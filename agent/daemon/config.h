@@ -53,6 +53,11 @@ struct AgentConfig {
   long long max_context = 0;                // tokens per session; 0 = the model's max_context
   long long kv_budget_bytes = 1LL << 30;    // KV memory all sessions together may reserve
   int session_idle_timeout_ms = 60000;      // state of a session with no step for this long is freed
+  // KV copy (docs/agent.md): a session moving to a new epoch on a planned change copies its KV
+  // from the old holders instead of rebuilding it; a holder that does not deliver within
+  // kv_copy_timeout_ms makes the session rebuild instead.
+  bool kv_copy = true;
+  int kv_copy_timeout_ms = 3000;
   int decode_batch_max = 1;                 // >1: decode steps of up to this many sessions share one pass
   std::string log_level = "info";
   bool verify_sha256 = true;

@@ -25,7 +25,19 @@ Status AuthorizeFrame(const Sender& s, const transport::Frame& m, const LoadSpec
     return Deny(s, m, "client requests need a client (or orchestrator) certificate");
   }
   if (m.kind == FrameKind::kProbe) return Status::Ok();
-  const bool stage_kind = m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep || m.kind == FrameKind::kSessionEnd;
+  if (m.kind == FrameKind::kKvData) {
+    if (s.role != Role::kAgent) return Deny(s, m, "only agents send pipeline frames");
+    if (!target) return Status::Ok();  // no such segment here: dropped as late
+    if (target->carry_from.empty() || m.carry_epoch != target->carry_from_epoch)
+      return Deny(s, m, "epoch " + std::to_string(target->epoch) + " takes KV only from epoch " +
+                            std::to_string(target->carry_from_epoch));
+    const std::string holder = target->CarrySourceOf(m.layer);
+    if (s.name != holder)
+      return Deny(s, m, "layer " + std::to_string(m.layer) + "'s KV comes only from its old holder '" + holder + "'");
+    return Status::Ok();
+  }
+  const bool stage_kind = m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep ||
+                          m.kind == FrameKind::kSessionEnd || m.kind == FrameKind::kKvPush;
   const bool entry_kind = m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError;
   if (!stage_kind && !entry_kind) return Deny(s, m, "not accepted on the data port");
   if (s.role != Role::kAgent) return Deny(s, m, "only agents send pipeline frames");

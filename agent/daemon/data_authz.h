@@ -1,7 +1,9 @@
 // Who may send which frame to an agent's data port (pure logic; in es_agent for the frame
 // codec's names). With TLS every connection carries the name and role of its certificate; the rules follow the data flow of an epoch:
 //   REQUEST, GENERATE, a client's SESSION_END  <- a client or the orchestrator's gateway
-//   ACTIVATION, STEP, a stage's SESSION_END     <- the stage before this one in that epoch
+//   ACTIVATION, STEP, a stage's SESSION_END,
+//   KV_PUSH                                     <- the stage before this one in that epoch
+//   KV_DATA                                     <- the previous epoch's holder of that layer
 //   RESULT, TOKEN (at the entry)                <- that epoch's last stage
 //   ERROR (at the entry)                        <- a stage of that epoch (the one that failed)
 //   PROBE                                       <- anyone authenticated

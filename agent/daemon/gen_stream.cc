@@ -22,6 +22,11 @@ void GenStream::Rebuild() {
   moved_index_ = generated_;
 }
 
+void GenStream::Copied() {
+  ++moves_;
+  moved_index_ = generated_;
+}
+
 namespace {
 double Median(std::vector<double> v) {
   if (v.empty()) return 0;

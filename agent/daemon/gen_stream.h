@@ -28,6 +28,11 @@ class GenStream {
   // of the history. The token it yields measures the stall (OnToken).
   void Rebuild();
   bool rebuilding() const { return rebuild_; }
+  // The session moved with its KV copied to the new stages: the next step continues where it
+  // would have; its token measures the stall like a rebuild's.
+  void Copied();
+  // A move whose first token has not come yet.
+  bool move_pending() const { return moved_index_ == generated_; }
   int moves() const { return moves_; }
   // The extra delay of the first token after each move over the median inter-token interval
   // before it (ms, >= 0); the largest so far, and the one of the latest move (-1 until known).

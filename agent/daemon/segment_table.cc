@@ -25,6 +25,21 @@ Status ValidateLoadSpec(const LoadSpec& s) {
   if (!s.stage_nodes.empty() && (s.stage_index < 0 || s.stage_index >= static_cast<int>(s.stage_nodes.size())))
     problems += "stage_index outside stage_nodes; ";
   if (!s.stage_nodes.empty() && (s.stage_index == 0) != s.is_entry) problems += "stage_index 0 must be the entry; ";
+  // KV copy ranges must tile the model in order (a session's layers each have one holder).
+  auto tiles = [&](const std::vector<transport::StageRange>& v) {
+    int next = 0;
+    for (const auto& r : v) {
+      if (r.first_layer != next || r.end_layer <= r.first_layer || r.node.empty() || r.address.empty()) return false;
+      next = r.end_layer;
+    }
+    return v.empty() || next == s.num_layers;
+  };
+  if (s.stages.size() > transport::kMaxCarryStages || s.carry_from.size() > transport::kMaxCarryStages)
+    problems += "too many stages; ";
+  else if (!tiles(s.stages)) problems += "stages must tile [0, num_layers) in order with nodes and addresses; ";
+  else if (!tiles(s.carry_from)) problems += "carry_from must tile [0, num_layers) in order with nodes and addresses; ";
+  if (!s.carry_from.empty() && (s.carry_from_epoch == 0 || s.carry_from_epoch == s.epoch))
+    problems += "carry_from needs carry_from_epoch, another epoch; ";
   if (!problems.empty()) return InvalidArgument("LoadSegment: " + problems.substr(0, problems.size() - 2));
   return Status::Ok();
 }
@@ -32,6 +47,12 @@ Status ValidateLoadSpec(const LoadSpec& s) {
 std::string LoadSpec::NodeAt(int index) const {
   if (index < 0 || index >= static_cast<int>(stage_nodes.size())) return "";
   return stage_nodes[static_cast<size_t>(index)];
+}
+
+std::string LoadSpec::CarrySourceOf(int layer) const {
+  for (const auto& r : carry_from)
+    if (layer >= r.first_layer && layer < r.end_layer) return r.node;
+  return "";
 }
 
 void SegmentSlot::RecordRun(std::vector<double> layer_ms) {

@@ -15,6 +15,7 @@
 
 #include "agent/daemon/segment_lifecycle.h"
 #include "agent/runtime/segment.h"
+#include "agent/transport/frame.h"
 #include "agent/transport/frame_header.h"
 
 namespace edgesplit::agent {
@@ -40,6 +41,13 @@ struct LoadSpec {
   // orchestrator did not say (plaintext test controllers): no name checks are possible then.
   std::vector<std::string> stage_nodes;
   int stage_index = 0;
+  // KV copy (docs/agent.md): this epoch's stages with addresses and layer ranges, and the epoch
+  // it replaces with its stages (empty/0: the orchestrator offered no copy).
+  std::vector<transport::StageRange> stages;
+  uint64_t carry_from_epoch = 0;
+  std::vector<transport::StageRange> carry_from;
+  // The node that held model layer `layer` in carry_from (empty: none).
+  std::string CarrySourceOf(int layer) const;
   // The node expected at the previous stage / the last stage / the entry (empty: unknown).
   std::string NodeAt(int index) const;
   std::string upstream_node() const { return NodeAt(stage_index - 1); }

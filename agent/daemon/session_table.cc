@@ -1,5 +1,7 @@
 #include "agent/daemon/session_table.h"
 
+#include <algorithm>
+
 namespace edgesplit::agent {
 
 const char* RefuseReasonName(RefuseReason r) {
@@ -33,6 +35,30 @@ Result<StageSession*> SessionTable::Acquire(const StageSessionKey& key, int64_t 
     *why = RefuseReason::kUnknownSession;
     return FailedPrecondition("session " + std::to_string(key.session) + " holds no state here (expired or never started)");
   }
+  auto r = Reserve(key, tokens, capacity, bytes_per_token, now, why);
+  if (r.ok()) (*r)->busy = true;
+  return r;
+}
+
+Result<StageSession*> SessionTable::AcquireCarried(const StageSessionKey& key, int64_t capacity, uint64_t bytes_per_token,
+                                                   TimePoint now, RefuseReason* why) {
+  if (StageSession* s = Find(key)) return s;
+  auto r = Reserve(key, 1, capacity, bytes_per_token, now, why);
+  if (r.ok()) (*r)->carrying = true;
+  return r;
+}
+
+int64_t StageSession::ReceivedUpTo(const std::vector<int>& stateful) const {
+  int64_t upto = std::numeric_limits<int64_t>::max();
+  for (int l : stateful) {
+    auto it = received.find(l);
+    upto = std::min(upto, it == received.end() ? int64_t{0} : it->second);
+  }
+  return upto;
+}
+
+Result<StageSession*> SessionTable::Reserve(const StageSessionKey& key, int64_t tokens, int64_t capacity,
+                                            uint64_t bytes_per_token, TimePoint now, RefuseReason* why) {
   if (capacity < tokens || capacity < 1 || (limits_.max_context > 0 && capacity > limits_.max_context)) {
     *why = RefuseReason::kContext;
     return ResourceExhausted("session context of " + std::to_string(capacity) + " tokens exceeds this agent's max_context " +
@@ -54,7 +80,6 @@ Result<StageSession*> SessionTable::Acquire(const StageSessionKey& key, int64_t 
   s.capacity = capacity;
   s.reserved_bytes = bytes;
   s.last_used = now;
-  s.busy = true;
   reserved_ += bytes;
   return &sessions_.emplace(key, std::move(s)).first->second;
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <string>
@@ -35,6 +36,12 @@ struct StageSession {
   int64_t next_position = 0;    // positions [0, next_position) are in the cache
   TimePoint last_used;
   bool busy = false;            // a step is queued or running
+  // KV copy: created to receive its KV from the previous epoch's holders (KV_DATA) before its
+  // first step here; per model layer, the end of the positions received so far.
+  bool carrying = false;
+  std::map<int, int64_t> received;
+  // Positions every one of `stateful` layers has received ([0, result)); INT64_MAX for none.
+  int64_t ReceivedUpTo(const std::vector<int>& stateful) const;
 };
 
 struct SessionLimits {
@@ -58,6 +65,11 @@ class SessionTable {
   // the state was reclaimed or never existed here).
   Result<StageSession*> Acquire(const StageSessionKey& key, int64_t position, int64_t tokens, int64_t capacity,
                                 uint64_t bytes_per_token, TimePoint now, RefuseReason* why);
+  // KV copy: the session of `key` that receives its KV from an older epoch; created (reserving
+  // `capacity` tokens like a first step, refused past the same limits) by whichever arrives
+  // first, a KV_DATA frame or the carried step. An existing session is returned as it is.
+  Result<StageSession*> AcquireCarried(const StageSessionKey& key, int64_t capacity, uint64_t bytes_per_token,
+                                       TimePoint now, RefuseReason* why);
   StageSession* Find(const StageSessionKey& key);
   // A step finished: the cache now holds [0, end_position).
   void StepDone(const StageSessionKey& key, int64_t end_position, TimePoint now);
@@ -73,6 +85,9 @@ class SessionTable {
   const SessionLimits& limits() const { return limits_; }
 
  private:
+  // A new session after the limits are checked (tokens: those of its first step).
+  Result<StageSession*> Reserve(const StageSessionKey& key, int64_t tokens, int64_t capacity, uint64_t bytes_per_token,
+                                TimePoint now, RefuseReason* why);
   SessionLimits limits_;
   std::map<StageSessionKey, StageSession> sessions_;
   uint64_t reserved_ = 0;

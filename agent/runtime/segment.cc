@@ -244,3 +244,62 @@ Result<HostTensor> RunChain(const std::string& dir, const Manifest& m, const std
 }
 
 }  // namespace edgesplit
+
+namespace edgesplit {
+
+std::optional<StateSpec> Segment::layer_state(int layer) const {
+  if (layer < first_ || layer >= end_) return std::nullopt;
+  return impl_->state[static_cast<size_t>(layer - first_)];
+}
+
+namespace {
+// The cache of `layer` in `state` and its spec, or why there is none.
+Result<std::pair<at::Tensor*, StateSpec>> LayerCache(SessionState* state, const std::vector<std::optional<StateSpec>>& specs,
+                                                     int first, int layer) {
+  auto* s = dynamic_cast<TorchSessionState*>(state);
+  if (!s) return InvalidArgument("no session state of this segment");
+  const int i = layer - first;
+  if (i < 0 || i >= static_cast<int>(specs.size())) return InvalidArgument("layer " + std::to_string(layer) + " is not in this segment");
+  if (!specs[static_cast<size_t>(i)]) return InvalidArgument("layer " + std::to_string(layer) + " keeps no state");
+  return std::make_pair(&s->caches()[static_cast<size_t>(i)], *specs[static_cast<size_t>(i)]);
+}
+}  // namespace
+
+Result<HostTensor> Segment::ExportState(SessionState* state, int layer, int64_t from, int64_t end) {
+  ES_ASSIGN_OR_RETURN(auto c, LayerCache(state, impl_->state, first_, layer));
+  if (from < 0 || end <= from || end > state->capacity())
+    return InvalidArgument("positions [" + std::to_string(from) + ", " + std::to_string(end) + ") are outside the session's " +
+                           std::to_string(state->capacity()) + " tokens");
+  try {
+    c10::InferenceMode guard;
+    return FromTorch(c.first->narrow(c.second.spec.seq_dim, from, end - from).contiguous());
+  } catch (const std::exception& e) {
+    return Internal("exporting layer " + std::to_string(layer) + "'s state failed: " + TorchErrorMessage(e));
+  }
+}
+
+Status Segment::ImportState(SessionState* state, int layer, int64_t from, const HostTensor& t) {
+  ES_ASSIGN_OR_RETURN(auto c, LayerCache(state, impl_->state, first_, layer));
+  const TensorSpec& spec = c.second.spec;
+  if (t.dtype != spec.dtype || t.shape.size() != spec.shape.size())
+    return InvalidArgument("state of layer " + std::to_string(layer) + ": " + DTypeName(t.dtype) + " " + ShapeToString(t.shape) +
+                           " does not match " + DTypeName(spec.dtype) + " " + ShapeToString(spec.shape));
+  for (size_t d = 0; d < t.shape.size(); ++d)
+    if (static_cast<int>(d) != spec.seq_dim && t.shape[d] != spec.shape[d])
+      return InvalidArgument("state of layer " + std::to_string(layer) + ": shape " + ShapeToString(t.shape) +
+                             " does not match " + ShapeToString(spec.shape));
+  const int64_t T = t.shape[static_cast<size_t>(spec.seq_dim)];
+  if (from < 0 || T < 1 || from + T > state->capacity())
+    return InvalidArgument("positions [" + std::to_string(from) + ", " + std::to_string(from + T) + ") are outside the session's " +
+                           std::to_string(state->capacity()) + " tokens");
+  if (t.nbytes != t.numel() * DTypeSize(t.dtype)) return InvalidArgument("state tensor: byte count does not match shape");
+  try {
+    c10::InferenceMode guard;
+    c.first->narrow(spec.seq_dim, from, T).copy_(AsTorch(t));
+    return Status::Ok();
+  } catch (const std::exception& e) {
+    return Internal("importing layer " + std::to_string(layer) + "'s state failed: " + TorchErrorMessage(e));
+  }
+}
+
+}  // namespace edgesplit

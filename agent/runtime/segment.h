@@ -56,6 +56,19 @@ class SegmentExecutor {
   // One decode position for each of several sessions in one pass (micro-batching): xs[i] is
   // [batch, 1, ...] of session states[i] at positions[i]. Returns one output per session, as
   // Step would. Not bitwise-equal to separate Steps (other matrix shapes), hence opt-in.
+  // KV copy between agents (docs/agent.md, "KV copy"): the state of model layer `layer` (in
+  // [first_layer, end_layer)); none for a stateless layer.
+  virtual std::optional<StateSpec> layer_state(int layer) const { return std::nullopt; }
+  // Layer `layer`'s state of a session for positions [from, end): a tensor of the layer's state
+  // spec whose sequence dimension is end - from. Positions below the last finished step are
+  // never written again, so this may run while a later step of the session writes later ones.
+  virtual Result<HostTensor> ExportState(SessionState* state, int layer, int64_t from, int64_t end) {
+    return FailedPrecondition("this model package cannot generate");
+  }
+  // Writes an exported tensor into positions [from, from + T) of layer `layer`'s state.
+  virtual Status ImportState(SessionState* state, int layer, int64_t from, const HostTensor& t) {
+    return FailedPrecondition("this model package cannot generate");
+  }
   virtual bool can_batch_steps() const { return false; }
   virtual Result<std::vector<HostTensor>> StepBatch(const std::vector<HostTensor>& xs,
                                                     const std::vector<SessionState*>& states,
@@ -96,6 +109,11 @@ class Segment final : public SegmentExecutor {
   Result<std::unique_ptr<SessionState>> NewSession(int64_t capacity_tokens) override;
   // Errors: invalid_argument (shape, or pos + T beyond the session's capacity).
   Result<HostTensor> Step(const HostTensor& x, SessionState* state, int64_t pos, std::vector<double>* layer_ms) override;
+  std::optional<StateSpec> layer_state(int layer) const override;
+  // Errors: invalid_argument (layer outside the segment or stateless, positions outside the
+  // session's capacity, a tensor that does not match the state spec).
+  Result<HostTensor> ExportState(SessionState* state, int layer, int64_t from, int64_t end) override;
+  Status ImportState(SessionState* state, int layer, int64_t from, const HostTensor& t) override;
   bool can_batch_steps() const override { return generation_ && !generation_->batch_step_method.empty(); }
   Result<std::vector<HostTensor>> StepBatch(const std::vector<HostTensor>& xs, const std::vector<SessionState*>& states,
                                             const std::vector<int64_t>& positions) override;

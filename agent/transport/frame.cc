@@ -18,6 +18,8 @@ const char* FrameKindName(FrameKind k) {
     case FrameKind::kToken: return "token";
     case FrameKind::kGenDone: return "gen_done";
     case FrameKind::kSessionEnd: return "session_end";
+    case FrameKind::kKvPush: return "kv_push";
+    case FrameKind::kKvData: return "kv_data";
   }
   return "unknown";
 }
@@ -89,6 +91,15 @@ std::string EncodeFrameMeta(const Frame& f) {
   m.set_ms_per_token(f.ms_per_token);
   m.set_moves(f.moves);
   m.set_stall_ms_max(f.stall_ms_max);
+  m.set_carry_epoch(f.carry_epoch);
+  m.set_kv_end(f.kv_end);
+  for (const auto& st : f.carry_stages) {
+    auto* r = m.add_carry_stages();
+    r->set_node(st.node);
+    r->set_data_address(st.address);
+    r->set_first_layer(st.first_layer);
+    r->set_end_layer(st.end_layer);
+  }
   if (f.has_tensor) {
     m.set_dtype(static_cast<uint32_t>(f.tensor.dtype));
     for (int64_t d : f.tensor.shape) m.add_shape(d);
@@ -99,7 +110,7 @@ std::string EncodeFrameMeta(const Frame& f) {
 Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_code, std::vector<int64_t>* shape) {
   v1::FrameMeta m;
   if (!m.ParseFromArray(bytes, static_cast<int>(len))) return InvalidArgument("frame metadata does not parse");
-  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_SESSION_END)
+  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_KV_DATA)
     return InvalidArgument("unknown frame kind " + std::to_string(m.kind()));
   f->kind = static_cast<FrameKind>(m.kind());
   f->request_id = m.request_id();
@@ -131,6 +142,13 @@ Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_
   f->ms_per_token = m.ms_per_token();
   f->moves = m.moves();
   f->stall_ms_max = m.stall_ms_max();
+  f->carry_epoch = m.carry_epoch();
+  f->kv_end = m.kv_end();
+  if (m.carry_stages_size() > static_cast<int>(kMaxCarryStages))
+    return InvalidArgument("carry_stages: at most " + std::to_string(kMaxCarryStages));
+  f->carry_stages.clear();
+  for (const auto& r : m.carry_stages())
+    f->carry_stages.push_back({r.node(), r.data_address(), r.first_layer(), r.end_layer()});
   *dtype_code = m.dtype();
   if (m.shape_size() > kMaxRank + 1) {  // cap before copying; ValidateTensorMeta reports the rank
     shape->assign(m.shape().begin(), m.shape().begin() + kMaxRank + 1);

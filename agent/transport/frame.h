@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/base/status.h"
 #include "common/base/tensor.h"
@@ -23,8 +24,19 @@ enum class FrameKind : int {
   kToken = 9,
   kGenDone = 10,
   kSessionEnd = 11,
+  kKvPush = 12,
+  kKvData = 13,
 };
 const char* FrameKindName(FrameKind k);
+
+// A stage of an epoch as FRAME_KV_PUSH names it: where the session's KV of its layers goes.
+struct StageRange {
+  std::string node;
+  std::string address;
+  int32_t first_layer = 0;
+  int32_t end_layer = 0;
+};
+constexpr size_t kMaxCarryStages = 256;
 
 struct Frame {
   FrameKind kind = FrameKind::kUnspecified;
@@ -51,6 +63,11 @@ struct Frame {
   double ms_per_token = 0;
   int32_t moves = 0;
   double stall_ms_max = 0;
+  // KV copy (data.proto): STEP/KV_DATA: the epoch the session's KV comes from; KV_PUSH: the
+  // epoch it goes to, the end of the positions to send and that epoch's stages.
+  uint64_t carry_epoch = 0;
+  int64_t kv_end = 0;
+  std::vector<StageRange> carry_stages;
   bool has_tensor = false;  // false: dtype 0, empty shape, no payload
   HostTensor tensor;        // shares bytes with the sender's/receiver's buffer
 

@@ -8,6 +8,7 @@ PayloadRule PayloadRuleFor(FrameKind kind) {
     case FrameKind::kGenerate:
     case FrameKind::kActivation:
     case FrameKind::kStep:
+    case FrameKind::kKvData:
       return {true, PayloadMode::kAllocate};
     case FrameKind::kResult:
       return {true, PayloadMode::kGrow};

@@ -441,7 +441,8 @@ json::object EventToJson(const Event& e, TimePoint origin, int64_t origin_unix_m
           {"stages", e.stages},
           {"live_sessions", e.live_sessions},
           {"session_cost_ms", Num(e.session_cost_ms)},
-          {"session_move", e.live_sessions > 0 ? json::value("rebuild") : json::value(nullptr)}};
+          {"session_move", e.session_move.empty() ? json::value(nullptr) : json::value(e.session_move)},
+          {"kv_bytes", Num(e.kv_bytes)}};
 }
 
 json::object PlanResultToJsonObject(const planner::PlanResult& r) {

@@ -62,6 +62,8 @@ void Controller::EmitDecision(const Deployment& d, const Decision& dec, TimePoin
   e.epoch = d.epoch;
   e.live_sessions = dec.live_sessions;
   e.session_cost_ms = dec.session_cost_ms;
+  e.session_move = dec.session_move;
+  e.kv_bytes = dec.kv_bytes;
   for (const auto& s : dec.stages) {
     if (!e.stages.empty()) e.stages += " -> ";
     e.stages += s.node + "[" + std::to_string(s.first_layer) + "," + std::to_string(s.end_layer) + ")";

@@ -7,6 +7,7 @@
 
 #include "orchestrator/controller/controller.h"
 #include "orchestrator/controller/load_estimate.h"
+#include "orchestrator/controller/session_move.h"
 #include "orchestrator/controller/trust_rules.h"
 #include "orchestrator/planner/assignment.h"
 #include "orchestrator/planner/load_model.h"
@@ -270,11 +271,18 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     for (const auto& l : m->manifest.layers) params.push_back(static_cast<double>(l.param_bytes));
     in.weight_bytes = BytesToMove(in.current, r.stages, params);
     in.migration_cost_ms = FetchMs(in.weight_bytes, options_.policy.weight_fetch_mbps);
-    // Live generation sessions move with the plan: priced as rebuilding their KV on it.
+    // Live generation sessions move with the plan: priced as copying their KV or rebuilding it
+    // on the new stages, whichever is cheaper (session_move.h).
     const LiveSessions live = LiveSessionsOf(d, registry_);
     in.live_sessions = live.sessions;
-    if (live.sessions > 0 && in.has_current)
-      in.session_cost_ms = RebuildSessionsMs(planner::Evaluate(*inst, r.stages).latency_ms, NominalTokens(m->manifest), live.tokens);
+    if (live.sessions > 0 && in.has_current) {
+      const double rebuild_ms =
+          RebuildSessionsMs(planner::Evaluate(*inst, r.stages).latency_ms, NominalTokens(m->manifest), live.tokens);
+      const SessionMove mv = PriceSessionMove(*inst, in.current, r.stages, live.tokens, rebuild_ms);
+      in.session_cost_ms = mv.ms();
+      in.session_move = mv.name();
+      in.kv_bytes = mv.copy ? mv.kv_bytes : 0;
+    }
   }
   // A voluntary change must name the same plan on several consecutive evaluations (noise filter).
   if (in.candidate_feasible && in.candidate != in.current) {

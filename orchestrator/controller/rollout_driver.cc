@@ -43,6 +43,9 @@ void Controller::StartRollout(Deployment& d, const Decision& decision, TimePoint
     const NodeRecord* n = registry_.Find(s.node);
     return !n || n->state != NodeState::kAlive;
   });
+  // Live sessions copy their KV from the old stages unless the policy priced a rebuild cheaper
+  // or an old stage is gone (its layers' KV went with it: the entry rebuilds).
+  rs.kv_copy = decision.session_move != "rebuild" && !rs.retry_in_flight && rs.from.size() == d.stages.size();
   d.rollout = std::make_unique<Rollout>(rs, options_.rollout, &ids_);
   d.rollout_decision = decision;
   d.fault_at = now;

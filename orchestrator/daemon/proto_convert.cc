@@ -132,6 +132,16 @@ void ToProto(const AckInfo& a, v1::CommandAck* p) {
   for (const auto& l : a.links) LinkToProto(l, p->add_links());
 }
 
+namespace {
+void StageToProto(const StageTarget& t, v1::StageRef* r) {
+  r->set_node(t.node);
+  r->set_data_address(t.data_address);
+  r->set_first_layer(t.first_layer);
+  r->set_end_layer(t.end_layer);
+}
+StageTarget StageFromProto(const v1::StageRef& r) { return {r.node(), r.data_address(), r.first_layer(), r.end_layer()}; }
+}  // namespace
+
 void ToProto(const AgentCommand& c, v1::Command* p) {
   p->set_command_id(c.id);
   switch (c.kind) {
@@ -148,6 +158,9 @@ void ToProto(const AgentCommand& c, v1::Command* p) {
       l->set_num_layers(c.num_layers);
       for (const auto& n : c.stage_nodes) l->add_stage_nodes(n);
       l->set_stage_index(c.stage_index);
+      for (const auto& t : c.stages) StageToProto(t, l->add_stages());
+      l->set_carry_from_epoch(c.carry_from_epoch);
+      for (const auto& t : c.carry_from) StageToProto(t, l->add_carry_from());
       break;
     }
     case CommandKind::kActivate:
@@ -193,6 +206,9 @@ AgentCommand FromProto(const v1::Command& p) {
       c.num_layers = p.load().num_layers();
       c.stage_nodes.assign(p.load().stage_nodes().begin(), p.load().stage_nodes().end());
       c.stage_index = p.load().stage_index();
+      for (const auto& r : p.load().stages()) c.stages.push_back(StageFromProto(r));
+      c.carry_from_epoch = p.load().carry_from_epoch();
+      for (const auto& r : p.load().carry_from()) c.carry_from.push_back(StageFromProto(r));
       break;
     case v1::Command::kActivate:
       c.kind = CommandKind::kActivate;

@@ -29,6 +29,8 @@ struct Event {
   std::string stages;            // decisions that adopt a plan: "n1[0,4) -> n2[4,9)"
   int live_sessions = 0;         // decisions: generation sessions that move with the plan
   double session_cost_ms = 0;    // decisions: their predicted stall, summed (part of cost_ms)
+  std::string session_move;      // decisions with live sessions: "copy" | "rebuild"
+  double kv_bytes = 0;           // decisions: KV bytes the copy moves (0 for a rebuild)
 };
 
 class EventLog {

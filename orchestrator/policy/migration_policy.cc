@@ -123,6 +123,17 @@ double RebuildSessionsMs(double plan_latency_ms, double nominal_tokens, double h
   return plan_latency_ms * history_tokens / nominal_tokens;
 }
 
+namespace {
+// " (N ms of it: K live sessions ...)": what the live sessions add to the cost, and how they move.
+std::string SessionsText(const Decision& d, const PolicyInput& in) {
+  if (d.session_move == "copy")
+    return Fmt(" (%.0f ms of it: %.0f live sessions' KV copied between agents, %.0f bytes)", in.session_cost_ms,
+               in.live_sessions, in.kv_bytes);
+  return Fmt(" (%.0f ms of it: %.0f live sessions rebuilt by a prefill of their history)", in.session_cost_ms,
+             in.live_sessions);
+}
+}  // namespace
+
 Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   Decision d;
   d.trigger = in.trigger;
@@ -130,6 +141,8 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   d.candidate_ms = in.candidate_ms;
   d.live_sessions = in.live_sessions;
   d.session_cost_ms = in.session_cost_ms;
+  d.session_move = in.live_sessions > 0 ? (in.session_move.empty() ? "rebuild" : in.session_move) : "";
+  d.kv_bytes = d.session_move == "copy" ? in.kv_bytes : 0;
   const double cost_ms = in.migration_cost_ms + in.session_cost_ms;
   d.cost_ms = cost_ms;
   if (in.rollout_in_flight) {
@@ -216,7 +229,7 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   if (d.horizon_gain_ms <= cost_ms) {
     d.stages.clear();
     d.reason = Fmt("gain over horizon %.0f ms does not exceed migration cost %.0f ms", d.horizon_gain_ms, cost_ms);
-    if (in.live_sessions > 0) d.reason += Fmt(" (%.0f ms of it: rebuilding %.0f live sessions)", in.session_cost_ms, in.live_sessions);
+    if (in.live_sessions > 0) d.reason += SessionsText(d, in);
     return d;
   }
   if (in.confirmations < s.confirm_evaluations) {
@@ -228,9 +241,7 @@ Decision Decide(const PolicySettings& s, const PolicyInput& in) {
   d.kind = move;
   d.reason = Fmt("gain %.2f ms/request (%.0f ms over horizon) exceeds migration cost %.0f ms", d.predicted_gain_ms,
                  d.horizon_gain_ms, cost_ms);
-  if (in.live_sessions > 0)
-    d.reason += Fmt(" (%.0f ms of it: %.0f live sessions rebuilt by a prefill of their history)", in.session_cost_ms,
-                    in.live_sessions);
+  if (in.live_sessions > 0) d.reason += SessionsText(d, in);
   if (cooling)
     d.reason += Fmt("; cool-down waived: the current plan costs %.1fx its prediction (%.2f ms)",
                     in.current_ms / in.adopted_ms, in.adopted_ms);

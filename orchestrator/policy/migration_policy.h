@@ -80,6 +80,8 @@ struct PolicyInput {
   double migration_cost_ms = 0;      // weight fetch time of moving to the candidate
   int live_sessions = 0;             // generation sessions streaming on the current plan
   double session_cost_ms = 0;        // their predicted stall, summed, if moved to the candidate
+  std::string session_move;          // how they move: "copy" (KV between agents) or "rebuild"
+  double kv_bytes = 0;               // KV bytes a copy sends over the network
   double request_rate = 0;           // requests/s observed
   TimePoint now{};
   TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)
@@ -100,8 +102,10 @@ struct Decision {
   double cost_ms = 0;              // weights plus live sessions
   double current_ms = 0;
   double candidate_ms = 0;
-  int live_sessions = 0;           // moved with the plan (rebuilt by a prefill of their history)
+  int live_sessions = 0;           // moved with the plan (KV copied, or rebuilt by a prefill of their history)
   double session_cost_ms = 0;      // their predicted stall, summed (part of cost_ms)
+  std::string session_move;        // "copy" | "rebuild" (empty without live sessions)
+  double kv_bytes = 0;             // KV bytes the copy moves
   std::vector<planner::Stage> stages;  // the plan to adopt (place/migrate/resplit)
   double weight_bytes = 0;         // weights loaded on nodes that do not hold them yet
   bool adopt() const { return kind == DecisionKind::kPlace || kind == DecisionKind::kMigrate || kind == DecisionKind::kResplit; }

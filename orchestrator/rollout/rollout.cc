@@ -78,6 +78,11 @@ std::vector<AgentCommand> Rollout::Start(TimePoint now) {
     c.is_entry = i == 0;
     for (const auto& t : spec_.to) c.stage_nodes.push_back(t.node);
     c.stage_index = static_cast<int>(i);
+    c.stages = spec_.to;
+    if (spec_.kv_copy && spec_.from_epoch != 0 && !spec_.from.empty()) {
+      c.carry_from_epoch = spec_.from_epoch;
+      c.carry_from = spec_.from;
+    }
     loaded_nodes_.insert(s.node);
     pending_[c.id] = c;
     out.push_back(c);

@@ -47,6 +47,11 @@ struct AgentCommand {
   bool is_entry = false;
   std::vector<std::string> stage_nodes;  // the epoch's nodes in order (entry first)
   int stage_index = 0;
+  // The epoch's stages, and the epoch it replaces with its stages (a live session's KV is
+  // copied from those to these; docs/agent.md "KV copy"). Empty when there is no old epoch.
+  std::vector<StageTarget> stages;
+  uint64_t carry_from_epoch = 0;
+  std::vector<StageTarget> carry_from;
   // kProbe only: (node, data address) of the peers to measure.
   std::vector<std::pair<std::string, std::string>> peers;
   uint32_t probe_bytes = 0;  // 0: the agent's default
@@ -84,6 +89,9 @@ struct RolloutSpec {
   // A stage node of from_epoch is lost: at commit the entry resubmits from_epoch's in-flight
   // requests to to_epoch (they would otherwise wait for their deadline).
   bool retry_in_flight = false;
+  // Offer the new stages the old epoch's layout so live sessions copy their KV (false: the
+  // policy priced rebuilding them cheaper, or there is no old epoch).
+  bool kv_copy = true;
 };
 
 class Rollout {

@@ -82,3 +82,29 @@ TEST_CASE("without a stage list nothing pipeline-bound passes; plaintext is not 
   CHECK(AuthorizeFrame(Sender{}, Of(FrameKind::kActivation), &bare).ok());
   CHECK(AuthorizeFrame(Sender{}, Of(FrameKind::kResult), nullptr).ok());
 }
+
+TEST_CASE("a session's KV is pushed down the old chain, and taken only from the old holder of each layer") {
+  // KV_PUSH follows the old epoch's chain like a step.
+  const LoadSpec s1 = Stage(1);
+  CHECK(AuthorizeFrame(Agent("n1"), Of(FrameKind::kKvPush, 7), &s1).ok());
+  CHECK(AuthorizeFrame(Agent("n3"), Of(FrameKind::kKvPush, 7), &s1).code() == StatusCode::kPermissionDenied);
+  // Epoch 4 replaces epoch 3, whose layers [0,3) were on n9 and [3,6) on n1.
+  LoadSpec s = Stage(1);
+  s.carry_from_epoch = 3;
+  s.carry_from = {{"n9", "h:1", 0, 3}, {"n1", "h:2", 3, 6}};
+  Frame d = Of(FrameKind::kKvData, 7);
+  d.carry_epoch = 3;
+  d.layer = 2;
+  CHECK(AuthorizeFrame(Agent("n9"), d, &s).ok());
+  const Status other = AuthorizeFrame(Agent("n1"), d, &s);
+  CHECK(other.code() == StatusCode::kPermissionDenied);
+  CHECK(other.message().find("old holder 'n9'") != std::string::npos);
+  d.layer = 3;
+  CHECK(AuthorizeFrame(Agent("n1"), d, &s).ok());
+  d.carry_epoch = 2;  // not the epoch this one replaces
+  CHECK(AuthorizeFrame(Agent("n1"), d, &s).code() == StatusCode::kPermissionDenied);
+  d.carry_epoch = 3;
+  CHECK(AuthorizeFrame({true, Role::kClient, "n1"}, d, &s).code() == StatusCode::kPermissionDenied);
+  // A segment that was offered no copy takes no KV at all.
+  CHECK(AuthorizeFrame(Agent("n1"), d, &s1).code() == StatusCode::kPermissionDenied);
+}

@@ -57,6 +57,14 @@ struct Cluster {
   TestController ctl{100};
   std::vector<std::unique_ptr<Subprocess>> procs;
   std::map<std::string, std::string> addr;
+  // The epoch the next Deploy replaces (its number and stages), and whether Deploy offers the
+  // new stages the KV copy from it (the orchestrator always does for a planned change).
+  uint64_t last_epoch = 0;
+  std::vector<v1::StageRef> last_stages;
+  bool offer_copy = true;
+  // Test hook: the address Deploy names for a node in the new epoch's stage list (where old
+  // holders send its KV) instead of its data address.
+  std::map<std::string, std::string> kv_address;
 
   Cluster() {
     ConfigureTorch({1, 1});
@@ -93,9 +101,27 @@ struct Cluster {
     std::vector<int> b = {0};
     b.insert(b.end(), cuts.begin(), cuts.end());
     b.push_back(L);
-    for (size_t i = nodes.size(); i-- > 0;)
-      Call(nodes[i], TestController::Load("gpt", epoch, package, b[i], b[i + 1], L,
-                                          i + 1 < nodes.size() ? addr[nodes[i + 1]] : "", i == 0, addr[nodes[0]]));
+    std::vector<v1::StageRef> stages;
+    for (size_t i = 0; i < nodes.size(); ++i) {
+      v1::StageRef r;
+      r.set_node(nodes[i]);
+      r.set_data_address(kv_address.count(nodes[i]) ? kv_address[nodes[i]] : addr[nodes[i]]);
+      r.set_first_layer(b[i]);
+      r.set_end_layer(b[i + 1]);
+      stages.push_back(r);
+    }
+    for (size_t i = nodes.size(); i-- > 0;) {
+      v1::Command load = TestController::Load("gpt", epoch, package, b[i], b[i + 1], L,
+                                              i + 1 < nodes.size() ? addr[nodes[i + 1]] : "", i == 0, addr[nodes[0]]);
+      for (const auto& r : stages) *load.mutable_load()->add_stages() = r;
+      if (offer_copy && last_epoch != 0) {
+        load.mutable_load()->set_carry_from_epoch(last_epoch);
+        for (const auto& r : last_stages) *load.mutable_load()->add_carry_from() = r;
+      }
+      Call(nodes[i], std::move(load));
+    }
+    last_epoch = epoch;
+    last_stages = stages;
     v1::Command activate = TestController::Activate("gpt", epoch);
     activate.mutable_activate()->set_retry_in_flight(lost);
     Call(nodes[0], std::move(activate));

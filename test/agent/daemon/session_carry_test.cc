@@ -5,6 +5,8 @@
 // an old epoch drains as soon as its sessions have moved.
 #include <atomic>
 #include <catch.hpp>
+#include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "agent/runtime/chain_generator.h"
@@ -47,6 +49,15 @@ struct Stream {
   void Join() { th.join(); }
 };
 
+// Lines of `node`'s log that contain `what`.
+int LogCount(const Cluster& c, const std::string& node, const std::string& what) {
+  std::ifstream in(c.tmp + "/" + node + ".log");
+  std::string line;
+  int n = 0;
+  while (std::getline(in, line)) n += line.find(what) != std::string::npos;
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("a live session follows a re-split and a migration with the whole model's tokens") {
@@ -85,7 +96,39 @@ TEST_CASE("a live session follows a re-split and a migration with the whole mode
   REQUIRE(s2.summary.ok());
   CHECK(s2.indices_ok);
   CHECK(s2.got == want_late);
+  // Both moves of the first session copied its KV between the agents (none rebuilt it).
+  CHECK(LogCount(c, "a1", "event=session_moved") >= 2);
+  CHECK(LogCount(c, "a1", "how=rebuilt") == 0);
+  CHECK(LogCount(c, "a1", "how=copied") >= 2);
+  CHECK(LogCount(c, "a1", "kv_copy_failed") == 0);
   // Every stage of every epoch freed both sessions (the idle reclaim is 60 s away).
+  CHECK(c.WaitKvSessions({"a1", "a2", "a3", "a4"}, 0, 5s));
+}
+
+TEST_CASE("a session whose KV copy does not arrive rebuilds it instead, with the same tokens") {
+  Cluster c;
+  c.Start("a1", {"--compute-slowdown", "8"});
+  for (const char* n : {"a2", "a3", "a4"}) c.Start(n, {"--kv-copy-timeout-ms", "300"});
+  REQUIRE(c.ctl.WaitForAgents(4, 60s));
+  for (const char* n : {"a1", "a2", "a3", "a4"}) c.addr[n] = c.ctl.registration(n).data_address();
+  auto whole = ChainGenerator::Load(c.models + "/gpt-gen", c.manifest, {}).value();
+  const GenerationRequest req = Req({3, 1, 4, 1, 5}, 120, {0.7, 20, 0.9, 5});
+  const auto want = whole->Generate(req, true).value().tokens;
+  c.Deploy(1, {"a1", "a2", "a3"}, {2, 4});
+  Stream s(c.addr.at("a1"), req);
+  REQUIRE(s.Reached(20));
+  // The old holders are told to send a4's layers where nobody listens: a4 waits in vain.
+  c.kv_address["a4"] = "127.0.0.1:1";
+  c.Deploy(2, {"a1", "a2", "a4"}, {2, 4});
+  s.Join();
+  REQUIRE(s.summary.ok());
+  CHECK(s.indices_ok);
+  CHECK(s.got == want);
+  CHECK(s.summary->epoch == 2);
+  CHECK(LogCount(c, "a1", "how=copied") == 1);
+  CHECK(LogCount(c, "a1", "kv_copy_failed") == 1);
+  CHECK(LogCount(c, "a1", "did not arrive") == 1);  // a4 gave up after kv_copy_timeout_ms
+  CHECK(LogCount(c, "a1", "how=rebuilt") == 0);     // the fallback is counted, not logged as a move
   CHECK(c.WaitKvSessions({"a1", "a2", "a3", "a4"}, 0, 5s));
 }
 

@@ -75,3 +75,32 @@ TEST_CASE("idle sessions are listed for reclaim, never one whose step is running
   CHECK(t.count() == 1);
   CHECK(t.reserved_bytes() == 10);
 }
+
+TEST_CASE("a carried session is reserved by its first KV or its step, and counts what each layer received") {
+  SessionTable t(Limits());
+  RefuseReason why{};
+  auto s = t.AcquireCarried({"d", 2, 7}, 20, 10, t0, &why);
+  REQUIRE(s.ok());
+  CHECK((*s)->carrying);
+  CHECK_FALSE((*s)->busy);
+  CHECK(t.reserved_bytes() == 200);
+  // Whichever comes second finds the same session.
+  CHECK(*t.AcquireCarried({"d", 2, 7}, 20, 10, t0, &why) == *s);
+  CHECK(t.reserved_bytes() == 200);
+  CHECK((*s)->ReceivedUpTo({1, 2}) == 0);
+  (*s)->received[1] = 12;
+  CHECK((*s)->ReceivedUpTo({1, 2}) == 0);
+  (*s)->received[2] = 9;
+  CHECK((*s)->ReceivedUpTo({1, 2}) == 9);
+  CHECK((*s)->ReceivedUpTo({}) == std::numeric_limits<int64_t>::max());  // no stateful layer waits
+  // Settled at position 9, it continues there like any session.
+  (*s)->carrying = false;
+  (*s)->next_position = 9;
+  REQUIRE(t.Acquire({"d", 2, 7}, 9, 1, 20, 10, t0, &why).ok());
+  // The same limits as a first step: the count, the budget, the context.
+  CHECK(t.AcquireCarried({"d", 2, 8}, 90, 10, t0, &why).status().code() == StatusCode::kResourceExhausted);
+  CHECK(why == RefuseReason::kContext);  // 90 tokens > max_context 50
+  REQUIRE(t.AcquireCarried({"d", 2, 8}, 20, 10, t0, &why).ok());
+  CHECK(t.AcquireCarried({"d", 2, 9}, 20, 10, t0, &why).status().code() == StatusCode::kResourceExhausted);
+  CHECK(why == RefuseReason::kSessions);
+}

@@ -303,7 +303,21 @@ TEST_CASE("live sessions add their rebuild stall to the migration cost") {
   CHECK(d.kind == DecisionKind::kKeep);
   CHECK(d.cost_ms == Approx(120));
   CHECK(d.live_sessions == 3);
-  CHECK(d.reason.find("rebuilding 3 live sessions") != std::string::npos);
+  CHECK(d.reason.find("3 live sessions rebuilt by a prefill") != std::string::npos);
+  CHECK(d.session_move == "rebuild");  // the default when the controller named no way
+  CHECK(d.kv_bytes == 0);
+  // Copied instead, the same sessions cost what their KV takes over the links.
+  in.session_move = "copy";
+  in.session_cost_ms = 10;
+  in.kv_bytes = 123456;
+  d = Decide(s, in);
+  CHECK(d.kind == DecisionKind::kMigrate);
+  CHECK(d.cost_ms == Approx(30));
+  CHECK(d.session_move == "copy");
+  CHECK(d.kv_bytes == 123456);
+  CHECK(d.reason.find("3 live sessions' KV copied between agents, 123456 bytes") != std::string::npos);
+  in.session_move = "rebuild";
+  in.session_cost_ms = 100;
   // A lost node moves them whatever they cost, and the decision says what it will cost them.
   in.current_valid = false;
   in.current_invalid_reason = "node a is not alive";
