@@ -15,7 +15,8 @@
 # Prints a readable timeline; with --json one summary object:
 #   {"scenarios": [{"name","action","adaptation_s","failed_requests","p50_before_ms","p50_after_ms",
 #                   "decision","stages_before","stages_after",
-#                   "streams","streams_broken","tokens_mismatched","stall_ms_max","kv_bytes_moved","rebuilt_sessions"}],
+#                   "streams","streams_broken","tokens_mismatched","stall_ms_max","stall_ms_median","kv_bytes_moved",
+#                   "rebuilt_sessions","copied_sessions"}],
 #    "total_requests", "failed_requests", "streams_total", "streams_broken", "tokens_mismatched",
 #    "generation": {"tokens","finish_reason","epoch","ttft_ms","ms_per_token","tokens_per_s","equal_to_whole_model"}}
 # (a streamed REST generation runs alongside the load before the faults; it must equal the whole model.
@@ -23,7 +24,9 @@
 # end; per scenario: "streams" alive at the fault, of those "streams_broken" (an error or an index
 # gap/repeat) and "tokens_mismatched" (tokens differing from the whole model's run of the same
 # request), "stall_ms_max" (the longest gap between their tokens after the fault beyond their
-# median gap, as the client saw it), "kv_bytes_moved" and "rebuilt_sessions" (agents' counters).)
+# median gap, as the client saw it; "stall_ms_median": the median over those streams),
+# "kv_bytes_moved", "rebuilt_sessions" and "copied_sessions" (agents' counters: KV bytes sent
+# between agents, sessions moved by a prefill of their history or with their KV copied).)
 # ("decision" is the orchestrator's decision kind that made the adapting epoch: migrate | resplit.)
 # Usage: scripts/demo.sh [--json] [--scenarios slow,link,link_restore,kill,hang,restart] [--via gateway|entry] [--netns]
 # --netns (root): every process in its own network namespace on one bridge, links shaped by the
@@ -227,10 +230,12 @@ agent_sum() {  # agent_sum REGEX -> the sum of the matching samples over all age
 }
 KV_RE='^edgesplit_agent_kv_moved_bytes_total'
 REBUILT_RE='^edgesplit_agent_sessions_moved_total[{].*how="rebuilt"'
-snapshot() { SNAP_KV=$(agent_sum "$KV_RE"); SNAP_RB=$(agent_sum "$REBUILT_RE"); }
+COPIED_RE='^edgesplit_agent_sessions_moved_total[{].*how="copied"'
+snapshot() { SNAP_KV=$(agent_sum "$KV_RE"); SNAP_RB=$(agent_sum "$REBUILT_RE"); SNAP_CP=$(agent_sum "$COPIED_RE"); }
 sessions_note() {  # what happened to the live sessions since the snapshot
   local rb=$(( $(agent_sum "$REBUILT_RE") - SNAP_RB )) kv=$(( $(agent_sum "$KV_RE") - SNAP_KV ))
-  log "   live sessions: $rb moved by rebuilding their KV on the new stages (prefill of their history), $kv KV bytes copied"
+  local cp=$(( $(agent_sum "$COPIED_RE") - SNAP_CP ))
+  log "   live sessions: $cp moved with their KV copied between agents ($kv bytes), $rb rebuilt on the new stages (prefill of their history)"
 }
 
 RESULTS="$WORK/results.txt"
@@ -244,7 +249,7 @@ record() {  # name action t_action t_done stages_before [adapted_epoch]
     [ "$e" != 0 ] || e=$(epoch)
     kind=$(decision_kind "$e" 2>/dev/null || true); after=$(stages_of "$e")
   fi
-  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after|$(( $(agent_sum "$KV_RE") - SNAP_KV ))|$(( $(agent_sum "$REBUILT_RE") - SNAP_RB ))" >>"$RESULTS"
+  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after|$(( $(agent_sum "$KV_RE") - SNAP_KV ))|$(( $(agent_sum "$REBUILT_RE") - SNAP_RB ))|$(( $(agent_sum "$COPIED_RE") - SNAP_CP ))" >>"$RESULTS"
 }
 decision_kind() {  # the kind (migrate|resplit|...) of the decision that started the rollout to EPOCH
   ctl events --deployment demo --json | jq_py "(lambda ev: [e['kind'] for e in ev if e['type']=='decision' and e['seq'] < min(x['seq'] for x in ev if x['type']=='rollout' and x['kind']=='preparing' and x['epoch']==$1)][-1])(d['events'])"
@@ -490,7 +495,7 @@ def p50(a, b):
     return round(v[len(v) // 2], 2) if v else None
 out = []
 ok_all = True
-for i, (name, action, t1, t2, kind, before, after, kv, rebuilt) in enumerate(rows):
+for i, (name, action, t1, t2, kind, before, after, kv, rebuilt, copied) in enumerate(rows):
     t1, t2 = int(t1), int(t2)
     nxt = int(rows[i + 1][2]) if i + 1 < len(rows) else t_end
     failed = sum(1 for s, _, ok, _ in reqs if t1 - 5000 <= s < nxt and not ok) if i == 0 else \
@@ -515,7 +520,8 @@ for i, (name, action, t1, t2, kind, before, after, kv, rebuilt) in enumerate(row
     out[-1].update({"streams": len(hit), "streams_broken": sum(1 for st in hit if broken(st)),
                     "tokens_mismatched": sum(mismatched(st) for st in hit),
                     "stall_ms_max": max(stalls) if stalls else None,
-                    "kv_bytes_moved": int(kv), "rebuilt_sessions": int(rebuilt)})
+                    "stall_ms_median": sorted(stalls)[len(stalls) // 2] if stalls else None,
+                    "kv_bytes_moved": int(kv), "rebuilt_sessions": int(rebuilt), "copied_sessions": int(copied)})
 summary = {"scenarios": out, "total_requests": len(reqs), "failed_requests": sum(1 for r in reqs if not r[2]),
            "generation": generation, "streams_total": len(streams),
            "streams_broken": sum(1 for st in streams if broken(st)),
@@ -530,13 +536,14 @@ if as_json:
     print(json.dumps(summary))
 else:
     print("\n== summary")
-    print("%-8s %-36s %-9s %12s %8s %14s %13s %8s %7s %8s %10s" % (
+    print("%-8s %-36s %-9s %12s %8s %14s %13s %8s %7s %7s %8s %10s" % (
         "scenario", "action", "decision", "adaptation_s", "failed", "p50_before_ms", "p50_after_ms", "streams",
-        "broken", "rebuilt", "stall_ms"))
+        "broken", "copied", "rebuilt", "stall_ms"))
     for r in out:
-        print("%-8s %-36s %-9s %12s %8d %14s %13s %8d %7d %8d %10s" % (
+        print("%-8s %-36s %-9s %12s %8d %14s %13s %8d %7d %7d %8d %10s" % (
             r["name"], r["action"], r["decision"], r["adaptation_s"], r["failed_requests"], r["p50_before_ms"],
-            r["p50_after_ms"], r["streams"], r["streams_broken"], r["rebuilt_sessions"], r["stall_ms_max"]))
+            r["p50_after_ms"], r["streams"], r["streams_broken"], r["copied_sessions"], r["rebuilt_sessions"],
+            r["stall_ms_max"]))
     print("total requests %d, failed %d" % (summary["total_requests"], summary["failed_requests"]))
     print("live streams %d, broken %d, tokens differing from the whole model %d" % (
         summary["streams_total"], summary["streams_broken"], summary["tokens_mismatched"]))
