@@ -13,6 +13,8 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -136,6 +138,14 @@ class AgentCore {
   void MoveSession(EntryGen* g, uint64_t epoch, const char* reason);
   // Frees the session on its old chain and makes `epoch` its epoch (both kinds of move).
   void LeaveEpoch(EntryGen* g, uint64_t epoch);
+  // Entry: SESSION_END for `session` down the chain of (deployment, epoch), from this node.
+  void EndSessionOnChain(const std::string& deployment, uint64_t epoch, uint64_t session);
+  // Entry: the session will not switch to the epoch it pre-copied to: frees what that got.
+  void DropPreCopy(EntryGen* g);
+  // Stage: sessions ended here lately (bounded), so a KV_DATA that arrives after the end does
+  // not make them again.
+  void NoteEnded(const StageSessionKey& key);
+  bool RecentlyEnded(const StageSessionKey& key) const { return ended_set_.count(key) > 0; }
   // KV copy (agent_core_kv.cc). Entry: the new epoch's slot if `g` can copy its KV there (a
   // planned move to an epoch that replaces g's), else null.
   SegmentSlot* CopyTarget(EntryGen* g, uint64_t epoch);
@@ -145,6 +155,14 @@ class AgentCore {
   void PreCopySession(EntryGen* g, uint64_t epoch);
   // Entry, at a token boundary: sends the rest and moves g to `epoch`; false: rebuild instead.
   bool CopySession(EntryGen* g, uint64_t epoch);
+  // Entry, at a token boundary after `epoch` became active: where g's pre-copy to it stands.
+  enum class PreCopy { kNone, kInFlight, kDelivered, kFailed };
+  PreCopy PreCopyState(EntryGen* g, uint64_t epoch);
+  // Entry: a new stage reports the positions it holds of a session's KV.
+  void OnKvReady(const transport::Frame& f);
+  // New stage: tells the entry what it holds of a carried session (after each import that
+  // completes a round).
+  void ReportKvReady(const SegmentSlot& slot, uint64_t session, int64_t held, const std::string& entry);
   // Entry: the first step after a copy failed; rebuilds the session on the same epoch.
   bool FallBackToRebuild(EntryGen* g, const transport::Frame& err);
   // Old stage: exports the pushed positions of its stateful layers to their new holders.
@@ -200,6 +218,8 @@ class AgentCore {
   SessionTable sessions_;                                 // KV state of sessions on this agent's segments
   std::map<SegmentKey, std::shared_ptr<StepBatcher>> batchers_;
   std::map<StageSessionKey, CarryWait> carry_waiting_;   // carried steps waiting for their KV
+  std::deque<StageSessionKey> ended_;                    // NoteEnded, oldest first
+  std::set<StageSessionKey> ended_set_;
   std::vector<v1::LinkMeasurement> links_;
   SpeedEstimate speed_{kComputeProbeNominalMs};
   uint64_t next_conn_id_ = 1;

@@ -19,18 +19,22 @@ using transport::Frame;
 using transport::FrameKind;
 using transport::RejectReason;
 
+void AgentCore::EndSessionOnChain(const std::string& deployment, uint64_t epoch, uint64_t session) {
+  Frame end;
+  end.kind = FrameKind::kSessionEnd;
+  end.deployment = deployment;
+  end.epoch = epoch;
+  end.layer = 0;
+  end.session_id = session;
+  end.origin = data_address_;
+  HandleSessionEnd(std::move(end), nullptr);
+}
+
 void AgentCore::LeaveEpoch(EntryGen* g, uint64_t epoch) {
   const SegmentKey old = g->key;
   // The old chain frees the session's state (a lost node simply never hears of it; anything it
   // held is released with its epoch). After a KV push this follows it down the same links.
-  Frame end;
-  end.kind = FrameKind::kSessionEnd;
-  end.deployment = old.deployment;
-  end.epoch = old.epoch;
-  end.layer = 0;
-  end.session_id = g->session;
-  end.origin = data_address_;
-  HandleSessionEnd(std::move(end), nullptr);
+  EndSessionOnChain(old.deployment, old.epoch, g->session);
   if (SegmentSlot* s = table_.Find(old)) s->in_flight_entry--;
   if (SegmentSlot* s = table_.Find({old.deployment, epoch})) s->in_flight_entry++;
   g->key.epoch = epoch;
@@ -41,7 +45,7 @@ void AgentCore::MoveSession(EntryGen* g, uint64_t epoch, const char* reason) {
   const uint64_t old_epoch = g->key.epoch;
   LeaveEpoch(g, epoch);
   g->carry_epoch = 0;
-  g->precopy_epoch = 0;
+  DropPreCopy(g);
   g->stream.Rebuild();
   metrics_->SessionMoved("rebuilt", reason);
   LogInfo("session_moved").Kv("session", g->session).Kv("deployment", g->key.deployment).Kv("from_epoch", old_epoch)

@@ -57,6 +57,10 @@ struct AgentCore::EntryGen {
   uint64_t carry_epoch = 0;
   uint64_t precopy_epoch = 0;
   int64_t precopied_end = 0;
+  TimePoint precopy_at;
+  // The new stages that must hold the pre-copy before the switch, and what each reported
+  // (KV_READY) it holds.
+  std::map<std::string, int64_t> precopy_ready;
 };
 
 

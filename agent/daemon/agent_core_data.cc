@@ -195,7 +195,7 @@ transport::FrameVerdict AgentCore::CheckFrame(const Frame& m, const InConn& conn
     // Pipeline frames for the entry: the entry's segment of the frame's epoch says who may answer.
     const LoadSpec* target = nullptr;
     if (m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError ||
-        (m.kind == FrameKind::kSessionEnd && m.session_id != 0)) {
+        m.kind == FrameKind::kKvReady || (m.kind == FrameKind::kSessionEnd && m.session_id != 0)) {
       if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
     } else if (m.kind == FrameKind::kKvData) {
       if (SegmentSlot* s = table_.Find({m.deployment, m.epoch})) target = &s->spec;
@@ -264,7 +264,8 @@ void AgentCore::Dispatch(Frame f, const std::shared_ptr<InConn>& conn) {
     case FrameKind::kActivation: AcceptActivation(std::move(f)); break;
     case FrameKind::kResult:
     case FrameKind::kError:
-    case FrameKind::kToken: HandleAtEntry(std::move(f)); break;
+    case FrameKind::kToken:
+    case FrameKind::kKvReady: HandleAtEntry(std::move(f)); break;
     case FrameKind::kGenerate: AcceptGenerate(std::move(f), conn); break;
     case FrameKind::kStep: AcceptStep(std::move(f)); break;
     case FrameKind::kSessionEnd: HandleSessionEnd(std::move(f), conn); break;

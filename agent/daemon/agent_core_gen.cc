@@ -78,8 +78,15 @@ void AgentCore::AcceptGenerate(Frame f, const std::shared_ptr<InConn>& conn) {
 void AgentCore::StartStep(EntryGen* g) {
   // A token boundary: if another epoch has become active here since the last step, the session
   // follows it now (agent_core_carry.cc).
-  if (auto active = table_.ActiveEpoch(g->key.deployment); active && *active != g->key.epoch && !CopySession(g, *active))
-    MoveSession(g, *active, "planned");
+  if (auto active = table_.ActiveEpoch(g->key.deployment); active && *active != g->key.epoch) {
+    switch (PreCopyState(g, *active)) {
+      case PreCopy::kInFlight: break;  // keeps decoding on its epoch while the bulk of its KV travels
+      case PreCopy::kFailed: MoveSession(g, *active, "planned"); break;
+      case PreCopy::kNone:
+      case PreCopy::kDelivered:
+        if (!CopySession(g, *active)) MoveSession(g, *active, "planned");
+    }
+  }
   SegmentSlot* slot = table_.Find(g->key);
   if (!slot || !AcceptsActivations(slot->state)) {
     const Status s = Unavailable("epoch " + std::to_string(g->key.epoch) + " of '" + g->key.deployment + "' is gone from the entry");
@@ -314,6 +321,7 @@ void AgentCore::OnStepComputed(LoadSpec spec, Frame in, Result<HostTensor> out, 
 
 void AgentCore::HandleAtEntry(Frame f) {
   if (f.kind == FrameKind::kToken) return OnEntryToken(f);
+  if (f.kind == FrameKind::kKvReady) return OnKvReady(f);
   if (f.kind == FrameKind::kError && f.session_id != 0) return OnEntrySessionError(f);
   CompletePending(std::move(f));
 }
@@ -399,14 +407,8 @@ void AgentCore::FinishEntrySession(uint64_t session, const char* reason, const S
       .Kv("tokens", g->stream.generated()).Kv("ttft_ms", g->stream.ttft_ms()).Kv("ms_per_token", g->stream.ms_per_token_p50())
       .Kv("moves", g->stream.moves()).Kv("stall_ms_max", g->stream.stall_ms_max());
   if (error) log.Kv("error", error->ToString());
-  Frame end;
-  end.kind = FrameKind::kSessionEnd;
-  end.deployment = g->key.deployment;
-  end.epoch = g->key.epoch;
-  end.layer = 0;
-  end.session_id = session;
-  end.origin = data_address_;
-  HandleSessionEnd(std::move(end), nullptr);
+  EndSessionOnChain(g->key.deployment, g->key.epoch, session);
+  DropPreCopy(g.get());
   UpdateSessionGauges();
 }
 
@@ -419,8 +421,10 @@ void AgentCore::HandleSessionEnd(Frame f, const std::shared_ptr<InConn>& conn) {
     return;
   }
   // A stage frees the session's state and passes the end down its chain.
-  sessions_.Release({f.deployment, f.epoch, f.session_id});
-  carry_waiting_.erase({f.deployment, f.epoch, f.session_id});
+  const StageSessionKey key{f.deployment, f.epoch, f.session_id};
+  sessions_.Release(key);
+  carry_waiting_.erase(key);
+  NoteEnded(key);
   UpdateSessionGauges();
   const SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
   if (!slot || slot->spec.first_layer != f.layer || slot->spec.is_last() || slot->spec.downstream_address.empty()) return;

@@ -5,9 +5,12 @@
 //   1. pre-copy: the entry sends KV_PUSH [0, q) down the session's old chain, q being the
 //      position of its step in flight (every stage holds [0, q) and never writes it again), while
 //      the session keeps decoding on the old epoch;
-//   2. at its next token boundary (no step in flight): KV_PUSH for the tail [q, p), SESSION_END
-//      down the old chain, and the next step (position p, as an incremental step would have)
-//      on the new epoch, marked with the epoch its KV comes from.
+//   2. each new stage holding stateful layers reports (KV_READY) the positions it holds; at the
+//      first token boundary after all of them hold [0, q) (no step in flight): KV_PUSH for the
+//      tail [q, p) (the tokens decoded meanwhile), SESSION_END down the old chain, and the next
+//      step (position p, as an incremental step would have) on the new epoch, marked with the
+//      epoch its KV comes from. A pre-copy not delivered within kv_copy_timeout_ms is abandoned
+//      for a rebuild.
 // Each old stage answers KV_PUSH by sending every stateful layer's positions to that layer's new
 // holder as KV_DATA (a holder that is itself imports locally: a layer that stays on its node
 // never crosses the network). A new stage accepts KV_DATA only from the old holder of that layer
@@ -17,6 +20,8 @@
 #include "agent/daemon/agent_core.h"
 #include "agent/daemon/agent_core_conn.h"
 #include "common/base/log.h"
+
+#include <algorithm>
 
 namespace edgesplit::agent {
 
@@ -69,14 +74,57 @@ void AgentCore::PreCopySession(EntryGen* g, uint64_t epoch) {
   SegmentSlot* to = CopyTarget(g, epoch);
   const int64_t end = g->stream.NextStepPosition();  // the step in flight writes from here on
   if (!to || end <= 0) return;
-  PushKv(g, *to, 0, end);
+  // The new stages holding stateful layers report (KV_READY) once they hold [0, end); the
+  // session switches at the first token boundary after all of them did.
   g->precopy_epoch = epoch;
   g->precopied_end = end;
+  g->precopy_at = Now();
+  g->precopy_ready.clear();
+  const std::vector<int> state_layers = to->exec->model_state_layers();
+  for (const auto& st : to->spec.stages)
+    for (int l : state_layers)
+      if (l >= st.first_layer && l < st.end_layer) {
+        g->precopy_ready[st.node + ":" + std::to_string(st.first_layer)] = 0;
+        break;
+      }
+  PushKv(g, *to, 0, end);
+}
+
+AgentCore::PreCopy AgentCore::PreCopyState(EntryGen* g, uint64_t epoch) {
+  if (g->precopy_epoch != epoch) return PreCopy::kNone;
+  bool all = true;
+  for (const auto& [stage, held] : g->precopy_ready) all = all && held >= g->precopied_end;
+  if (all) return PreCopy::kDelivered;
+  if (Now() - g->precopy_at < std::chrono::milliseconds(config_.kv_copy_timeout_ms)) return PreCopy::kInFlight;
+  LogWarn("kv_precopy_timeout").Kv("session", g->session).Kv("deployment", g->key.deployment).Kv("to_epoch", epoch)
+      .Kv("positions", g->precopied_end);
+  metrics_->KvCopyFallback();
+  return PreCopy::kFailed;
+}
+
+void AgentCore::OnKvReady(const Frame& f) {
+  auto it = gens_.find(f.session_id);
+  if (it == gens_.end() || it->second->precopy_epoch != f.epoch) return;
+  auto r = it->second->precopy_ready.find(f.stage + ":" + std::to_string(f.layer));
+  if (r != it->second->precopy_ready.end()) r->second = std::max(r->second, f.position);
+}
+
+void AgentCore::ReportKvReady(const SegmentSlot& slot, uint64_t session, int64_t held, const std::string& entry) {
+  Frame r;
+  r.kind = FrameKind::kKvReady;
+  r.deployment = slot.spec.deployment;
+  r.epoch = slot.spec.epoch;
+  r.layer = slot.spec.first_layer;
+  r.session_id = session;
+  r.position = held;
+  r.stage = config_.node;
+  DeliverToEntry(std::move(r), entry);
 }
 
 bool AgentCore::CopySession(EntryGen* g, uint64_t epoch) {
   SegmentSlot* to = CopyTarget(g, epoch);
   if (!to) return false;
+  if (g->precopy_epoch != epoch) DropPreCopy(g);  // pre-copied to an epoch since replaced
   const int64_t end = g->stream.NextStepPosition();  // a token boundary: [0, end) is everywhere
   const int64_t from = g->precopy_epoch == epoch ? g->precopied_end : 0;
   if (end > from) PushKv(g, *to, from, end);
@@ -92,6 +140,14 @@ bool AgentCore::CopySession(EntryGen* g, uint64_t epoch) {
   return true;
 }
 
+void AgentCore::DropPreCopy(EntryGen* g) {
+  // The session ends or moves elsewhere before its switch: what the pre-copy sent is freed now,
+  // not at the idle reclaim. KV_DATA still on its way is dropped on arrival (RecentlyEnded).
+  if (g->precopy_epoch != 0 && g->precopy_epoch != g->key.epoch)
+    EndSessionOnChain(g->key.deployment, g->precopy_epoch, g->session);
+  g->precopy_epoch = 0;
+}
+
 bool AgentCore::FallBackToRebuild(EntryGen* g, const Frame& err) {
   if (g->carry_epoch == 0 || shutting_down_) return false;
   // The KV did not arrive (an old holder is gone or too slow): the history rebuilds it on the
@@ -100,14 +156,7 @@ bool AgentCore::FallBackToRebuild(EntryGen* g, const Frame& err) {
       .Kv("from_epoch", g->carry_epoch).Kv("error", err.error);
   g->carry_epoch = 0;
   metrics_->KvCopyFallback();
-  Frame end;
-  end.kind = FrameKind::kSessionEnd;
-  end.deployment = g->key.deployment;
-  end.epoch = g->key.epoch;
-  end.layer = 0;
-  end.session_id = g->session;
-  end.origin = data_address_;
-  HandleSessionEnd(std::move(end), nullptr);
+  EndSessionOnChain(g->key.deployment, g->key.epoch, g->session);
   g->stream.Rebuild();
   metrics_->SessionMoved("rebuilt", "planned");
   StartStep(g);
@@ -118,7 +167,9 @@ void AgentCore::HandleKvPush(Frame f) {
   SegmentSlot* slot = table_.Find({f.deployment, f.epoch});
   if (!slot || !slot->exec || slot->spec.first_layer != f.layer) return;  // late: the epoch is gone here
   StageSession* ss = sessions_.Find({f.deployment, f.epoch, f.session_id});
-  if (!ss || !ss->holder->state || ss->next_position < f.kv_end || f.position < 0 || f.kv_end <= f.position) {
+  if (config_.debug_drop_kv_tail && f.position > 0) {
+    LogWarn("kv_push_dropped").Kv("session", f.session_id).Kv("why", "debug.drop_kv_tail");
+  } else if (!ss || !ss->holder->state || ss->next_position < f.kv_end || f.position < 0 || f.kv_end <= f.position) {
     // The new stage waits for this KV in vain and fails the step; the entry then rebuilds.
     LogWarn("kv_push_unavailable").Kv("session", f.session_id).Kv("deployment", f.deployment).Kv("epoch", f.epoch)
         .Kv("positions", f.kv_end).Kv("held", ss ? ss->next_position : 0);
@@ -187,6 +238,7 @@ void AgentCore::ReceiveKv(Frame d) {
   SegmentSlot* slot = table_.Find({d.deployment, d.epoch});
   if (!d.has_tensor || !slot || !slot->exec || d.layer < slot->spec.first_layer || d.layer >= slot->spec.end_layer) return;
   const StageSessionKey key{d.deployment, d.epoch, d.session_id};
+  if (RecentlyEnded(key)) return;  // late: the session ended (or fell back) meanwhile
   RefuseReason why{};
   auto s = sessions_.AcquireCarried(key, d.context_tokens, slot->exec->state_bytes_per_token(), Now(), &why);
   if (!s.ok()) {
@@ -215,8 +267,13 @@ void AgentCore::ReceiveKv(Frame d) {
   ss->received[d.layer] = d.position + d.tensor.shape[static_cast<size_t>(spec.seq_dim)];
   ss->last_used = Now();
   UpdateSessionGauges();
+  const int64_t held = ss->ReceivedUpTo(StatefulLayers(*slot->exec));
+  if (held > ss->reported) {
+    ss->reported = held;
+    ReportKvReady(*slot, d.session_id, held, slot->spec.entry_address.empty() ? d.origin : slot->spec.entry_address);
+  }
   auto w = carry_waiting_.find(key);
-  if (w != carry_waiting_.end() && ss->ReceivedUpTo(StatefulLayers(*slot->exec)) >= w->second.step.position) {
+  if (w != carry_waiting_.end() && held >= w->second.step.position) {
     Frame step = std::move(w->second.step);
     carry_waiting_.erase(w);
     AcceptStep(std::move(step));
@@ -248,6 +305,16 @@ bool AgentCore::AwaitCarriedKv(SegmentSlot* slot, Frame& f) {
   ss->received.clear();
   ss->next_position = f.position;
   return false;
+}
+
+void AgentCore::NoteEnded(const StageSessionKey& key) {
+  constexpr size_t kRemembered = 4096;  // far more sessions than end within a copy's timeout
+  if (!ended_set_.insert(key).second) return;
+  ended_.push_back(key);
+  if (ended_.size() > kRemembered) {
+    ended_set_.erase(ended_.front());
+    ended_.pop_front();
+  }
 }
 
 void AgentCore::SweepCarries(TimePoint now) {

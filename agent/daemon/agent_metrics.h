@@ -76,7 +76,7 @@ class AgentMetrics {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  static constexpr int kKinds = 14;
+  static constexpr int kKinds = 15;
   std::array<prometheus::Counter*, kKinds> frames_in_{}, frames_out_{}, bytes_in_{}, bytes_out_{};
   prometheus::Family<prometheus::Counter>* refused_family_;
   prometheus::Family<prometheus::Counter>* tls_refused_family_;

@@ -53,6 +53,8 @@ const std::map<std::string, Setter>& Setters() {
        [](AgentConfig& c, const std::string& v) { return ParseNumber("egress_mbps", v, &c.emulation.egress_mbps); }},
       {"emulation.runtime_api",
        [](AgentConfig& c, const std::string& v) { return ParseBool("runtime_api", v, &c.emulation.runtime_api); }},
+      {"debug.drop_kv_tail",
+       [](AgentConfig& c, const std::string& v) { return ParseBool("drop_kv_tail", v, &c.debug_drop_kv_tail); }},
       {"debug.wedge_io_after_ms",
        [](AgentConfig& c, const std::string& v) { return ParseNumber("wedge_io_after_ms", v, &c.debug_wedge_io_after_ms); }},
       {"tls.mode", [](AgentConfig& c, const std::string& v) { return c.tls.Set("mode", v); }},

@@ -64,6 +64,9 @@ struct AgentConfig {
   // Test hook (0 = off): the io thread blocks for good this long after start, so tests can check
   // that the systemd watchdog restarts a wedged agent. Never set in production.
   int debug_wedge_io_after_ms = 0;
+  // Test fault: as an old stage, ignore every KV_PUSH that does not start at position 0 (the
+  // tail of a move), so the new stage never gets it and the entry's fallback runs.
+  bool debug_drop_kv_tail = false;
   EmulationConfig emulation;
   // tls: {ca, cert, key, revoked} (the node name must be the certificate's) or tls: {mode: off}.
   // Required: plaintext only when asked for. Flags: --tls-ca, --tls-cert, --tls-key, --tls-mode,

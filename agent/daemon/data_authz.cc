@@ -38,7 +38,8 @@ Status AuthorizeFrame(const Sender& s, const transport::Frame& m, const LoadSpec
   }
   const bool stage_kind = m.kind == FrameKind::kActivation || m.kind == FrameKind::kStep ||
                           m.kind == FrameKind::kSessionEnd || m.kind == FrameKind::kKvPush;
-  const bool entry_kind = m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError;
+  const bool entry_kind = m.kind == FrameKind::kResult || m.kind == FrameKind::kToken || m.kind == FrameKind::kError ||
+                          m.kind == FrameKind::kKvReady;
   if (!stage_kind && !entry_kind) return Deny(s, m, "not accepted on the data port");
   if (s.role != Role::kAgent) return Deny(s, m, "only agents send pipeline frames");
   if (!target) return Status::Ok();  // no such segment here: dropped as late by the caller
@@ -50,10 +51,12 @@ Status AuthorizeFrame(const Sender& s, const transport::Frame& m, const LoadSpec
     return Status::Ok();
   }
   if (!target->is_entry) return Deny(s, m, "this node is not the epoch's entry");
-  if (m.kind == FrameKind::kError) {
+  if (m.kind == FrameKind::kError || m.kind == FrameKind::kKvReady) {
     const auto& n = target->stage_nodes;
     if (std::find(n.begin() + 1, n.end(), s.name) == n.end())
       return Deny(s, m, "not a stage of epoch " + std::to_string(target->epoch));
+    if (m.kind == FrameKind::kKvReady && m.stage != s.name)
+      return Deny(s, m, "a stage reports only its own KV ('" + m.stage + "' is not its name)");
     return Status::Ok();
   }
   if (s.name != target->last_node())

@@ -6,6 +6,7 @@
 //   KV_DATA                                     <- the previous epoch's holder of that layer
 //   RESULT, TOKEN (at the entry)                <- that epoch's last stage
 //   ERROR (at the entry)                        <- a stage of that epoch (the one that failed)
+//   KV_READY (at the entry)                     <- a stage of that epoch, naming itself
 //   PROBE                                       <- anyone authenticated
 // so a node that is not part of an epoch can neither feed its stages nor answer its clients.
 // Plaintext connections (tls: {mode: off}) carry no identity and are not checked.

@@ -40,6 +40,7 @@ struct StageSession {
   // first step here; per model layer, the end of the positions received so far.
   bool carrying = false;
   std::map<int, int64_t> received;
+  int64_t reported = 0;  // the last ReceivedUpTo told to the entry (KV_READY)
   // Positions every one of `stateful` layers has received ([0, result)); INT64_MAX for none.
   int64_t ReceivedUpTo(const std::vector<int>& stateful) const;
 };

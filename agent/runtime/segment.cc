@@ -97,6 +97,8 @@ Result<std::unique_ptr<Segment>> Segment::Load(const std::string& dir, const Man
   seg->generation_ = m.generation;
   seg->holds_last_layer_ = end == m.num_layers();
   seg->state_bytes_per_token_ = m.StateBytesPerToken(first, end);
+  for (int l = 0; l < m.num_layers(); ++l)
+    if (m.layers[static_cast<size_t>(l)].state) seg->model_state_layers_.push_back(l);
   return seg;
 }
 

@@ -59,6 +59,8 @@ class SegmentExecutor {
   // KV copy between agents (docs/agent.md, "KV copy"): the state of model layer `layer` (in
   // [first_layer, end_layer)); none for a stateless layer.
   virtual std::optional<StateSpec> layer_state(int layer) const { return std::nullopt; }
+  // The model's layers (all of them, not only this segment's) that keep state.
+  virtual std::vector<int> model_state_layers() const { return {}; }
   // Layer `layer`'s state of a session for positions [from, end): a tensor of the layer's state
   // spec whose sequence dimension is end - from. Positions below the last finished step are
   // never written again, so this may run while a later step of the session writes later ones.
@@ -110,6 +112,7 @@ class Segment final : public SegmentExecutor {
   // Errors: invalid_argument (shape, or pos + T beyond the session's capacity).
   Result<HostTensor> Step(const HostTensor& x, SessionState* state, int64_t pos, std::vector<double>* layer_ms) override;
   std::optional<StateSpec> layer_state(int layer) const override;
+  std::vector<int> model_state_layers() const override { return model_state_layers_; }
   // Errors: invalid_argument (layer outside the segment or stateless, positions outside the
   // session's capacity, a tensor that does not match the state spec).
   Result<HostTensor> ExportState(SessionState* state, int layer, int64_t from, int64_t end) override;
@@ -129,6 +132,7 @@ class Segment final : public SegmentExecutor {
   std::optional<GenerationSpec> generation_;
   bool holds_last_layer_ = false;
   uint64_t state_bytes_per_token_ = 0;
+  std::vector<int> model_state_layers_;
 };
 
 // Checks a tensor against a spec (a sequence dimension may be 1..max_seq long; max_seq <= 0:

@@ -20,6 +20,7 @@ const char* FrameKindName(FrameKind k) {
     case FrameKind::kSessionEnd: return "session_end";
     case FrameKind::kKvPush: return "kv_push";
     case FrameKind::kKvData: return "kv_data";
+    case FrameKind::kKvReady: return "kv_ready";
   }
   return "unknown";
 }
@@ -110,7 +111,7 @@ std::string EncodeFrameMeta(const Frame& f) {
 Status DecodeFrameMeta(const void* bytes, size_t len, Frame* f, uint32_t* dtype_code, std::vector<int64_t>* shape) {
   v1::FrameMeta m;
   if (!m.ParseFromArray(bytes, static_cast<int>(len))) return InvalidArgument("frame metadata does not parse");
-  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_KV_DATA)
+  if (m.kind() < v1::FRAME_REQUEST || m.kind() > v1::FRAME_KV_READY)
     return InvalidArgument("unknown frame kind " + std::to_string(m.kind()));
   f->kind = static_cast<FrameKind>(m.kind());
   f->request_id = m.request_id();

@@ -26,6 +26,7 @@ enum class FrameKind : int {
   kSessionEnd = 11,
   kKvPush = 12,
   kKvData = 13,
+  kKvReady = 14,
 };
 const char* FrameKindName(FrameKind k);
 

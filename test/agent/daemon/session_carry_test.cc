@@ -105,30 +105,45 @@ TEST_CASE("a live session follows a re-split and a migration with the whole mode
   CHECK(c.WaitKvSessions({"a1", "a2", "a3", "a4"}, 0, 5s));
 }
 
-TEST_CASE("a session whose KV copy does not arrive rebuilds it instead, with the same tokens") {
+TEST_CASE("a move whose KV copy does not arrive rebuilds the session instead, with the same tokens") {
+  // pre-copy: the bulk never reaches a new stage, so the session keeps decoding on its epoch and
+  // moves by a rebuild once kv_copy_timeout_ms passed; tail: the pre-copy arrived and the session
+  // switched, but the last positions never came, so the new stage fails the step and the entry
+  // rebuilds the session there.
+  const bool tail = GENERATE(false, true);
+  CAPTURE(tail);
   Cluster c;
-  c.Start("a1", {"--compute-slowdown", "8"});
-  for (const char* n : {"a2", "a3", "a4"}) c.Start(n, {"--kv-copy-timeout-ms", "300"});
+  c.Start("a1", {"--compute-slowdown", "8", "--kv-copy-timeout-ms", "300"});
+  c.Start("a2", {"--kv-copy-timeout-ms", "300"});
+  c.Start("a3", {"--kv-copy-timeout-ms", "300", "--debug-drop-kv-tail", tail ? "true" : "false"});
+  c.Start("a4", {"--kv-copy-timeout-ms", "300"});
   REQUIRE(c.ctl.WaitForAgents(4, 60s));
   for (const char* n : {"a1", "a2", "a3", "a4"}) c.addr[n] = c.ctl.registration(n).data_address();
   auto whole = ChainGenerator::Load(c.models + "/gpt-gen", c.manifest, {}).value();
-  const GenerationRequest req = Req({3, 1, 4, 1, 5}, 120, {0.7, 20, 0.9, 5});
+  const GenerationRequest req = Req({3, 1, 4, 1, 5}, 200, {0.7, 20, 0.9, 5});
   const auto want = whole->Generate(req, true).value().tokens;
   c.Deploy(1, {"a1", "a2", "a3"}, {2, 4});
   Stream s(c.addr.at("a1"), req);
   REQUIRE(s.Reached(20));
-  // The old holders are told to send a4's layers where nobody listens: a4 waits in vain.
-  c.kv_address["a4"] = "127.0.0.1:1";
+  // a3's layers [4, L) move to a4; without the tail a4 waits for it in vain, and for the
+  // pre-copy case the old holders are told to send a4's layers where nobody listens.
+  if (!tail) c.kv_address["a4"] = "127.0.0.1:1";
   c.Deploy(2, {"a1", "a2", "a4"}, {2, 4});
   s.Join();
   REQUIRE(s.summary.ok());
   CHECK(s.indices_ok);
   CHECK(s.got == want);
   CHECK(s.summary->epoch == 2);
-  CHECK(LogCount(c, "a1", "how=copied") == 1);
-  CHECK(LogCount(c, "a1", "kv_copy_failed") == 1);
-  CHECK(LogCount(c, "a1", "did not arrive") == 1);  // a4 gave up after kv_copy_timeout_ms
-  CHECK(LogCount(c, "a1", "how=rebuilt") == 0);     // the fallback is counted, not logged as a move
+  if (tail) {
+    CHECK(LogCount(c, "a3", "kv_push_dropped") == 1);
+    CHECK(LogCount(c, "a1", "how=copied") == 1);
+    CHECK(LogCount(c, "a1", "kv_copy_failed") == 1);
+    CHECK(LogCount(c, "a1", "did not arrive") == 1);  // a4 gave up after kv_copy_timeout_ms
+  } else {
+    CHECK(LogCount(c, "a1", "kv_precopy_timeout") == 1);
+    CHECK(LogCount(c, "a1", "how=copied") == 0);
+    CHECK(LogCount(c, "a1", "how=rebuilt") == 1);
+  }
   CHECK(c.WaitKvSessions({"a1", "a2", "a3", "a4"}, 0, 5s));
 }
 
