@@ -218,24 +218,39 @@ spawn orch "$WORK/streams.json" "$WORK/streams.err" "$BIN/edgesplitctl" load --d
 STREAMS_PID=$SPAWNED
 log "== $STREAMS live generation streams ($STREAM_TOKENS tokens each, seeded sampling) straight at the entry, through every fault"
 
-# Counters summed over every agent's /metrics: KV bytes sent for moving sessions, sessions the
-# entry moved by rebuilding their KV. Snapshotted before each fault, reported per scenario.
-agent_sum() {  # agent_sum REGEX -> the sum of the matching samples over all agents
-  local n total=0 v
-  for n in "${!AGENT_HTTP[@]}"; do
-    v=$(in_ns orch curl -sf -m 2 "http://${AGENT_HTTP[$n]}/metrics" 2>/dev/null | awk -v re="$1" '$0 ~ re {s += $2} END {printf "%.0f", s}')
-    total=$(( total + ${v:-0} ))
-  done
-  echo "$total"
+# Counters from every agent's /metrics: KV bytes sent for moving sessions, sessions the entry
+# moved by rebuilding or copying their KV. Snapshotted before each fault, reported per scenario.
+agent_value() {  # agent_value NODE REGEX -> that agent's sum of the matching samples (empty if unreachable)
+  local body
+  body=$(in_ns orch curl -sf -m 2 "http://${AGENT_HTTP[$1]}/metrics" 2>/dev/null) || return 0
+  awk -v re="$2" '$0 ~ re {s += $2} END {printf "%.0f", s}' <<<"$body"
 }
 KV_RE='^edgesplit_agent_kv_moved_bytes_total'
 REBUILT_RE='^edgesplit_agent_sessions_moved_total[{].*how="rebuilt"'
 COPIED_RE='^edgesplit_agent_sessions_moved_total[{].*how="copied"'
-snapshot() { SNAP_KV=$(agent_sum "$KV_RE"); SNAP_RB=$(agent_sum "$REBUILT_RE"); SNAP_CP=$(agent_sum "$COPIED_RE"); }
+declare -A SNAP=()
+snapshot() {  # every agent's counters now
+  local n re
+  SNAP=()
+  for n in "${!AGENT_HTTP[@]}"; do
+    for re in KV REBUILT COPIED; do
+      local pat="${re}_RE"
+      SNAP[$n.$re]=$(agent_value "$n" "${!pat}")
+    done
+  done
+}
+since_snapshot() {  # since_snapshot KV|REBUILT|COPIED -> growth summed over agents that answered both times
+  # (a killed agent's counters vanish with it: its share is unknown, not negative)
+  local n total=0 v pat="${1}_RE"
+  for n in "${!AGENT_HTTP[@]}"; do
+    [ -n "${SNAP[$n.$1]:-}" ] || continue
+    v=$(agent_value "$n" "${!pat}")
+    [ -n "$v" ] && total=$(( total + v - SNAP[$n.$1] ))
+  done
+  echo "$total"
+}
 sessions_note() {  # what happened to the live sessions since the snapshot
-  local rb=$(( $(agent_sum "$REBUILT_RE") - SNAP_RB )) kv=$(( $(agent_sum "$KV_RE") - SNAP_KV ))
-  local cp=$(( $(agent_sum "$COPIED_RE") - SNAP_CP ))
-  log "   live sessions: $cp moved with their KV copied between agents ($kv bytes), $rb rebuilt on the new stages (prefill of their history)"
+  log "   live sessions: $(since_snapshot COPIED) moved with their KV copied between agents ($(since_snapshot KV) bytes), $(since_snapshot REBUILT) rebuilt on the new stages (prefill of their history)"
 }
 
 RESULTS="$WORK/results.txt"
@@ -249,7 +264,7 @@ record() {  # name action t_action t_done stages_before [adapted_epoch]
     [ "$e" != 0 ] || e=$(epoch)
     kind=$(decision_kind "$e" 2>/dev/null || true); after=$(stages_of "$e")
   fi
-  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after|$(( $(agent_sum "$KV_RE") - SNAP_KV ))|$(( $(agent_sum "$REBUILT_RE") - SNAP_RB ))|$(( $(agent_sum "$COPIED_RE") - SNAP_CP ))" >>"$RESULTS"
+  echo "$1|$2|$(( $3 - T0 ))|$(( $4 - T0 ))|$kind|$5|$after|$(since_snapshot KV)|$(since_snapshot REBUILT)|$(since_snapshot COPIED)" >>"$RESULTS"
 }
 decision_kind() {  # the kind (migrate|resplit|...) of the decision that started the rollout to EPOCH
   ctl events --deployment demo --json | jq_py "(lambda ev: [e['kind'] for e in ev if e['type']=='decision' and e['seq'] < min(x['seq'] for x in ev if x['type']=='rollout' and x['kind']=='preparing' and x['epoch']==$1)][-1])(d['events'])"

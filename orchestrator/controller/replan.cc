@@ -282,6 +282,7 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
       in.session_cost_ms = mv.ms();
       in.session_move = mv.name();
       in.kv_bytes = mv.copy ? mv.kv_bytes : 0;
+      in.session_other_ms = mv.copy ? mv.rebuild_ms : mv.copy_ms;
     }
   }
   // A voluntary change must name the same plan on several consecutive evaluations (noise filter).

@@ -126,11 +126,14 @@ double RebuildSessionsMs(double plan_latency_ms, double nominal_tokens, double h
 namespace {
 // " (N ms of it: K live sessions ...)": what the live sessions add to the cost, and how they move.
 std::string SessionsText(const Decision& d, const PolicyInput& in) {
+  const bool other = in.session_other_ms > 0 && std::isfinite(in.session_other_ms);
   if (d.session_move == "copy")
-    return Fmt(" (%.0f ms of it: %.0f live sessions' KV copied between agents, %.0f bytes)", in.session_cost_ms,
-               in.live_sessions, in.kv_bytes);
-  return Fmt(" (%.0f ms of it: %.0f live sessions rebuilt by a prefill of their history)", in.session_cost_ms,
-             in.live_sessions);
+    return Fmt(" (%.0f ms of it: %.0f live sessions' KV copied between agents, %.0f bytes", in.session_cost_ms,
+               in.live_sessions, in.kv_bytes) +
+           (other ? Fmt("; a rebuild: %.0f ms)", in.session_other_ms) : std::string(")"));
+  return Fmt(" (%.0f ms of it: %.0f live sessions rebuilt by a prefill of their history", in.session_cost_ms,
+             in.live_sessions) +
+         (other ? Fmt("; a KV copy: %.0f ms)", in.session_other_ms) : std::string(")"));
 }
 }  // namespace
 

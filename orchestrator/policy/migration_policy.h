@@ -82,6 +82,7 @@ struct PolicyInput {
   double session_cost_ms = 0;        // their predicted stall, summed, if moved to the candidate
   std::string session_move;          // how they move: "copy" (KV between agents) or "rebuild"
   double kv_bytes = 0;               // KV bytes a copy sends over the network
+  double session_other_ms = 0;       // the price of the way not chosen (infinity: impossible)
   double request_rate = 0;           // requests/s observed
   TimePoint now{};
   TimePoint last_reconfiguration{};  // epoch of the previous commit (or deployment time)

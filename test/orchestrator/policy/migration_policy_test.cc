@@ -310,12 +310,14 @@ TEST_CASE("live sessions add their rebuild stall to the migration cost") {
   in.session_move = "copy";
   in.session_cost_ms = 10;
   in.kv_bytes = 123456;
+  in.session_other_ms = 100;  // what the rebuild would have cost: said, not counted
   d = Decide(s, in);
   CHECK(d.kind == DecisionKind::kMigrate);
   CHECK(d.cost_ms == Approx(30));
   CHECK(d.session_move == "copy");
   CHECK(d.kv_bytes == 123456);
-  CHECK(d.reason.find("3 live sessions' KV copied between agents, 123456 bytes") != std::string::npos);
+  CHECK(d.reason.find("3 live sessions' KV copied between agents, 123456 bytes; a rebuild: 100 ms") != std::string::npos);
+  in.session_other_ms = 0;
   in.session_move = "rebuild";
   in.session_cost_ms = 100;
   // A lost node moves them whatever they cost, and the decision says what it will cost them.
