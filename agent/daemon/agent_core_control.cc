@@ -26,6 +26,12 @@ SegmentLoader MakePackageLoader(std::string models_dir, bool verify_sha256) {
     SegmentOptions o;
     o.verify_sha256 = verify_sha256;
     ES_ASSIGN_OR_RETURN(auto seg, Segment::Load(dir, m, spec.first_layer, spec.end_layer, o));
+    // Before the segment reports ready: the first runs of a TorchScript method are slow.
+    const auto t0 = std::chrono::steady_clock::now();
+    if (Status w = seg->WarmUp(); !w.ok())
+      LogWarn("segment_warmup_failed").Kv("deployment", spec.deployment).Kv("epoch", spec.epoch).Kv("error", w.ToString());
+    LogInfo("segment_warmed_up").Kv("deployment", spec.deployment).Kv("epoch", spec.epoch)
+        .Kv("ms", std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
     return std::shared_ptr<SegmentExecutor>(std::move(seg));
   };
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -302,6 +303,24 @@ Status Segment::ImportState(SessionState* state, int layer, int64_t from, const 
   } catch (const std::exception& e) {
     return Internal("importing layer " + std::to_string(layer) + "'s state failed: " + TorchErrorMessage(e));
   }
+}
+
+Status Segment::WarmUp() {
+  HostTensor x = HostTensor::Allocate(input_spec_.dtype, input_spec_.shape);
+  std::memset(x.data, 0, x.nbytes);  // token id 0 or a zero hidden state: valid inputs
+  for (int i = 0; i < 2; ++i) ES_RETURN_IF_ERROR(Run(x, nullptr).status());
+  if (!generation_ || input_spec_.seq_dim < 0) return Status::Ok();
+  ES_ASSIGN_OR_RETURN(auto st, NewSession(4));
+  int64_t pos = 0;
+  for (int64_t t : {2, 1, 1}) {
+    std::vector<int64_t> shape = input_spec_.shape;
+    shape[static_cast<size_t>(input_spec_.seq_dim)] = t;
+    HostTensor s = HostTensor::Allocate(input_spec_.dtype, shape);
+    std::memset(s.data, 0, s.nbytes);
+    ES_RETURN_IF_ERROR(Step(s, st.get(), pos, nullptr).status());
+    pos += t;
+  }
+  return Status::Ok();
 }
 
 }  // namespace edgesplit

@@ -278,11 +278,11 @@ void Controller::Evaluate(Deployment& d, Trigger hint, TimePoint now) {
     if (live.sessions > 0 && in.has_current) {
       const double rebuild_ms =
           RebuildSessionsMs(planner::Evaluate(*inst, r.stages).latency_ms, NominalTokens(m->manifest), live.tokens);
-      const SessionMove mv = PriceSessionMove(*inst, in.current, r.stages, live.tokens, rebuild_ms);
+      const SessionMove mv = PriceSessionMove(*inst, in.current, r.stages, live.sessions, live.tokens, rebuild_ms);
       in.session_cost_ms = mv.ms();
       in.session_move = mv.name();
       in.kv_bytes = mv.copy ? mv.kv_bytes : 0;
-      in.session_other_ms = mv.copy ? mv.rebuild_ms : mv.copy_ms;
+      in.session_other_ms = mv.copy ? mv.rebuild_ms : mv.copy_ms + mv.copy_stall_ms;
     }
   }
   // A voluntary change must name the same plan on several consecutive evaluations (noise filter).

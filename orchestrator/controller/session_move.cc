@@ -18,11 +18,13 @@ const std::string* NodeOf(const std::vector<planner::Stage>& plan, int l) {
 }  // namespace
 
 SessionMove PriceSessionMove(const planner::PlanningInstance& inst, const std::vector<planner::Stage>& current,
-                             const std::vector<planner::Stage>& candidate, double history_tokens, double rebuild_ms) {
+                             const std::vector<planner::Stage>& candidate, int sessions, double history_tokens,
+                             double rebuild_ms) {
   SessionMove m;
   m.rebuild_ms = rebuild_ms;
-  if (current.empty() || candidate.empty() || current.front().node != candidate.front().node || !(history_tokens > 0)) {
-    m.copy_ms = std::numeric_limits<double>::infinity();
+  if (current.empty() || candidate.empty() || current.front().node != candidate.front().node || !(history_tokens > 0) ||
+      sessions < 1) {
+    m.copy_ms = m.copy_stall_ms = std::numeric_limits<double>::infinity();
     return m;
   }
   // Bytes per (old node, new node) pair: one transfer each, as the old stage sends its layers.
@@ -36,14 +38,17 @@ SessionMove PriceSessionMove(const planner::PlanningInstance& inst, const std::v
     bytes[{*from, *to}] += per_token * history_tokens;
   }
   const planner::CompiledInstance ci(inst);
+  const double per_token_share = kTailTokens / history_tokens;  // one session's tail in the bulk
   for (const auto& [pair, b] : bytes) {
     const int u = ci.NodeIndex(pair.first), v = ci.NodeIndex(pair.second);
-    const double t = u < 0 || v < 0 ? std::numeric_limits<double>::infinity() : ci.Transfer(u, v, b);
-    m.copy_ms += t;
+    const bool linked = u >= 0 && v >= 0;
+    const double inf = std::numeric_limits<double>::infinity();
+    m.copy_ms += linked ? ci.Transfer(u, v, b) : inf;
+    m.copy_stall_ms += linked ? sessions * ci.Transfer(u, v, b * per_token_share) : inf;
     m.kv_bytes += b;
   }
-  if (!std::isfinite(m.copy_ms)) m.copy_ms = std::numeric_limits<double>::infinity();
-  m.copy = m.copy_ms <= m.rebuild_ms;
+  if (!std::isfinite(m.copy_ms)) m.copy_ms = m.copy_stall_ms = std::numeric_limits<double>::infinity();
+  m.copy = m.copy_ms <= kKvCopyMaxMs && m.copy_stall_ms <= m.rebuild_ms;
   return m;
 }
 

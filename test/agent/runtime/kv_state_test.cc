@@ -132,3 +132,21 @@ TEST_CASE("exported and imported KV is checked against the layer's state, never 
   REQUIRE(a.nbytes == b.nbytes);
   CHECK(std::memcmp(a.data, b.data, a.nbytes) == 0);
 }
+
+TEST_CASE("warming a segment up at load changes nothing it computes") {
+  ConfigureTorch({});
+  const std::string dir = testing::SmallGpt("kv-state-warm", 4);
+  const Manifest m = LoadManifest(dir).value();
+  auto warm = Segment::Load(dir, m, 0, 3).value();
+  auto cold = Segment::Load(dir, m, 0, 3).value();
+  REQUIRE(warm->WarmUp().ok());
+  HostTensor ids = HostTensor::CopyOf(DType::kInt64, {1, 5}, std::vector<int64_t>{9, 8, 7, 6, 5}.data(), 40);
+  HostTensor a = warm->Run(ids, nullptr).value(), b = cold->Run(ids, nullptr).value();
+  REQUIRE(a.nbytes == b.nbytes);
+  CHECK(std::memcmp(a.data, b.data, a.nbytes) == 0);
+  auto sa = warm->NewSession(8).value();
+  auto sb = cold->NewSession(8).value();
+  HostTensor x = warm->Step(ids, sa.get(), 0, nullptr).value(), y = cold->Step(ids, sb.get(), 0, nullptr).value();
+  REQUIRE(x.nbytes == y.nbytes);
+  CHECK(std::memcmp(x.data, y.data, x.nbytes) == 0);
+}

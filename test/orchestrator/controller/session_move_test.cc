@@ -28,32 +28,42 @@ TEST_CASE("a move copies only the KV of layers that change node, priced over the
   // b2 moves from x to y; b1 stays on x; emb and head keep no state.
   const std::vector<planner::Stage> now = {{"e", 0, 1}, {"x", 1, 3}, {"y", 3, 4}};
   const std::vector<planner::Stage> next = {{"e", 0, 1}, {"x", 1, 2}, {"y", 2, 4}};
-  const SessionMove m = PriceSessionMove(in, now, next, 500, 1e9);
+  // 2 sessions, 500 history tokens in all: 500 kB of b2's KV, 50 ms over the link plus 1 ms.
+  const SessionMove m = PriceSessionMove(in, now, next, 2, 500, 300);
   CHECK(m.kv_bytes == 1000 * 500);
-  CHECK(m.copy_ms == Approx(1.0 + 500000.0 * 8 / 80e3));  // latency + 50 ms
-  CHECK(m.copy);
-  CHECK(m.ms() == m.copy_ms);
+  CHECK(m.copy_ms == Approx(1.0 + 500000.0 * 8 / 80e3));
+  // Each session feels only its tail: kTailTokens positions of b2 (2 kB, 0.2 ms) and the latency.
+  CHECK(m.copy_stall_ms == Approx(2 * (1.0 + kTailTokens * 1000 * 8 / 80e3)));
+  CHECK(m.copy);  // 2.4 ms of stall against a 300 ms rebuild
+  CHECK(m.ms() == Approx(m.copy_ms + m.copy_stall_ms));
+  CHECK(m.stall_ms() == m.copy_stall_ms);
   CHECK(std::string(m.name()) == "copy");
   // Nothing stateful moves: free.
-  const SessionMove same = PriceSessionMove(in, now, {{"e", 0, 1}, {"x", 1, 3}, {"x", 3, 4}}, 500, 10);
+  const SessionMove same = PriceSessionMove(in, now, {{"e", 0, 1}, {"x", 1, 3}, {"x", 3, 4}}, 2, 500, 10);
   CHECK(same.kv_bytes == 0);
-  CHECK(same.copy_ms == 0);
+  CHECK(same.ms() == 0);
   CHECK(same.copy);
 }
 
-TEST_CASE("a slow link makes the rebuild cheaper; another entry or no history cannot copy") {
+TEST_CASE("a copy that would outlast the agents' wait, another entry or no history rebuilds") {
   const std::vector<planner::Stage> now = {{"e", 0, 1}, {"x", 1, 4}};
   const std::vector<planner::Stage> next = {{"e", 0, 1}, {"y", 1, 4}};
-  const SessionMove slow = PriceSessionMove(Inst(0.1), now, next, 1000, 300);  // 2 MB at 0.1 Mbps: 160 s
+  // 2 MB at 1 Mbps: 16 s of pre-copy, beyond kKvCopyMaxMs, although each tail would be quick.
+  const SessionMove slow = PriceSessionMove(Inst(1), now, next, 3, 1000, 300);
   CHECK(slow.kv_bytes == 2e6);
+  CHECK(slow.copy_ms > kKvCopyMaxMs);
+  CHECK(slow.copy_stall_ms < 300);
   CHECK_FALSE(slow.copy);
   CHECK(slow.ms() == 300);
   CHECK(std::string(slow.name()) == "rebuild");
-  const SessionMove fast = PriceSessionMove(Inst(1000), now, next, 1000, 300);  // 16 ms
+  // The same sessions over 1 Gbps: 16 ms of pre-copy.
+  const SessionMove fast = PriceSessionMove(Inst(1000), now, next, 3, 1000, 300);
   CHECK(fast.copy);
   CHECK(fast.ms() < 300);
-  const SessionMove other_entry = PriceSessionMove(Inst(1000), now, {{"x", 0, 1}, {"y", 1, 4}}, 1000, 300);
+  // A rebuild that stalls less than the tails (a tiny history on a slow link) wins.
+  CHECK_FALSE(PriceSessionMove(Inst(1000), now, next, 3, 1000, 0.5).copy);
+  const SessionMove other_entry = PriceSessionMove(Inst(1000), now, {{"x", 0, 1}, {"y", 1, 4}}, 3, 1000, 300);
   CHECK_FALSE(other_entry.copy);
   CHECK(std::isinf(other_entry.copy_ms));
-  CHECK_FALSE(PriceSessionMove(Inst(1000), now, next, 0, 300).copy);
+  CHECK_FALSE(PriceSessionMove(Inst(1000), now, next, 0, 0, 300).copy);
 }
