@@ -328,6 +328,17 @@ run_fault() {
     IFS='|' read -r FAULT_EPOCH before nodes <<<"$snap"
     v=$want
     if [ -z "$v" ]; then v=$(for n in $nodes; do [ "$n" != n1 ] && echo "$n"; done | tail -1); fi
+    if [ -z "$v" ]; then
+      # The plan runs on the entry alone (e.g. after a kill): no stage node to hit yet.
+      tries=$((tries + 1))
+      if [ "$tries" -ge 8 ]; then
+        echo "demo: [$name] the plan stayed on the entry alone ($before): no stage node to hit" >&2
+        exit 1
+      fi
+      log "   (the plan runs on the entry alone: waiting for a stage node to hit)"
+      sleep 5
+      continue
+    fi
     old=$(victim_layers "$v")
     ORIG=$(emulation "$v" 2>/dev/null || echo '{}')
     snapshot
