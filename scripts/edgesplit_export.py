@@ -204,12 +204,16 @@ def _export_llama(args):
         return 2
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     try:
-        cfg, n = es_llama.export_llama(args.checkpoint, args.out, args.dtype, name=args.name,
-                                       max_context=args.max_context, seq=args.seq)
+        cfg, n, dropped = es_llama.export_llama(args.checkpoint, args.out, args.dtype, name=args.name,
+                                                max_context=args.max_context, seq=args.seq,
+                                                chat_template=args.chat_template)
     except es_llama.ExportError as e:
         print("edgesplit_export: error: %s" % e, file=sys.stderr)
         return 1
     print("wrote %s: %d layers (llama, %d blocks, %s)" % (args.out, n, cfg.layers, args.dtype))
+    for role in dropped:
+        print("edgesplit_export: note: the chat template has no per-role form for %s messages; the package's "
+              "template leaves that role out (such requests are refused)" % role)
     return 0
 
 
@@ -221,6 +225,9 @@ def main(argv=None):
                     help="llama: weight, activation and KV cache dtype of the package (logits stay float32)")
     ap.add_argument("--max-context", type=int, help="llama: longest session (default max_position_embeddings)")
     ap.add_argument("--seq", type=int, default=128, help="llama: nominal (profiling) prompt length")
+    ap.add_argument("--chat-template", default="auto", metavar="auto|none|FILE",
+                    help="llama: the package's chat template: auto (the checkpoint's tokenizer_config.json), none "
+                         "(the default template), a .json file in the package's form, or a Jinja file")
     ap.add_argument("--out", required=True, help="package directory to write")
     ap.add_argument("--name", help="package name (default: the model name)")
     ap.add_argument("--weights", help="local state_dict file (default: seeded random init)")

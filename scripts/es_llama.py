@@ -24,6 +24,7 @@ from typing import List, Optional
 import torch
 import torch.nn.functional as F
 
+import es_chat_template as ct
 import es_safetensors as st
 
 
@@ -370,8 +371,11 @@ def _spec(dtype, shape, seq_dim=None, extra=""):
     return s + extra + "}"
 
 
-def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=None, seq=None, batch=1):
-    """Exports the checkpoint directory as a package in out_dir. Raises ExportError on bad input."""
+def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=None, seq=None, batch=1,
+                 chat_template="auto"):
+    """Exports the checkpoint directory as a package in out_dir. Raises ExportError on bad input.
+    chat_template: "auto" (tokenizer_config.json's, when the checkpoint has a tokenizer), "none", or a
+    file (es_chat_template.from_checkpoint). Returns (cfg, layers, the roles the template dropped)."""
     if dtype not in DTYPES:
         raise ExportError("--dtype %s: choose float32, bfloat16 or float16" % dtype)
     if not os.path.isdir(checkpoint):
@@ -385,6 +389,17 @@ def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=No
                           "supported (export with --max-context %d or less)"
                           % (cfg.path, cfg.sliding_window, C, cfg.sliding_window))
     S = min(seq or 128, C)
+    # The chat template first: a template that cannot be carried fails before any weight is read.
+    tok = os.path.join(checkpoint, "tokenizer.model")
+    chat, dropped = None, []
+    if os.path.isfile(tok):
+        try:
+            chat, dropped = ct.from_checkpoint(checkpoint, chat_template, cfg.token_id("bos_token_id"),
+                                               cfg.token_id("eos_token_id"), cfg.vocab)
+        except ct.TemplateError as e:
+            raise ExportError(str(e))
+    elif chat_template not in ("auto", "none"):
+        raise ExportError("--chat-template %s: the checkpoint has no tokenizer.model, so no text to chat in" % chat_template)
     try:
         ckpt = st.Checkpoint(checkpoint)
     except st.FormatError as e:
@@ -441,7 +456,6 @@ def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=No
             lines.append("    state: %s" % state_spec)
     lines += ["generation:", "  max_context: %d" % C, "  vocab: %d" % V, "  step_method: step",
               "  batch_step_method: step_batch"]
-    tok = os.path.join(checkpoint, "tokenizer.model")
     if os.path.isfile(tok):
         # Copied verbatim; the entry's tokenizer checks the hash (branch `text`, manifest.cc).
         shutil.copyfile(tok, os.path.join(out_dir, "tokenizer.model"))
@@ -452,8 +466,11 @@ def export_llama(checkpoint, out_dir, dtype="float32", name=None, max_context=No
             if cfg.token_id(key) is not None:
                 t += ", %s: %d" % (yk, cfg.token_id(key))
         lines.append(t + "}")
+        if chat:
+            # JSON is YAML: the strings keep their newlines and spaces exactly.
+            lines.append("chat_template: %s" % json.dumps(chat, sort_keys=True))
     tmp = os.path.join(out_dir, "model.yaml.tmp")
     with open(tmp, "w") as f:
         f.write("\n".join(lines) + "\n")
     os.replace(tmp, os.path.join(out_dir, "model.yaml"))
-    return cfg, len(entries)
+    return cfg, len(entries), dropped

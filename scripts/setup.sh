@@ -14,6 +14,7 @@ PACKAGES=(
   catch2
   libsentencepiece-dev sentencepiece python3-sentencepiece   # tokenizers: C++ library, spm_train, the Python binding tests compare with
   python3 python3-torch python3-torchvision python3-numpy python3-yaml
+  python3-jinja2   # the exporter reads a checkpoint's Jinja chat template (scripts/es_chat_template.py)
   iproute2 curl procps
   systemd   # systemd-analyze verify for the units (test/systemd)
   libsystemd-dev   # sd_notify: Type=notify readiness, STATUS and the watchdog (common/systemd)

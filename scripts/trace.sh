@@ -213,11 +213,13 @@ run_policy() {  # POLICY -> $WORK/POLICY/{summary.json,...}
   t=$(( T0 + DURATION * 1000 - $(now_ms) ))
   [ "$t" -le 0 ] || sleep "$(printf '%d.%03d' $((t / 1000)) $((t % 1000)))"
   touch "$run"/load.*.stop "$run/streams.stop" 2>/dev/null || true
-  for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  # What the policy did is read as the window closes: while the last requests and streams drain
+  # the policy keeps running (periodic may re-plan once more), and that is outside the trace.
   ctl deployments trace --json >"$run/deployment.json"
+  agent_sum '^edgesplit_agent_kv_moved_bytes_total' >"$run/kv_bytes"
+  for p in "${LOAD_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   ctl events --deployment trace >"$run/events.txt" 2>/dev/null || true
   ctl events --deployment trace --json >"$run/events.json" 2>/dev/null || true
-  agent_sum '^edgesplit_agent_kv_moved_bytes_total' >"$run/kv_bytes"
   $PY - "$run" "$SLO_MS" "$policy" >"$run/summary.json" <<'PYEOF'
 import glob, json, os, sys
 run, slo, policy = sys.argv[1], float(sys.argv[2]), sys.argv[3]

@@ -2,7 +2,10 @@
 
 #include <cpuid.h>
 #include <dlfcn.h>
-#include <torch/torch.h>
+#include <ATen/Context.h>
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/mm.h>
+#include <ATen/ops/randn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,10 +55,10 @@ uint64_t Xcr0() {
 // wrong results (an OpenBLAS bug on this CPU) is not trusted. Shapes odd enough to reach the
 // edge kernels as well as the main loop.
 bool SelfCheck(std::string* detail) {
-  torch::manual_seed(7);
+  at::manual_seed(7);
   const int64_t m = 67, k = 131, n = 93;
-  const torch::Tensor a = torch::randn({m, k}), b = torch::randn({k, n});
-  const torch::Tensor c = torch::mm(a, b).contiguous();
+  const at::Tensor a = at::randn({m, k}), b = at::randn({k, n});
+  const at::Tensor c = at::mm(a, b).contiguous();
   const float* pa = a.data_ptr<float>();
   const float* pb = b.data_ptr<float>();
   const float* pc = c.data_ptr<float>();

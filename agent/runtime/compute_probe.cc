@@ -1,7 +1,10 @@
 #include "agent/runtime/compute_probe.h"
 
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/full.h>
+#include <ATen/ops/gelu.h>
+#include <ATen/ops/matmul.h>
 #include <c10/core/InferenceMode.h>
-#include <torch/torch.h>
 
 #include <algorithm>
 #include <chrono>
@@ -13,10 +16,10 @@ double RunComputeProbe() {
   c10::InferenceMode guard;
   // Fixed inputs (a seeded generator would cost more than the probe): the time, not the values,
   // is the result, and the values stay finite.
-  static const torch::Tensor w = torch::full({512, 512}, 1.0f / 512);
-  torch::Tensor x = torch::full({64, 512}, 0.5f);
+  static const at::Tensor w = at::full({512, 512}, 1.0f / 512);
+  at::Tensor x = at::full({64, 512}, 0.5f);
   const auto t0 = std::chrono::steady_clock::now();
-  for (int i = 0; i < 4; ++i) x = torch::gelu(torch::matmul(x, w));
+  for (int i = 0; i < 4; ++i) x = at::gelu(at::matmul(x, w));
   volatile float sink = x[0][0].item<float>();  // forces the computation
   (void)sink;
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();

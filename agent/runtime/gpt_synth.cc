@@ -1,7 +1,10 @@
 #include "agent/runtime/gpt_synth.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <torch/script.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/ones.h>
+#include <ATen/ops/zeros.h>
+#include <torch/csrc/jit/api/module.h>
 
 #include <cmath>
 #include <cstdio>

@@ -1,7 +1,9 @@
 #include "agent/runtime/segment.h"
 
+#include <ATen/ops/cat.h>
+#include <ATen/ops/empty.h>
 #include <c10/core/InferenceMode.h>
-#include <torch/script.h>
+#include <torch/csrc/jit/serialization/import.h>
 
 #include <algorithm>
 #include <chrono>
@@ -80,7 +82,7 @@ Result<std::unique_ptr<Segment>> Segment::Load(const std::string& dir, const Man
     }
     try {
       std::istringstream is(bytes);
-      torch::jit::Module mod = torch::jit::load(is, torch::kCPU);
+      torch::jit::Module mod = torch::jit::load(is, at::kCPU);
       mod.eval();
       if (m.generation && !mod.find_method(m.generation->step_method))
         return DataLoss("layer " + std::to_string(i) + " (" + l.name + "): has no method '" +

@@ -1,5 +1,7 @@
 #include "agent/runtime/tensor_convert.h"
 
+#include <ATen/ops/from_blob.h>
+
 namespace edgesplit {
 
 Result<at::ScalarType> ToTorchDType(DType d) {

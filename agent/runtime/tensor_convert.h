@@ -2,7 +2,7 @@
 // torch-free data plane and libtorch; included by runtime sources only.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include "common/base/tensor.h"
 

@@ -87,6 +87,59 @@ Result<TokenizerSpec> ParseTokenizer(const YAML::Node& n) {
   return t;
 }
 
+Result<std::string> ChatString(const YAML::Node& n, const std::string& where) {
+  if (!n.IsScalar()) return InvalidArgument(where + ": expected a string");
+  return n.as<std::string>();
+}
+
+// chat_template: {begin, roles: {role: {prefix, suffix}}, generation, special: {text: id}}.
+Result<ChatTemplateSpec> ParseChatTemplate(const YAML::Node& n, int64_t vocab) {
+  const std::string where = "model.yaml: chat_template";
+  if (!n.IsMap()) return InvalidArgument(where + ": expected a map with roles");
+  static const std::set<std::string> kKeys = {"begin", "roles", "generation", "special"};
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    auto k = it->first.as<std::string>();
+    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
+  }
+  ChatTemplateSpec t;
+  if (n["begin"]) {
+    ES_ASSIGN_OR_RETURN(t.begin, ChatString(n["begin"], where + ".begin"));
+  }
+  if (n["generation"]) {
+    ES_ASSIGN_OR_RETURN(t.generation, ChatString(n["generation"], where + ".generation"));
+  }
+  const YAML::Node roles = n["roles"];
+  if (!roles || !roles.IsMap()) return InvalidArgument(where + ".roles: missing (a map of role: {prefix, suffix})");
+  for (auto it = roles.begin(); it != roles.end(); ++it) {
+    const std::string role = it->first.as<std::string>(), rw = where + ".roles." + role;
+    if (!it->second.IsMap()) return InvalidArgument(rw + ": expected {prefix, suffix}");
+    for (auto kt = it->second.begin(); kt != it->second.end(); ++kt) {
+      auto k = kt->first.as<std::string>();
+      if (k != "prefix" && k != "suffix") return InvalidArgument(rw + ": unknown key '" + k + "'");
+    }
+    auto& ps = t.roles[role];
+    if (it->second["prefix"]) {
+      ES_ASSIGN_OR_RETURN(ps.first, ChatString(it->second["prefix"], rw + ".prefix"));
+    }
+    if (it->second["suffix"]) {
+      ES_ASSIGN_OR_RETURN(ps.second, ChatString(it->second["suffix"], rw + ".suffix"));
+    }
+  }
+  if (const YAML::Node sp = n["special"]) {
+    if (!sp.IsMap()) return InvalidArgument(where + ".special: expected a map of text: token id");
+    for (auto it = sp.begin(); it != sp.end(); ++it) {
+      const std::string text = it->first.as<std::string>();
+      const auto id = it->second.as<int64_t>();
+      if (id >= vocab)
+        return InvalidArgument(where + ".special['" + text + "']: " + std::to_string(id) +
+                               " is outside the vocabulary [0, " + std::to_string(vocab) + ")");
+      t.special[text] = id;
+    }
+  }
+  ES_RETURN_IF_ERROR(ValidateChatTemplate(t, where));
+  return t;
+}
+
 // Cross-checks of a generation package: token input, variable sequence dims, logits, state.
 Status CheckGeneration(const Manifest& m) {
   const GenerationSpec& g = *m.generation;
@@ -168,7 +221,7 @@ Result<Manifest> ParseManifest(const std::string& text) {
     YAML::Node root = YAML::Load(text);
     if (!root.IsMap()) return InvalidArgument("model.yaml: expected a map at the top level");
     static const std::set<std::string> kTop = {"name", "format_version", "family", "dtype", "input", "layers",
-                                               "generation", "tokenizer"};
+                                               "generation", "tokenizer", "chat_template"};
     for (auto it = root.begin(); it != root.end(); ++it) {
       auto k = it->first.as<std::string>();
       if (!kTop.count(k)) return InvalidArgument("model.yaml: unknown key '" + k + "'");
@@ -248,6 +301,11 @@ Result<Manifest> ParseManifest(const std::string& text) {
                                  " is outside the vocabulary [0, " + std::to_string(m.generation->vocab) + ")");
       m.tokenizer = std::move(t);
     }
+    if (root["chat_template"]) {
+      if (!m.tokenizer) return InvalidArgument("model.yaml: chat_template: only in a package with a tokenizer");
+      ES_ASSIGN_OR_RETURN(auto ct, ParseChatTemplate(root["chat_template"], m.generation->vocab));
+      m.chat_template = std::move(ct);
+    }
     if (!m.generation) {
       for (size_t i = 0; i < m.layers.size(); ++i)
         if (m.layers[i].state)
@@ -318,6 +376,26 @@ std::string ManifestToYaml(const Manifest& m) {
     e << YAML::Key << "sha256" << YAML::Value << m.tokenizer->sha256;
     if (m.tokenizer->bos_id) e << YAML::Key << "bos_id" << YAML::Value << *m.tokenizer->bos_id;
     if (m.tokenizer->eos_id) e << YAML::Key << "eos_id" << YAML::Value << *m.tokenizer->eos_id;
+    e << YAML::EndMap;
+  }
+  if (m.chat_template) {
+    // Double-quoted: the strings are mostly newlines, spaces and angle brackets.
+    const ChatTemplateSpec& t = *m.chat_template;
+    e << YAML::Key << "chat_template" << YAML::Value << YAML::BeginMap;
+    e << YAML::Key << "begin" << YAML::Value << YAML::DoubleQuoted << t.begin;
+    e << YAML::Key << "roles" << YAML::Value << YAML::BeginMap;
+    for (const auto& [role, ps] : t.roles) {
+      e << YAML::Key << role << YAML::Value << YAML::Flow << YAML::BeginMap;
+      e << YAML::Key << "prefix" << YAML::Value << YAML::DoubleQuoted << ps.first;
+      e << YAML::Key << "suffix" << YAML::Value << YAML::DoubleQuoted << ps.second << YAML::EndMap;
+    }
+    e << YAML::EndMap;
+    e << YAML::Key << "generation" << YAML::Value << YAML::DoubleQuoted << t.generation;
+    if (!t.special.empty()) {
+      e << YAML::Key << "special" << YAML::Value << YAML::Flow << YAML::BeginMap;
+      for (const auto& [text, id] : t.special) e << YAML::Key << YAML::DoubleQuoted << text << YAML::Value << id;
+      e << YAML::EndMap;
+    }
     e << YAML::EndMap;
   }
   e << YAML::EndMap;

@@ -10,6 +10,7 @@
 
 #include "common/base/status.h"
 #include "common/base/tensor.h"
+#include "common/model/chat_template.h"
 
 namespace edgesplit {
 
@@ -80,6 +81,7 @@ struct Manifest {
   std::vector<LayerSpec> layers;
   std::optional<GenerationSpec> generation;
   std::optional<TokenizerSpec> tokenizer;  // only in generation packages
+  std::optional<ChatTemplateSpec> chat_template;  // only with a tokenizer (chat_template.h)
 
   int num_layers() const { return static_cast<int>(layers.size()); }
   // Spec of the tensor entering layer i (input for 0, else output of i-1).

@@ -18,18 +18,13 @@
 
 #include "common/base/status.h"
 #include "common/http/http_server.h"
+#include "common/model/chat_template.h"
 
 namespace edgesplit::orch {
 
 enum class OpenAiKind { kCompletion, kChat };
 
-struct ChatMessage {
-  std::string role;  // system | user | assistant
-  std::string content;
-};
-
 inline constexpr size_t kMaxStopStrings = 4;  // as OpenAI
-inline constexpr size_t kMaxChatMessages = 1024;
 
 struct OpenAiRequest {
   OpenAiKind kind = OpenAiKind::kCompletion;

@@ -12,7 +12,6 @@
 
 #include "common/base/random_id.h"
 #include "common/http/sse.h"
-#include "orchestrator/api/chat_template.h"
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/openai_codec.h"
 #include "orchestrator/api/rest_api.h"
@@ -159,11 +158,18 @@ HttpResponse RestApi::OpenAiGenerate(const HttpRequest& req, OpenAiKind kind, co
         return OpenAiErrorResponse(InvalidArgument("prompt[" + std::to_string(i) + "]: token " + std::to_string(g.prompt[i]) +
                                                    " is outside the vocabulary [0, " + std::to_string(gen.vocab) + ")"));
   } else {
-    const std::string text = kind == OpenAiKind::kChat ? RenderChat(r.messages) : r.prompt_text;
-    if (text.empty()) return OpenAiErrorResponse(InvalidArgument("prompt: must not be empty"));
-    auto ids = EncodePrompt(t, text, r.add_bos);
-    if (!ids.ok()) return OpenAiErrorResponse(Status(ids.status().code(), "prompt: " + ids.status().message()));
-    g.prompt = std::move(*ids);
+    if (kind == OpenAiKind::kChat) {
+      // The package's own template when it carries one (chat_template.h), else the default.
+      const ChatTemplateSpec* tmpl = model->manifest.chat_template ? &*model->manifest.chat_template : nullptr;
+      auto p = EncodeChat(t, tmpl, r.messages, r.add_bos);
+      if (!p.ok()) return OpenAiErrorResponse(p.status());
+      g.prompt = std::move(p->ids);
+    } else {
+      if (r.prompt_text.empty()) return OpenAiErrorResponse(InvalidArgument("prompt: must not be empty"));
+      auto ids = EncodePrompt(t, r.prompt_text, r.add_bos);
+      if (!ids.ok()) return OpenAiErrorResponse(Status(ids.status().code(), "prompt: " + ids.status().message()));
+      g.prompt = std::move(*ids);
+    }
     if (g.prompt.empty()) return OpenAiErrorResponse(InvalidArgument("prompt: encodes to no tokens"));
   }
   const auto n = static_cast<int64_t>(g.prompt.size());

@@ -30,11 +30,13 @@ constexpr const char* kUsage =
     "usage: edgesplitctl model <subcommand>\n"
     "  synth --family gpt --layers N --d-model D --heads H --vocab V --seq S [--max-context N] [--dtype float32|bfloat16] --seed K\n"
     "        --out DIR [--name NAME] [--tokenizer FILE.model]\n"
-    "  generate --model DIR (--prompt-tokens 5,17,42 | --prompt TEXT [--no-bos]) --max-new-tokens N [--cuts 3,7]\n"
+    "  generate --model DIR (--prompt-tokens 5,17,42 | --prompt TEXT | --messages JSON) [--no-bos] --max-new-tokens N\n"
+    "           [--cuts 3,7]\n"
     "           [--temperature T] [--top-k K] [--top-p P] [--seed S] [--stop-tokens a,b] [--no-cache] [--json]\n"
     "           [--threads N] [--blas-threads N]\n"
     "  tokenize --model DIR --text TEXT [--no-bos] [--json]\n"
     "  detokenize --model DIR --tokens 1,17,42 [--json]\n"
+    "  chat --model DIR --messages '[{\"role\": \"user\", \"content\": \"Hi\"}]' [--no-bos] [--json]   the prompt ids\n"
     "  inspect DIR [--json]\n"
     "  verify DIR\n"
     "  run --model DIR --input in.npy --output out.npy [--cuts 3,7] [--threads N] [--blas-threads N]\n"
@@ -194,15 +196,16 @@ Result<double> ParseNumber(const Flags& f, const std::string& name, double def) 
 
 int Generate(const std::vector<std::string>& args) {
   auto f = Flags::Parse(args,
-                        {"model", "prompt-tokens", "prompt", "max-new-tokens", "cuts", "temperature", "top-k", "top-p",
-                         "seed", "stop-tokens", "threads", "blas-threads"},
+                        {"model", "prompt-tokens", "prompt", "messages", "max-new-tokens", "cuts", "temperature", "top-k",
+                         "top-p", "seed", "stop-tokens", "threads", "blas-threads"},
                         {"no-cache", "json", "no-bos"});
   if (!f.ok()) return Fail(f.status(), 2);
   auto dir = f->Required("model");
   if (!dir.ok()) return Fail(dir.status(), 2);
-  const bool text_mode = f->Has("prompt");
-  if (text_mode == f->Has("prompt-tokens"))
-    return Fail(InvalidArgument("give exactly one of --prompt TEXT and --prompt-tokens 5,17,42"), 2);
+  const bool chat_mode = f->Has("messages");
+  const bool text_mode = f->Has("prompt") || chat_mode;
+  if (int(f->Has("prompt")) + int(chat_mode) + int(f->Has("prompt-tokens")) != 1)
+    return Fail(InvalidArgument("give exactly one of --prompt TEXT, --messages JSON and --prompt-tokens 5,17,42"), 2);
   GenerationRequest req;
   auto stops = ParseTokenList(f->Get("stop-tokens"), "--stop-tokens");
   if (!stops.ok()) return Fail(stops.status(), 2);
@@ -214,7 +217,9 @@ int Generate(const std::vector<std::string>& args) {
     auto t = LoadPackageTokenizer(*dir, *pm);
     if (!t.ok()) return Fail(t.status());
     tok = std::move(*t);
-    if (auto s = ctl::PrepareTextPrompt(*tok, f->Get("prompt"), f->GetBool("no-bos"), &req); !s.ok()) return Fail(s, 2);
+    const Status s = chat_mode ? ctl::PrepareChatPrompt(*tok, *pm, f->Get("messages"), f->GetBool("no-bos"), &req)
+                               : ctl::PrepareTextPrompt(*tok, f->Get("prompt"), f->GetBool("no-bos"), &req);
+    if (!s.ok()) return Fail(s, 2);
   } else {
     auto prompt = ParseTokenList(f->Get("prompt-tokens"), "--prompt-tokens");
     if (!prompt.ok()) return Fail(prompt.status(), 2);
@@ -342,6 +347,7 @@ int ModelMain(const std::vector<std::string>& args) {
   if (sub == "generate") return Generate(rest);
   if (sub == "tokenize") return ctl::ModelTokenize(rest);
   if (sub == "detokenize") return ctl::ModelDetokenize(rest);
+  if (sub == "chat") return ctl::ModelChat(rest);
   if (sub == "-h" || sub == "--help") {
     std::fputs(kUsage, stdout);
     return 0;

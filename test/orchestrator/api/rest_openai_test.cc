@@ -6,7 +6,7 @@
 #include <catch.hpp>
 
 #include "common/http/sse.h"
-#include "orchestrator/api/chat_template.h"
+#include "common/model/chat_template.h"
 #include "orchestrator/api/json_codec.h"
 #include "orchestrator/api/openai_codec.h"
 #include "orchestrator/api/rest_api.h"
@@ -444,6 +444,6 @@ TEST_CASE("GET /v1/models keeps the catalog and adds OpenAI's list of deployment
 }
 
 TEST_CASE("the chat template renders each message with its role tag, then the assistant's") {
-  CHECK(RenderChat({{"system", "S"}, {"user", "U"}, {"assistant", "A"}, {"user", "V"}}) ==
+  CHECK(RenderDefaultChat({{"system", "S"}, {"user", "U"}, {"assistant", "A"}, {"user", "V"}}) ==
         "<|system|>\nS\n<|user|>\nU\n<|assistant|>\nA\n<|user|>\nV\n<|assistant|>\n");
 }
