@@ -149,6 +149,13 @@ shape_node() {  # NODE up|down|both: the node's links as the trace configures th
   case "$2" in up|both) uplink "$1" "${UP[$1]}" ;; esac
   case "$2" in down|both) downlink "$1" "${DOWN[$1]}" ;; esac
 }
+stage_node() {  # K: the node of stage K of the plan (its last stage when it has fewer; none on the entry alone)
+  ctl deployments trace --json 2>/dev/null | $PY -c "
+import json, sys
+st = json.load(sys.stdin).get('stages') or []
+print(st[min($1, len(st) - 1)]['node'] if len(st) > 1 else '')"
+}
+entry_node() { ctl deployments trace --json 2>/dev/null | $PY -c "import json, sys; st = json.load(sys.stdin).get('stages') or []; print(st[0]['node'] if st else '')"; }
 nodes_alive() { [ "$(ctl nodes --json | jq_py "sum(1 for n in d['nodes'] if n['state']=='alive')")" = "$1" ]; }
 
 start_load() {  # RUN_DIR INDEX RPS SECONDS: an open-loop request stream straight at the entry
@@ -194,9 +201,26 @@ run_policy() {  # POLICY -> $WORK/POLICY/{summary.json,...}
     LOAD_PIDS+=("$SPAWNED")
   fi
   : >"$run/applied.txt"
+  local target
+  declare -A RESOLVED=()
   while read -r at kind node arg; do
     t=$(( T0 + at - $(now_ms) ))
     [ "$t" -le 0 ] || sleep "$(printf '%d.%03d' $((t / 1000)) $((t % 1000)))"
+    target=$node
+    if [[ $node == stage:* ]]; then
+      # A stage target: the fault hits the node of that stage of this policy's plan now; its undo
+      # hits the node the fault hit (docs/trace.md).
+      case "$kind" in
+        slow|link|kill) node=$(stage_node "${node#stage:}"); RESOLVED[$target]=$node ;;
+        *) node=${RESOLVED[$target]:-} ;;
+      esac
+      if [ -z "$node" ] || { [ "$kind" = kill ] && [ "$node" = "$(entry_node)" ]; }; then
+        echo "$(( $(now_ms) - T0 )) $kind $target(skipped) $arg" >>"$run/applied.txt"
+        log "   t=$(( ($(now_ms) - T0) / 1000 )) s: $kind $target skipped (the plan has no stage node there to hit)"
+        RESOLVED[$target]=""
+        continue
+      fi
+    fi
     case "$kind" in
       slow) emulation "$node" "{\"compute_slowdown\": $($PY -c "print(${SLOWDOWN[$node]} * $arg)")}" || true ;;
       restore) emulation "$node" "{\"compute_slowdown\": ${SLOWDOWN[$node]}}" || true ;;

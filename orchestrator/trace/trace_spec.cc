@@ -114,6 +114,17 @@ Result<TraceDeployment> ParseDeployment(const YAML::Node& n, const std::vector<T
   return d;
 }
 
+}  // namespace
+
+bool IsStageTarget(const std::string& node) {
+  if (node.rfind("stage:", 0) != 0 || node.size() < 7 || node.size() > 8) return false;
+  const std::string k = node.substr(6);
+  if (k[0] < '1' || k[0] > '9' || (k.size() == 2 && (k[1] < '0' || k[1] > '9'))) return false;
+  return std::stoi(k) <= kMaxStageTarget;
+}
+
+namespace {
+
 struct KindInfo {
   EventKind kind;
   std::set<std::string> keys;  // besides at_s and kind
@@ -155,7 +166,9 @@ Result<TraceEvent> ParseEvent(const YAML::Node& n, size_t index, const TraceSpec
     return InvalidArgument(m.PathOf("at_s") + ": must be >= 0 and < duration_s (" + Fmt(t.duration_s) + ")");
   if (info.keys.count("node")) {
     ES_ASSIGN_OR_RETURN(e.node, m.String("node"));
-    if (!FindNode(t.nodes, e.node)) return InvalidArgument(m.PathOf("node") + ": " + QuoteForError(e.node) + " is not a node");
+    if (!FindNode(t.nodes, e.node) && !IsStageTarget(e.node))
+      return InvalidArgument(m.PathOf("node") + ": " + QuoteForError(e.node) + " is not a node (nor stage:1 to stage:" +
+                             std::to_string(kMaxStageTarget) + ", the node of that stage of the plan)");
   }
   switch (e.kind) {
     case EventKind::kSlow: {
@@ -191,13 +204,41 @@ Result<TraceEvent> ParseEvent(const YAML::Node& n, size_t index, const TraceSpec
   return e;
 }
 
+// A stage target ("stage:K") is resolved when its fault fires, to whichever node runs stage K
+// of the plan then; its undo (restore, link_restore, start) hits the node the fault hit. So a
+// target must be faulted before it is undone, and not faulted twice in a row by the same kind.
+Status CheckStageTargets(const TraceSpec& t) {
+  std::map<std::string, std::set<EventKind>> open;  // target -> faults not yet undone
+  for (const auto& e : t.events) {
+    if (e.kind == EventKind::kRps || !IsStageTarget(e.node)) continue;
+    const std::string where = Item("events", e.index) + ".node: " + QuoteForError(e.node);
+    auto& faults = open[e.node];
+    const EventKind fault = e.kind == EventKind::kRestore ? EventKind::kSlow
+                            : e.kind == EventKind::kLinkRestore ? EventKind::kLink
+                            : e.kind == EventKind::kStart ? EventKind::kKill : e.kind;
+    if (fault != e.kind) {
+      if (!faults.count(fault))
+        return InvalidArgument(where + ": " + EventKindName(e.kind) + " before any " + EventKindName(fault) +
+                               " of that target (a stage target's undo hits the node its fault hit)");
+      if (e.kind != EventKind::kLinkRestore || e.direction == LinkDirection::kBoth) faults.erase(fault);
+      continue;
+    }
+    if (e.kind == EventKind::kKill && faults.count(EventKind::kKill))
+      return InvalidArgument(where + ": killed again before its start");
+    faults.insert(fault);
+  }
+  return Status::Ok();
+}
+
 // Replays the node faults in time order: a fault hits only a running node, kill only a running
 // node, start only a killed one, and the entry (the client-facing endpoint) is never killed.
+// Stage targets are checked by CheckStageTargets (their nodes are known only when they fire).
 Status CheckTimeline(const TraceSpec& t) {
+  ES_RETURN_IF_ERROR(CheckStageTargets(t));
   std::map<std::string, bool> running;
   for (const auto& n : t.nodes) running[n.name] = true;
   for (const auto& e : t.events) {
-    if (e.kind == EventKind::kRps) continue;
+    if (e.kind == EventKind::kRps || IsStageTarget(e.node)) continue;
     const std::string where = Item("events", e.index) + ".node: " + QuoteForError(e.node);
     const std::string when = " at " + Fmt(e.at_s) + " s";
     if (e.kind == EventKind::kStart) {

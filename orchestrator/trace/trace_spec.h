@@ -52,6 +52,12 @@ enum class LinkDirection { kUp, kDown, kBoth };
 const char* EventKindName(EventKind kind);          // "slow", "link_restore", ...
 const char* LinkDirectionName(LinkDirection dir);   // "up" | "down" | "both"
 
+// A node target "stage:K" (K in 1..kMaxStageTarget): the node running stage K of the plan when
+// the fault fires (the last stage when the plan has fewer), so faults follow each policy's
+// plan; its restore/link_restore/start hits the node the fault hit (docs/trace.md).
+inline constexpr int kMaxStageTarget = 16;
+bool IsStageTarget(const std::string& node);
+
 // One fault or load change. Only the fields of its kind are meaningful.
 struct TraceEvent {
   double at_s = 0;  // seconds from the start of the trace, in [0, duration_s)

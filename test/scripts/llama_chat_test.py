@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 
 import sentencepiece as spm
 import torch
@@ -54,10 +55,19 @@ LLAMA2 = ("{% if messages[0]['role'] == 'system' %}{% set loop_messages = messag
 VOCAB = 512
 
 
+# Model shapes: `test` (CI), `anchor` (../shared/ANCHORS.md's: 12 layers, d_model 512, 8 heads,
+# FFN 2048, vocab 32000; `--shape anchor` runs the documented run of docs/performance.md).
+SHAPES = {
+    "test": dict(hidden_size=128, intermediate_size=344, num_hidden_layers=6, num_attention_heads=4,
+                 num_key_value_heads=2, max_position_embeddings=160, vocab_size=VOCAB, tie_word_embeddings=True),
+    "anchor": dict(hidden_size=512, intermediate_size=2048, num_hidden_layers=12, num_attention_heads=8,
+                   num_key_value_heads=8, max_position_embeddings=256, vocab_size=32000, tie_word_embeddings=False),
+}
+SHAPE = "test"
+
+
 def write_checkpoint(directory, sp_model, template):
-    cfg = lib.base_config(hidden_size=128, intermediate_size=344, num_hidden_layers=6, num_attention_heads=4,
-                          num_key_value_heads=2, max_position_embeddings=160, vocab_size=VOCAB,
-                          tie_word_embeddings=True, torch_dtype="bfloat16")
+    cfg = lib.base_config(torch_dtype="bfloat16", **SHAPES[SHAPE])
     lib.write_checkpoint(directory, cfg, lib.random_tensors(cfg, seed=11), file_dtype=torch.bfloat16, shards=2)
     shutil.copyfile(sp_model, os.path.join(directory, "tokenizer.model"))
     with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
@@ -68,8 +78,9 @@ def write_checkpoint(directory, sp_model, template):
 
 
 def export(ckpt, out, *extra):
+    ctx = str(SHAPES[SHAPE]["max_position_embeddings"])
     return subprocess.run(["/usr/bin/python3", EXPORT, "--model", "llama", "--checkpoint", ckpt, "--out", out,
-                           "--dtype", "bfloat16", "--max-context", "160", "--seq", "16", *extra],
+                           "--dtype", "bfloat16", "--max-context", ctx, "--seq", "16", *extra],
                           capture_output=True, timeout=300)
 
 
@@ -149,6 +160,8 @@ def main():
         print("ok: model chat gives Jinja's render and Hugging Face's ids for %d conversations" % len(convs))
 
         site = oa.Site()
+        if SHAPE == "anchor":
+            site.slowdown = "1"  # the real speed: the figures below are the run's own
         site.start()
         oa.wait_until(lambda: len([n for n in site.call("GET", "/v1/nodes")[1]["nodes"] if n["state"] == "alive"]) == 3,
                       60, "3 agents alive")
@@ -166,14 +179,24 @@ def main():
 
         messages = convs[1]
         chat_ids = hf_ids(sp, ZEPHYR, messages)[1]
+        n_new = 24 if SHAPE == "test" else 64
+        figures = []
         for sampling in ({"temperature": 0}, {"temperature": 0.8, "top_p": 0.9, "seed": 7}):
             flags = ["--temperature", str(sampling["temperature"])]
             if "seed" in sampling:
                 flags += ["--top-p", str(sampling["top_p"]), "--seed", str(sampling["seed"])]
             local = json.loads(oa.ok(oa.ctl("model", "generate", "--model", pkg, "--messages", json.dumps(messages),
-                                            "--max-new-tokens", "24", "--json", *flags)))
-            chunks, done = site.stream("/v1/chat/completions", {"model": "chat", "messages": messages, "max_tokens": 24,
-                                                                "stream": True, "return_token_ids": True, **sampling})
+                                            "--max-new-tokens", str(n_new), "--json", *flags)))
+            t0 = time.time()
+            chunks, done = site.stream("/v1/chat/completions", {"model": "chat", "messages": messages, "max_tokens": n_new,
+                                                                "stream": True, "return_token_ids": True, **sampling},
+                                       arrivals=True)
+            at = [ch.pop("_arrival") - t0 for ch in chunks]
+            gaps = sorted(1000 * (b - a) for a, b in zip(at, at[1:]))
+            figures.append({"sampling": sampling, "tokens": len(local["tokens"]), "prompt_tokens": len(chat_ids),
+                            "whole_ttft_ms": local["ttft_ms"], "whole_ms_per_token_p50": local["ms_per_token_p50"],
+                            "split_ttft_ms": round(1000 * at[0], 1) if at else None,
+                            "split_ms_per_token_p50": round(gaps[len(gaps) // 2], 2) if gaps else None})
             assert done, "no data: [DONE]"
             assert chunks[0]["choices"][0]["delta"]["role"] == "assistant", chunks[0]
             assert all(ch["object"] == "chat.completion.chunk" for ch in chunks)
@@ -184,8 +207,11 @@ def main():
             assert chunks[-1]["usage"]["prompt_tokens"] == len(chat_ids), chunks[-1]
             print("ok: streamed chat over %s %s = the whole model in one process: %d tokens, %r"
                   % (plan, json.dumps(sampling), len(ids), content))
+        print(json.dumps({"shape": SHAPE, "plan": plan, "runs": figures}))
         site.stop()
         site = None
+        if SHAPE != "test":
+            return
 
         # Llama 2's template: the system prompt has no per-role form; that role is left out.
         ckpt2, pkg2 = os.path.join(TMP, "ckpt2"), os.path.join(TMP, "llama2chat")
@@ -239,4 +265,8 @@ def main():
 
 
 if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--shape" and sys.argv[2] in SHAPES:
+        SHAPE = sys.argv[2]
+    elif len(sys.argv) != 1:
+        sys.exit("usage: llama_chat_test.py [--shape test|anchor]")
     main()

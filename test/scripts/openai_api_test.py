@@ -93,6 +93,7 @@ class Site:
         (self.control, self.http, *rest) = free_ports(8)
         self.agents = {"a1": rest[0:2], "a2": rest[2:4], "a3": rest[4:6]}
         self.procs = {}
+        self.slowdown = "4"  # emulated, so that the period objective splits a small model
         pki = os.path.join(TMP, "pki")
         subprocess.run([CTL, "pki", "init", "--dir", pki], check=True, stdout=subprocess.DEVNULL)
         for name, role in [("orchestrator", "orchestrator"), ("a1", "agent"), ("a2", "agent"), ("a3", "agent")]:
@@ -115,7 +116,7 @@ class Site:
                 [os.path.join(BIN, "edgesplit-agent"), "--node", name, "--orchestrator", "127.0.0.1:%d" % self.control,
                  "--data-listen", "127.0.0.1:%d" % data, "--http-listen", "127.0.0.1:%d" % http_port,
                  "--models-dir", os.path.join(TMP, "models"), "--heartbeat-period-ms", "100",
-                 "--intra-op-threads", "1", "--compute-slowdown", "4", *self.tls(name)], stdout=log, stderr=log)
+                 "--intra-op-threads", "1", "--compute-slowdown", self.slowdown, *self.tls(name)], stdout=log, stderr=log)
 
     def ready(self):
         try:
@@ -137,9 +138,10 @@ class Site:
         st, _, data = self.request(method, path, body, raw)
         return st, json.loads(data or b"{}")
 
-    def stream(self, path, body):
+    def stream(self, path, body, arrivals=False):
         """An OpenAI client's view of a streamed reply: the parsed `data:` objects, and whether
-        the stream ended with [DONE]. SSE parsed line by line as it arrives."""
+        the stream ended with [DONE]. SSE parsed line by line as it arrives (`arrivals`: each
+        object also carries `_arrival`, the time.time() it was read)."""
         conn = http.client.HTTPConnection("127.0.0.1", self.http, timeout=60)
         conn.request("POST", path, body=json.dumps(body).encode(), headers={"Content-Type": "application/json",
                                                                            "Accept": "text/event-stream"})
@@ -162,6 +164,8 @@ class Site:
                     done = True
                 else:
                     events.append(json.loads(payload))
+                    if arrivals:
+                        events[-1]["_arrival"] = time.time()
         conn.close()
         return events, done
 

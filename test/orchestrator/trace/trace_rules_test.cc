@@ -150,6 +150,16 @@ TEST_CASE("each bad trace gives one message naming the key path", "[trace]") {
       {Events(Ev("at_s: 1, kind: link_restore, node: n1, direction: sideways")),
        "trace: events[0].direction: \"sideways\" must be up, down or both"},
       {Events(Ev("at_s: 1, kind: link_restore, node: n9")), "trace: events[0].node: \"n9\" is not a node"},
+      // Stage targets: 1..16, undone only after their fault.
+      {Events(Ev("at_s: 1, kind: slow, node: \"stage:0\", factor: 2")), "events[0].node: \"stage:0\" is not a node (nor stage:1"},
+      {Events(Ev("at_s: 1, kind: slow, node: \"stage:17\", factor: 2")), "\"stage:17\" is not a node"},
+      {Events(Ev("at_s: 1, kind: slow, node: \"stage:01\", factor: 2")), "\"stage:01\" is not a node"},
+      {Events(Ev("at_s: 1, kind: restore, node: \"stage:1\"")),
+       "events[0].node: \"stage:1\": restore before any slow of that target"},
+      {Events(Ev("at_s: 1, kind: slow, node: \"stage:1\", factor: 2") + Ev("at_s: 2, kind: start, node: \"stage:1\"")),
+       "events[1].node: \"stage:1\": start before any kill of that target"},
+      {Events(Ev("at_s: 1, kind: kill, node: \"stage:2\"") + Ev("at_s: 2, kind: kill, node: \"stage:2\"")),
+       "events[1].node: \"stage:2\": killed again before its start"},
       {Events(Ev("at_s: 1, kind: kill")), "trace: events[0].node: missing"},
       {Events(Ev("at_s: 1, kind: start")), "trace: events[0].node: missing"},
       {Events(Ev("at_s: 1, kind: rps")), "trace: events[0].value: missing"},
@@ -196,4 +206,23 @@ TEST_CASE("events in file order that only work in time order are accepted", "[tr
   CHECK(r->events[0].kind == EventKind::kKill);
   CHECK(r->events[1].kind == EventKind::kStart);
   CHECK(r->events[2].kind == EventKind::kSlow);
+}
+
+TEST_CASE("stage targets: faults on the plan's stage K, each undo after its fault", "[trace]") {
+  CHECK(IsStageTarget("stage:1"));
+  CHECK(IsStageTarget("stage:16"));
+  CHECK_FALSE(IsStageTarget("stage:"));
+  CHECK_FALSE(IsStageTarget("stage:x"));
+  CHECK_FALSE(IsStageTarget("stage:100"));
+  CHECK_FALSE(IsStageTarget("n1"));
+  auto r = ParseTrace(Events(Ev("at_s: 1, kind: slow, node: \"stage:1\", factor: 4") +
+                             Ev("at_s: 2, kind: restore, node: \"stage:1\"") +
+                             Ev("at_s: 3, kind: link, node: \"stage:2\", direction: up, mbps: 5") +
+                             Ev("at_s: 4, kind: link_restore, node: \"stage:2\", direction: up") +
+                             Ev("at_s: 5, kind: kill, node: \"stage:1\"") + Ev("at_s: 6, kind: start, node: \"stage:1\"") +
+                             Ev("at_s: 7, kind: kill, node: \"stage:1\"")));
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(r->events[0].node == "stage:1");
+  CHECK(r->events[3].direction == LinkDirection::kUp);
 }

@@ -204,6 +204,18 @@ TEST_CASE("the committed traces parse", "[trace]") {
   CHECK(ci->events.size() == 4);
   // The same cluster as the default trace.
   CHECK(json::parse(TraceToJson(*ci)).at("nodes") == json::parse(TraceToJson(*def)).at("nodes"));
+
+  // follow.yaml: the default trace with every fault on the plan's stage 1.
+  auto follow = LoadTrace(SourceDir() + "/config/traces/follow.yaml");
+  INFO(follow.status().message());
+  REQUIRE(follow.ok());
+  REQUIRE(follow->events.size() == def->events.size());
+  for (size_t i = 0; i < def->events.size(); ++i) {
+    CHECK(follow->events[i].kind == def->events[i].kind);
+    CHECK(follow->events[i].at_s == def->events[i].at_s);
+    CHECK(follow->events[i].node == (def->events[i].node.empty() ? "" : "stage:1"));
+  }
+  CHECK(json::parse(TraceToJson(*follow)).at("nodes") == json::parse(TraceToJson(*def)).at("nodes"));
 }
 
 TEST_CASE("the example in docs/trace.md is a valid trace", "[trace]") {
