@@ -15,6 +15,15 @@ namespace {
 
 constexpr size_t kMaxManifestTensorBytes = size_t{1} << 34;  // 16 GiB: sanity bound on any activation
 
+// The one "unknown key" rule of every map in model.yaml (a typo never passes silently).
+Status OnlyKeys(const YAML::Node& n, const std::set<std::string>& keys, const std::string& where) {
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    auto k = it->first.as<std::string>();
+    if (!keys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
+  }
+  return Status::Ok();
+}
+
 Result<TensorSpec> ParseSpec(const YAML::Node& n, const std::string& where, int version,
                              const std::set<std::string>& extra = {}) {
   if (!n || !n.IsMap()) return InvalidArgument(where + ": expected a map with dtype and shape");
@@ -45,10 +54,7 @@ Result<GenerationSpec> ParseGeneration(const YAML::Node& n) {
   const std::string where = "model.yaml: generation";
   if (!n.IsMap()) return InvalidArgument(where + ": expected a map");
   static const std::set<std::string> kKeys = {"max_context", "vocab", "step_method", "batch_step_method"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    auto k = it->first.as<std::string>();
-    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
-  }
+  ES_RETURN_IF_ERROR(OnlyKeys(n, kKeys, where));
   GenerationSpec g;
   if (!n["max_context"]) return InvalidArgument(where + ".max_context: missing");
   if (!n["vocab"]) return InvalidArgument(where + ".vocab: missing");
@@ -67,10 +73,7 @@ Result<TokenizerSpec> ParseTokenizer(const YAML::Node& n) {
   const std::string where = "model.yaml: tokenizer";
   if (!n.IsMap()) return InvalidArgument(where + ": expected a map with file and sha256");
   static const std::set<std::string> kKeys = {"file", "sha256", "bos_id", "eos_id"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    auto k = it->first.as<std::string>();
-    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
-  }
+  ES_RETURN_IF_ERROR(OnlyKeys(n, kKeys, where));
   TokenizerSpec t;
   if (!n["file"]) return InvalidArgument(where + ".file: missing");
   if (!n["sha256"]) return InvalidArgument(where + ".sha256: missing");
@@ -87,9 +90,13 @@ Result<TokenizerSpec> ParseTokenizer(const YAML::Node& n) {
   return t;
 }
 
-Result<std::string> ChatString(const YAML::Node& n, const std::string& where) {
-  if (!n.IsScalar()) return InvalidArgument(where + ": expected a string");
-  return n.as<std::string>();
+// n[key] into *out when present; a non-string is an error naming where.key.
+Status OptionalString(const YAML::Node& n, const char* key, const std::string& where, std::string* out) {
+  const YAML::Node v = n[key];
+  if (!v) return Status::Ok();
+  if (!v.IsScalar()) return InvalidArgument(where + "." + key + ": expected a string");
+  *out = v.as<std::string>();
+  return Status::Ok();
 }
 
 // chat_template: {begin, roles: {role: {prefix, suffix}}, generation, special: {text: id}}.
@@ -97,33 +104,19 @@ Result<ChatTemplateSpec> ParseChatTemplate(const YAML::Node& n, int64_t vocab) {
   const std::string where = "model.yaml: chat_template";
   if (!n.IsMap()) return InvalidArgument(where + ": expected a map with roles");
   static const std::set<std::string> kKeys = {"begin", "roles", "generation", "special"};
-  for (auto it = n.begin(); it != n.end(); ++it) {
-    auto k = it->first.as<std::string>();
-    if (!kKeys.count(k)) return InvalidArgument(where + ": unknown key '" + k + "'");
-  }
+  ES_RETURN_IF_ERROR(OnlyKeys(n, kKeys, where));
   ChatTemplateSpec t;
-  if (n["begin"]) {
-    ES_ASSIGN_OR_RETURN(t.begin, ChatString(n["begin"], where + ".begin"));
-  }
-  if (n["generation"]) {
-    ES_ASSIGN_OR_RETURN(t.generation, ChatString(n["generation"], where + ".generation"));
-  }
+  ES_RETURN_IF_ERROR(OptionalString(n, "begin", where, &t.begin));
+  ES_RETURN_IF_ERROR(OptionalString(n, "generation", where, &t.generation));
   const YAML::Node roles = n["roles"];
   if (!roles || !roles.IsMap()) return InvalidArgument(where + ".roles: missing (a map of role: {prefix, suffix})");
   for (auto it = roles.begin(); it != roles.end(); ++it) {
     const std::string role = it->first.as<std::string>(), rw = where + ".roles." + role;
     if (!it->second.IsMap()) return InvalidArgument(rw + ": expected {prefix, suffix}");
-    for (auto kt = it->second.begin(); kt != it->second.end(); ++kt) {
-      auto k = kt->first.as<std::string>();
-      if (k != "prefix" && k != "suffix") return InvalidArgument(rw + ": unknown key '" + k + "'");
-    }
+    ES_RETURN_IF_ERROR(OnlyKeys(it->second, {"prefix", "suffix"}, rw));
     auto& ps = t.roles[role];
-    if (it->second["prefix"]) {
-      ES_ASSIGN_OR_RETURN(ps.first, ChatString(it->second["prefix"], rw + ".prefix"));
-    }
-    if (it->second["suffix"]) {
-      ES_ASSIGN_OR_RETURN(ps.second, ChatString(it->second["suffix"], rw + ".suffix"));
-    }
+    ES_RETURN_IF_ERROR(OptionalString(it->second, "prefix", rw, &ps.first));
+    ES_RETURN_IF_ERROR(OptionalString(it->second, "suffix", rw, &ps.second));
   }
   if (const YAML::Node sp = n["special"]) {
     if (!sp.IsMap()) return InvalidArgument(where + ".special: expected a map of text: token id");
@@ -222,10 +215,7 @@ Result<Manifest> ParseManifest(const std::string& text) {
     if (!root.IsMap()) return InvalidArgument("model.yaml: expected a map at the top level");
     static const std::set<std::string> kTop = {"name", "format_version", "family", "dtype", "input", "layers",
                                                "generation", "tokenizer", "chat_template"};
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      auto k = it->first.as<std::string>();
-      if (!kTop.count(k)) return InvalidArgument("model.yaml: unknown key '" + k + "'");
-    }
+    ES_RETURN_IF_ERROR(OnlyKeys(root, kTop, "model.yaml"));
     Manifest m;
     if (!root["name"]) return InvalidArgument("model.yaml: name: missing");
     m.name = root["name"].as<std::string>();
