@@ -54,10 +54,13 @@ std::string BlockSource(int d_model, int heads) {
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   // forward (whole sequence), step (new positions against the cache) and step_batch (one
   // position of several sessions) share the projections and the MLP; only attention differs.
+  // LayerNorm runs in float32 and casts back (as the Llama modules' RMSNorm does): libtorch 1.13's
+  // bf16 layer_norm is unvectorised, 0.4 ms per 128-row call against 0.05 in float32 — a fifth
+  // of a bf16 block's prefill. For float32 packages .float() and .to() return x itself: unchanged.
   s << R"JIT(
 def heads_qkv(self, x, T: int) -> Tuple[Tensor, Tensor, Tensor]:
     B = x.size(0)
-    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln1_w, self.ln1_b, 1e-5)
+    h = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.ln1_w.float(), self.ln1_b.float(), 1e-5).to(x.dtype)
     qkv = torch.linear(h, self.attn_w, self.attn_b)
     q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
     k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
@@ -67,7 +70,7 @@ def heads_qkv(self, x, T: int) -> Tuple[Tensor, Tensor, Tensor]:
 def finish(self, x, y, T: int):
     y = y.transpose(1, 2).reshape(x.size(0), T, )JIT" << d_model << R"JIT()
     x = x + torch.linear(y, self.proj_w, self.proj_b)
-    h2 = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.ln2_w, self.ln2_b, 1e-5)
+    h2 = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.ln2_w.float(), self.ln2_b.float(), 1e-5).to(x.dtype)
     m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
     return x + torch.linear(m, self.fc2_w, self.fc2_b)
 
@@ -115,7 +118,7 @@ std::string HeadSource(int d_model) {
   std::ostringstream s;
   s << R"JIT(
 def forward(self, x):
-    h = torch.layer_norm(x, [)JIT" << d_model << R"JIT(], self.lnf_w, self.lnf_b, 1e-5)
+    h = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.lnf_w.float(), self.lnf_b.float(), 1e-5).to(x.dtype)
     return torch.linear(h, self.head_w).float()
 
 def step(self, x, cache, pos: int):
