@@ -39,13 +39,38 @@ double SpeedEstimate::speed() const {
 
 bool TrafficRate::Add(size_t bytes, double seconds) {
   if (bytes < kMinBytes || !(seconds > 0)) return false;
-  mbps_.push_back(static_cast<double>(bytes) * 8.0 / seconds / 1e6);
+  return AddMbps(static_cast<double>(bytes) * 8.0 / seconds / 1e6);
+}
+
+bool TrafficRate::AddMbps(double mbps) {
+  if (!(mbps > 0)) return false;
+  mbps_.push_back(mbps);
   if (mbps_.size() > kWindow) mbps_.pop_front();
   if (LevelShifted(mbps_, kShiftRuns, kShiftFactor)) mbps_.erase(mbps_.begin(), mbps_.end() - static_cast<long>(kShiftRuns));
   return true;
 }
 
 double TrafficRate::mbps() const { return Median(std::vector<double>(mbps_.begin(), mbps_.end())); }
+
+double FrameLinkMbps(size_t bytes, double seconds, const std::optional<transport::KernelSendState>& before,
+                     const std::optional<transport::KernelSendState>& after, double since_before_s) {
+  if (!(seconds > 0)) return 0;
+  const double send_mbps = static_cast<double>(bytes) * 8.0 / seconds / 1e6;
+  if (!before || !after || !(since_before_s > 0) || before->unacked_bytes == 0 ||
+      after->bytes_acked < before->bytes_acked)
+    return send_mbps;
+  const uint64_t acked = after->bytes_acked - before->bytes_acked;
+  if (acked >= before->unacked_bytes) return send_mbps;  // the backlog drained: the link may have idled
+  // Nothing acknowledged at all is no reading: a dead or stopped peer looks the same, and is the
+  // failure detector's to judge (a floor here capped the uplink of every node that sent to a
+  // killed one). A capped link acknowledges some bytes within a few intervals.
+  // Nothing acknowledged with a backlog outstanding (a shaper's queue overflowed and the sender
+  // waits out a retransmission timeout) still reads, as 1 kbit/s: in the netns demo the first
+  // frames after a 3 Mbit/s cap saw no acknowledgement for 0.3-0.6 s, and reading them as
+  // nothing cost that long again in detection. One such frame moves no median; a stopped peer's
+  // full window or a dead one ends in the failure detector's verdict, which replans anyway.
+  return std::min(send_mbps, std::max(0.001, static_cast<double>(acked) * 8.0 / since_before_s / 1e6));
+}
 
 double ProbeBandwidthMbps(double bytes, double small_rtt_ms, double big_rtt_ms) {
   const double transfer_ms = big_rtt_ms - small_rtt_ms;

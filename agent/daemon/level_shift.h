@@ -5,6 +5,9 @@
 
 #include <cstddef>
 #include <deque>
+#include <optional>
+
+#include "agent/transport/kernel_send_state.h"
 
 namespace edgesplit::agent {
 
@@ -44,11 +47,25 @@ class TrafficRate {
   static constexpr double kShiftFactor = 2.0;
   // Returns true when the frame counted (large enough, a positive time).
   bool Add(size_t bytes, double seconds);
+  // A frame's reading as FrameLinkMbps gives it (the caller checked kMinBytes). False when not positive.
+  bool AddMbps(double mbps);
   double mbps() const;  // 0 before the first counted frame
 
  private:
   std::deque<double> mbps_;
 };
+
+// One frame's reading of its link's bandwidth: bytes / time in the send path, or lower when the
+// kernel shows the link is what limits. `before` and `after`: the connection's kernel readings
+// after the previous frame's write and after this one's, `since_before_s` apart. The send path
+// alone ends when the socket's buffer has taken the frame, so a capped link reads as fast until
+// that buffer is full. If fewer bytes were acknowledged since `before` than were outstanding at
+// `before`, the link was busy all that time and carried acked / since_before_s: the link's rate
+// (or the receiver's, when a peer stops reading: either way what this connection delivers).
+// When the backlog drained, the link may have idled part of the interval: no kernel reading.
+// Nothing acknowledged at all reads as 0.001 Mbit/s.
+double FrameLinkMbps(size_t bytes, double seconds, const std::optional<transport::KernelSendState>& before,
+                     const std::optional<transport::KernelSendState>& after, double since_before_s);
 
 // A link probe's bandwidth from a small and a big round trip (the big one carrying `bytes`):
 // bytes / (big - small). 0 ("nothing learned") when that difference is under a tenth of the big

@@ -1,5 +1,6 @@
 #include "agent/daemon/peer_link.h"
 
+#include "agent/transport/kernel_send_state.h"
 #include "common/base/log.h"
 
 namespace edgesplit::agent {
@@ -50,6 +51,7 @@ net::Awaitable<void> PeerLink::Run() {
         continue;
       }
       socket_.emplace(std::move(*s));
+      kernel_.reset();  // cumulative counters restart with the connection
     }
     // Time in the send path: the egress budget, the socket's buffer filling when the link is
     // saturated, and TLS; a connect is not part of it.
@@ -65,7 +67,15 @@ net::Awaitable<void> PeerLink::Run() {
     }
     if (metrics_) metrics_->FrameOut(f->kind, f->has_tensor ? f->tensor.nbytes : 0);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    if (f->has_tensor && rate_.Add(f->tensor.nbytes, seconds) && options_.on_rate) options_.on_rate(rate_.mbps());
+    if (f->has_tensor && f->tensor.nbytes >= TrafficRate::kMinBytes) {
+      const auto now = std::chrono::steady_clock::now();
+      auto kernel = transport::ReadKernelSendState(socket_->socket().native_handle());
+      const double since = std::chrono::duration<double>(now - kernel_at_).count();
+      const double mbps = FrameLinkMbps(f->tensor.nbytes, seconds, kernel_, kernel, since);
+      kernel_ = kernel;
+      kernel_at_ = now;
+      if (rate_.AddMbps(mbps) && options_.on_rate) options_.on_rate(rate_.mbps());
+    }
   }
 }
 

@@ -49,6 +49,8 @@ class PeerLink : public std::enable_shared_from_this<PeerLink> {
   FailFn on_fail_;
   transport::FrameQueue queue_;
   TrafficRate rate_;
+  std::optional<transport::KernelSendState> kernel_;  // the previous reading on this connection
+  std::chrono::steady_clock::time_point kernel_at_;
   std::optional<net::Stream> socket_;
 };
 

@@ -61,3 +61,27 @@ TEST_CASE("a link probe's bandwidth is the big round trip's extra time; unresolv
   // A capped link: 64 KiB at 20 Mbit/s takes 26 ms beyond the round trip.
   CHECK(ProbeBandwidthMbps(65536, 5.0, 31.2) == Approx(20.0).epsilon(0.01));
 }
+
+TEST_CASE("a frame's link reading: the send path, or the acknowledged bytes while a backlog stays") {
+  using edgesplit::transport::KernelSendState;
+  const size_t bytes = 50000;  // 400 kbit
+  // No kernel view, or no backlog at the previous reading: bytes over time in the send path.
+  CHECK(FrameLinkMbps(bytes, 0.001, std::nullopt, std::nullopt, 0.1) == Approx(400));
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{0, 1000}, KernelSendState{40000, 1000}, 0.1) == Approx(400));
+  // The backlog of 40 kB drained within the interval: the link may have idled, the send path stands.
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{40000, 1000}, KernelSendState{50000, 41000}, 0.1) == Approx(400));
+  // A capped link: the write returned at once (the socket's buffer took it) but of the 40 kB
+  // outstanding only 37.5 kB were acknowledged in 100 ms: 3 Mbit/s.
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{40000, 1000}, KernelSendState{52500, 38500}, 0.1) == Approx(3.0));
+  // Nothing acknowledged behind a backlog reads as the floor, 1 kbit/s, not as no reading.
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{40000, 1000}, KernelSendState{90000, 1000}, 0.1) == Approx(0.001));
+  TrafficRate r;
+  CHECK_FALSE(r.AddMbps(0));
+  CHECK(r.AddMbps(0.001));
+  // The lower of the two: a slow send path (egress emulation) is not raised by the kernel's figure.
+  CHECK(FrameLinkMbps(bytes, 1.0, KernelSendState{40000, 1000}, KernelSendState{52500, 38500}, 0.1) == Approx(0.4));
+  // A counter that went backwards (a new connection) or no time: the send path.
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{40000, 9000}, KernelSendState{1000, 10}, 0.1) == Approx(400));
+  CHECK(FrameLinkMbps(bytes, 0.001, KernelSendState{40000, 1000}, KernelSendState{52500, 38500}, 0) == Approx(400));
+  CHECK(FrameLinkMbps(bytes, 0, std::nullopt, std::nullopt, 0.1) == 0);
+}
