@@ -61,9 +61,6 @@ double FrameLinkMbps(size_t bytes, double seconds, const std::optional<transport
     return send_mbps;
   const uint64_t acked = after->bytes_acked - before->bytes_acked;
   if (acked >= before->unacked_bytes) return send_mbps;  // the backlog drained: the link may have idled
-  // Nothing acknowledged at all is no reading: a dead or stopped peer looks the same, and is the
-  // failure detector's to judge (a floor here capped the uplink of every node that sent to a
-  // killed one). A capped link acknowledges some bytes within a few intervals.
   // Nothing acknowledged with a backlog outstanding (a shaper's queue overflowed and the sender
   // waits out a retransmission timeout) still reads, as 1 kbit/s: in the netns demo the first
   // frames after a 3 Mbit/s cap saw no acknowledgement for 0.3-0.6 s, and reading them as
