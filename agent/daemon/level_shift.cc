@@ -37,11 +37,6 @@ double SpeedEstimate::speed() const {
   return m > 0 ? nominal_ms_ / m : 0.0;
 }
 
-bool TrafficRate::Add(size_t bytes, double seconds) {
-  if (bytes < kMinBytes || !(seconds > 0)) return false;
-  return AddMbps(static_cast<double>(bytes) * 8.0 / seconds / 1e6);
-}
-
 bool TrafficRate::AddMbps(double mbps) {
   if (!(mbps > 0)) return false;
   mbps_.push_back(mbps);

@@ -35,18 +35,16 @@ class SpeedEstimate {
 };
 
 // A link's bandwidth from the transfers that flow on it: each frame of at least kMinBytes gives
-// bytes / time in the send path (a transfer that waits because the link is saturated reads as
-// the rate the link really gives). The median of the last kWindow frames, the window restarting
-// from the newest kShiftRuns on a level shift, so a capped link reads as capped within a few
-// frames, and a noisy single stall (the sender descheduled) moves nothing.
+// one reading (FrameLinkMbps below: the send path, or the kernel's acknowledged bytes while a
+// backlog stays). The median of the last kWindow readings, the window restarting from the
+// newest kShiftRuns on a level shift, so a capped link reads as capped within a few frames, and
+// a noisy single stall (the sender descheduled) moves nothing.
 class TrafficRate {
  public:
   static constexpr size_t kMinBytes = 16 * 1024;
   static constexpr size_t kWindow = 7;
   static constexpr size_t kShiftRuns = 3;
   static constexpr double kShiftFactor = 2.0;
-  // Returns true when the frame counted (large enough, a positive time).
-  bool Add(size_t bytes, double seconds);
   // A frame's reading as FrameLinkMbps gives it (the caller checked kMinBytes). False when not positive.
   bool AddMbps(double mbps);
   double mbps() const;  // 0 before the first counted frame

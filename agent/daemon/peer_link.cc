@@ -66,9 +66,9 @@ net::Awaitable<void> PeerLink::Run() {
       continue;
     }
     if (metrics_) metrics_->FrameOut(f->kind, f->has_tensor ? f->tensor.nbytes : 0);
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     if (f->has_tensor && f->tensor.nbytes >= TrafficRate::kMinBytes) {
       const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - t0).count();
       auto kernel = transport::ReadKernelSendState(socket_->socket().native_handle());
       const double since = std::chrono::duration<double>(now - kernel_at_).count();
       const double mbps = FrameLinkMbps(f->tensor.nbytes, seconds, kernel_, kernel, since);

@@ -48,19 +48,25 @@ def step_batch(self, ids, caches: List[Tensor], positions: List[int]):
 )JIT";
 }
 
+// LayerNorm of `x` over the last dimension, computed in float32 and cast back to x's dtype:
+// libtorch 1.13's bf16 layer_norm is unvectorised, 0.4 ms per 128-row call against 0.05 in
+// float32 — a fifth of a bf16 block's prefill (as the Llama modules' RMSNorm, it upcasts). For
+// float32 packages .float() and .to() return x itself: unchanged.
+std::string LayerNormF32(const std::string& x, const std::string& w, const std::string& b, int d_model) {
+  return "torch.layer_norm(" + x + ".float(), [" + std::to_string(d_model) + "], self." + w + ".float(), self." + b +
+         ".float(), 1e-5).to(" + x + ".dtype)";
+}
+
 std::string BlockSource(int d_model, int heads) {
   std::ostringstream s;
   const int hd = d_model / heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(hd));
   // forward (whole sequence), step (new positions against the cache) and step_batch (one
   // position of several sessions) share the projections and the MLP; only attention differs.
-  // LayerNorm runs in float32 and casts back (as the Llama modules' RMSNorm does): libtorch 1.13's
-  // bf16 layer_norm is unvectorised, 0.4 ms per 128-row call against 0.05 in float32 — a fifth
-  // of a bf16 block's prefill. For float32 packages .float() and .to() return x itself: unchanged.
   s << R"JIT(
 def heads_qkv(self, x, T: int) -> Tuple[Tensor, Tensor, Tensor]:
     B = x.size(0)
-    h = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.ln1_w.float(), self.ln1_b.float(), 1e-5).to(x.dtype)
+    h = )JIT" << LayerNormF32("x", "ln1_w", "ln1_b", d_model) << R"JIT(
     qkv = torch.linear(h, self.attn_w, self.attn_b)
     q = qkv[:, :, 0:)JIT" << d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
     k = qkv[:, :, )JIT" << d_model << ":" << 2 * d_model << R"JIT(].reshape(B, T, )JIT" << heads << ", " << hd << R"JIT().transpose(1, 2)
@@ -70,7 +76,7 @@ def heads_qkv(self, x, T: int) -> Tuple[Tensor, Tensor, Tensor]:
 def finish(self, x, y, T: int):
     y = y.transpose(1, 2).reshape(x.size(0), T, )JIT" << d_model << R"JIT()
     x = x + torch.linear(y, self.proj_w, self.proj_b)
-    h2 = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.ln2_w.float(), self.ln2_b.float(), 1e-5).to(x.dtype)
+    h2 = )JIT" << LayerNormF32("x", "ln2_w", "ln2_b", d_model) << R"JIT(
     m = torch.gelu(torch.linear(h2, self.fc_w, self.fc_b))
     return x + torch.linear(m, self.fc2_w, self.fc2_b)
 
@@ -118,7 +124,7 @@ std::string HeadSource(int d_model) {
   std::ostringstream s;
   s << R"JIT(
 def forward(self, x):
-    h = torch.layer_norm(x.float(), [)JIT" << d_model << R"JIT(], self.lnf_w.float(), self.lnf_b.float(), 1e-5).to(x.dtype)
+    h = )JIT" << LayerNormF32("x", "lnf_w", "lnf_b", d_model) << R"JIT(
     return torch.linear(h, self.head_w).float()
 
 def step(self, x, cache, pos: int):
