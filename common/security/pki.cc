@@ -152,7 +152,7 @@ Status InitCa(const std::string& dir, int days, const std::string& ca_name) {
   fs::create_directories(dir, ec);
   if (ec) return Unavailable("cannot create " + dir + ": " + ec.message());
   const std::string key_path = dir + "/ca.key", cert_path = dir + "/ca.crt";
-  if (fs::exists(key_path)) return AlreadyExists(key_path + " exists: a CA is never overwritten (every certificate it issued depends on it)");
+  if (fs::exists(key_path, ec)) return AlreadyExists(key_path + " exists: a CA is never overwritten (every certificate it issued depends on it)");
   ES_ASSIGN_OR_RETURN(KeyPtr key, NewKey());
   ES_ASSIGN_OR_RETURN(CertPtr cert, MakeCert(key.get(), ca_name, "", days, nullptr, nullptr, true, "", ""));
   ES_ASSIGN_OR_RETURN(std::string key_pem, KeyPem(key.get()));

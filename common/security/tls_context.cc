@@ -66,8 +66,14 @@ Result<std::shared_ptr<TlsContext>> TlsContext::Create(const TlsConfig& config) 
   ES_RETURN_IF_ERROR(config.Validate());
   auto t = Plaintext();
   if (!config.enabled) return t;
-  for (const auto* f : {&config.ca, &config.cert, &config.key})
-    if (!std::filesystem::exists(*f)) return NotFound("tls: " + *f + " does not exist");
+  for (const auto* f : {&config.ca, &config.cert, &config.key}) {
+    // The error_code overload: a path that cannot even be looked at (a credentials directory
+    // the daemon may not enter) is one clear error, not an exception out of startup.
+    std::error_code ec;
+    const bool found = std::filesystem::exists(*f, ec);
+    if (ec) return Unavailable("tls: " + *f + ": " + ec.message());
+    if (!found) return NotFound("tls: " + *f + " does not exist");
+  }
   namespace ssl = boost::asio::ssl;
   t->ssl_ = std::make_unique<ssl::context>(ssl::context::tls);
   SSL_CTX* native = t->ssl_->native_handle();

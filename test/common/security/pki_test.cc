@@ -108,6 +108,13 @@ TEST_CASE("a TLS context refuses a key of another certificate and a certificate 
   TlsConfig missing = ok;
   missing.ca = a + "/nope.crt";
   CHECK(TlsContext::Create(missing).status().code() == StatusCode::kNotFound);
+  // A path that cannot be looked at (here a name too long for the file system; under systemd a
+  // credentials directory the daemon may not enter) is an error naming it, not an exception.
+  TlsConfig unreadable = ok;
+  unreadable.key = a + "/" + std::string(300, 'k') + "/tls.key";
+  auto refused = TlsContext::Create(unreadable);
+  CHECK(refused.status().code() == StatusCode::kUnavailable);
+  CHECK(refused.status().message().find("tls: " + unreadable.key) != std::string::npos);
   TlsConfig implicit_plain;
   implicit_plain.enabled = false;
   CHECK_FALSE(TlsContext::Create(implicit_plain).ok());  // plaintext must be asked for
